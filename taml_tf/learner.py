@@ -1,0 +1,285 @@
+"""The meta-learner: MAML, Meta-SGD, omega-/gamma-/z-TAML, deterministic and Bayesian TAML.
+
+One class with switches (``ModelConfig.alpha_on/omega_on/gamma_on/z_on/deterministic``)
+implements every variant of Lee et al., ICLR 2020:
+
+    q(phi | D) from the set encoder         (section 3.3; phi = omega, gamma, z)
+    theta_0 = theta (*) z                   (eq. 4)
+    theta_k = theta_{k-1} - exp(gamma) * alpha * grad sum_c softmax(omega)_c L_c   (eq. 2-3)
+    loss = query cross-entropy + KL(q(phi | D) || N(0, I)) / (N + M)               (eq. 8)
+
+The classifier head of theta is a fixed zero matrix (not a variable) and its Meta-SGD step
+size is one column shared by all classes, so the model is invariant to label permutation and
+one trained model serves any number of classes up to ``max_way``.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import keras
+import tensorflow as tf
+
+from taml_tf import balancing
+from taml_tf import inner_loop
+from taml_tf.config import ModelConfig
+from taml_tf.episodes import Episode
+from taml_tf.models import posteriors
+from taml_tf.models.backbone import Conv4
+from taml_tf.models.set_encoder import SetEncoder
+
+
+class TaskOutput(typing.NamedTuple):
+  """What the learner computes for one task."""
+
+  logits: tf.Tensor        # [Q, max_way] query logits (padding classes at -1e9)
+  cross_entropy: tf.Tensor  # mean query cross-entropy over real queries
+  kl: tf.Tensor            # KL(q || prior) of the switched-on variables (0 if none)
+  accuracy: tf.Tensor      # accuracy over real queries
+  balancing: posteriors.Balancing  # the values used (None where switched off)
+
+
+def _fold(seed, *data):
+  for d in data:
+    seed = tf.random.experimental.stateless_fold_in(seed, d)
+  return seed
+
+
+class MetaLearner(tf.Module):
+  """Bayesian TAML and its ablations as one meta-learner.
+
+  Args:
+    config: the model configuration.
+    name: module name.
+  """
+
+  def __init__(self, config: ModelConfig, name: str = 'meta_learner'):
+    super().__init__(name=name)
+    self.config = config
+    self.backbone = Conv4(config.channels, config.num_blocks, config.bn_epsilon,
+                          name='backbone').build_for(config.image_shape)
+    self.feature_size = self.backbone.feature_size(config.image_shape)
+    self.encoder = None
+    if config.uses_encoder:
+      self.encoder = SetEncoder(config.num_layers, config.z_dim, config.max_shot,
+                                config.encoder_channels, config.encoder_features,
+                                name='set_encoder')
+      s = 2
+      self.encoder(tf.zeros((s,) + config.image_shape), tf.zeros([s], tf.int32),
+                   tf.ones([s]), tf.ones([config.max_way]))
+    self.alpha = {}
+    if config.alpha_on:
+      shapes = {k: v.shape for k, v in self.backbone.adaptable_variables().items()}
+      # One alpha column (and one bias alpha) shared by every class of the zero head.
+      shapes['head/kernel'] = (self.feature_size, 1)
+      shapes['head/bias'] = (1,)
+      for k, shape in sorted(shapes.items()):
+        self.alpha[k] = keras.Variable(
+            keras.initializers.Constant(config.alpha_init), shape=shape,
+            name='alpha_' + k.replace('/', '_'))
+    self.optimizer = keras.optimizers.Adam(config.meta_lr)
+
+  # ----------------------------------------------------------------------------- variables
+  @property
+  def meta_variables(self) -> list:
+    """Every variable the outer loop learns: theta (conv + batch-norm offsets), the set
+    encoder, and alpha."""
+    out = list(self.backbone.trainable_variables)
+    if self.encoder is not None:
+      out += list(self.encoder.trainable_variables)
+    out += [self.alpha[k] for k in sorted(self.alpha)]
+    return out
+
+  # ---------------------------------------------------------------------- one task's parts
+  def posterior(self, support_images, support_labels, support_mask, class_mask) -> dict:
+    """q(omega), q(gamma), q(z) of one task as ``tfd.Normal``s ({} when no variable is on)."""
+    if self.encoder is None:
+      return {}
+    params = self.encoder(support_images, support_labels, support_mask, class_mask)
+    return {k: posteriors.posterior(*params[k]) for k in posteriors.NAMES}
+
+  def balancing_values(self, dists: dict, class_mask, mode: str, seed):
+    """Draws the switched-on balancing variables and their KL.
+
+    Args:
+      dists: from :meth:`posterior`.
+      class_mask: [max_way] real classes (KL of omega counts real classes only).
+      mode: 'sample' / 'mc' (reparameterised sample) or 'mean'.
+      seed: int32 [2] stateless seed.
+
+    Returns:
+      (Balancing, kl scalar).
+    """
+    c = self.config
+    if c.deterministic:
+      mode = 'mean'
+    values, kl = {}, tf.constant(0.0)
+    for i, (name, on) in enumerate((('omega', c.omega_on), ('gamma', c.gamma_on),
+                                    ('z', c.z_on))):
+      if not on:
+        continue
+      dist = dists[name]
+      values[name] = posteriors.draw(dist, mode, _fold(seed, i))
+      if not c.deterministic:
+        kl += posteriors.kl_to_prior(dist, class_mask if name == 'omega' else None)
+    return posteriors.Balancing(**values), kl
+
+  def initial_params(self, bal: posteriors.Balancing, max_way: int) -> dict:
+    """theta (*) z plus the zero head [F, max_way] (eq. 4)."""
+    params = {k: tf.convert_to_tensor(v.value)
+              for k, v in self.backbone.adaptable_variables().items()}
+    params = balancing.modulate_init(params, bal.z, self.config.channels,
+                                     self.config.num_blocks)
+    params['head/kernel'] = tf.zeros([self.feature_size, max_way])
+    params['head/bias'] = tf.zeros([max_way])
+    return params
+
+  def step_sizes(self, names, bal: posteriors.Balancing) -> dict:
+    """exp(gamma_l) * alpha per parameter (eq. 3)."""
+    base = ({k: v.value for k, v in self.alpha.items()} if self.config.alpha_on
+            else self.config.inner_lr)
+    return balancing.step_sizes(names, base, bal.gamma, self.config.num_blocks)
+
+  def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int) -> dict:
+    """theta_K for one task given its balancing variables."""
+    params = self.initial_params(bal, task.max_way)
+    return inner_loop.adapt(
+        self.backbone, params, self.step_sizes(params, bal), task.support_images,
+        task.support_labels, task.support_mask, task.class_mask, omega=bal.omega,
+        num_steps=num_steps, first_order=self.config.first_order)
+
+  def query_logits(self, params, task: Episode):
+    """Masked query logits [Q, max_way] under adapted `params`."""
+    return inner_loop.forward(self.backbone, params, task.query_images, task.query_mask,
+                              task.class_mask)
+
+  # ------------------------------------------------------------------------- one task
+  def task_output(self, task: Episode, seed, mode: str = 'sample',
+                  num_steps: typing.Optional[int] = None) -> TaskOutput:
+    """Adapts to one (unbatched) task with one draw of phi and scores its queries.
+
+    Args:
+      task: an unbatched Episode of tensors.
+      seed: int32 [2] stateless seed.
+      mode: 'sample' or 'mean' (how phi is drawn).
+      num_steps: inner steps (default: the training number).
+
+    Returns:
+      A TaskOutput.
+    """
+    steps = self.config.train_inner_steps if num_steps is None else num_steps
+    dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
+                           task.class_mask)
+    bal, kl = self.balancing_values(dists, task.class_mask, mode, seed)
+    params = self.adapt(task, bal, steps)
+    logits = self.query_logits(params, task)
+    cross_entropy, accuracy = self._score(logits, task)
+    return TaskOutput(logits, cross_entropy, kl, accuracy, bal)
+
+  @staticmethod
+  def _score(logits_or_none, task: Episode, probs=None):
+    m = tf.maximum(tf.reduce_sum(task.query_mask), 1.0)
+    if probs is None:
+      ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=task.query_labels,
+                                                          logits=logits_or_none)
+      pred = tf.argmax(logits_or_none, -1, output_type=tf.int32)
+    else:
+      picked = tf.gather(probs, task.query_labels, batch_dims=1)
+      ce = -tf.math.log(tf.maximum(picked, 1e-12))
+      pred = tf.argmax(probs, -1, output_type=tf.int32)
+    ce = tf.reduce_sum(ce * task.query_mask) / m
+    acc = tf.reduce_sum(tf.cast(tf.equal(pred, task.query_labels), tf.float32)
+                        * task.query_mask) / m
+    return ce, acc
+
+  def task_loss(self, task: Episode, seed, mode: str = 'sample',
+                num_steps: typing.Optional[int] = None):
+    """The per-task objective of eq. (8): query CE + KL / (N + M), and the TaskOutput."""
+    out = self.task_output(task, seed, mode, num_steps)
+    n_plus_m = tf.reduce_sum(task.support_mask) + tf.reduce_sum(task.query_mask)
+    return out.cross_entropy + out.kl / n_plus_m, out
+
+  def predict(self, task: Episode, seed=(0, 0), mode: str = 'mean',
+              num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None):
+    """Query class probabilities [Q, max_way] for one task at meta-test.
+
+    Args:
+      task: an unbatched Episode of tensors.
+      seed: int32 [2] stateless seed (used by 'mc').
+      mode: 'mean' (posterior mean) or 'mc' (S Monte-Carlo samples of phi, each re-running the
+        whole inner loop, softmax averaged).
+      num_samples: S for 'mc' (default ``config.n_mc_samples``).
+      num_steps: inner steps (default ``config.test_inner_steps``).
+
+    Returns:
+      (probs [Q, max_way], Balancing used for the first sample / the mean).
+    """
+    c = self.config
+    steps = c.test_inner_steps if num_steps is None else num_steps
+    seed = tf.convert_to_tensor(seed, tf.int32)
+    dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
+                           task.class_mask)
+    if mode == 'mean' or c.deterministic or not dists:
+      bal, _ = self.balancing_values(dists, task.class_mask, 'mean', seed)
+      params = self.adapt(task, bal, steps)
+      return tf.nn.softmax(self.query_logits(params, task)), bal
+    if mode != 'mc':
+      raise ValueError(f"predict mode must be 'mean' or 'mc', got {mode!r}")
+    samples = c.n_mc_samples if num_samples is None else num_samples
+
+    def one_sample(index):
+      bal, _ = self.balancing_values(dists, task.class_mask, 'sample', _fold(seed, index))
+      params = self.adapt(task, bal, steps)
+      return tf.nn.softmax(self.query_logits(params, task))
+
+    # Samples are independent: map_fn lets the runtime run them side by side.
+    probs = tf.map_fn(one_sample, tf.range(samples), fn_output_signature=tf.float32,
+                      parallel_iterations=samples)
+    bal, _ = self.balancing_values(dists, task.class_mask, 'mean', seed)
+    return tf.reduce_mean(probs, 0), bal
+
+  # -------------------------------------------------------------------- a meta-batch
+  def batch_loss(self, batch: Episode, seed, mode: str = 'sample',
+                 num_steps: typing.Optional[int] = None):
+    """Mean objective over a meta-batch and its metrics.
+
+    Args:
+      batch: a batched Episode (static meta-batch size T).
+      seed: int32 [2]; task t uses fold_in(seed, t).
+      mode: how phi is drawn ('sample' in training, 'mean' for validation).
+      num_steps: inner steps.
+
+    Returns:
+      (loss, metrics dict of scalars: loss, cross_entropy, kl, accuracy).
+    """
+    seed = tf.convert_to_tensor(seed, tf.int32)
+    losses, ces, kls, accs = [], [], [], []
+    for t in range(int(batch.support_images.shape[0])):
+      task = Episode(*[x[t] for x in batch])
+      loss, out = self.task_loss(task, _fold(seed, t), mode, num_steps)
+      losses.append(loss)
+      ces.append(out.cross_entropy)
+      kls.append(out.kl)
+      accs.append(out.accuracy)
+    mean = lambda xs: tf.reduce_mean(tf.stack(xs))
+    loss = mean(losses)
+    return loss, {'loss': loss, 'cross_entropy': mean(ces), 'kl': mean(kls),
+                  'accuracy': mean(accs)}
+
+  def compute_gradients(self, batch: Episode, seed, mode: str = 'sample'):
+    """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped)."""
+    variables = self.meta_variables
+    with tf.GradientTape() as tape:
+      loss, metrics = self.batch_loss(batch, seed, mode)
+    grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return grads, metrics
+
+  def apply_gradients(self, grads):
+    """Clips by value to [-grad_clip, grad_clip] and takes one Adam step."""
+    clip = self.config.grad_clip
+    grads = [tf.clip_by_value(g, -clip, clip) for g in grads]
+    self.optimizer.apply_gradients(zip(grads, self.meta_variables))
+
+  def build_optimizer(self):
+    """Creates the optimizer slots (needed before a distributed first step)."""
+    self.optimizer.build(self.meta_variables)

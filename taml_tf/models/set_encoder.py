@@ -1,0 +1,131 @@
+"""The DeepSets "set of sets" inference network that reads a task's support set.
+
+It produces the parameters of q(omega, gamma, z | D) (Lee et al., ICLR 2020, section 3.3 and
+appendix; exact sizes from the authors' code):
+
+1. instance net: conv3x3(10) -> ReLU -> maxpool2 -> conv3x3(10) -> ReLU -> maxpool2 -> flatten
+   -> dense 64;
+2. per class c: statistics pooling [mean, variance, (n_c - 1) / (max_shot - 1)] of the 64-d
+   features -> [64, 3] -> dense 4 -> ReLU -> flatten = class summary s_c (256-d);
+3. per class: dense 128 -> ReLU -> dense 32;
+4. across classes: [mean, variance, mean count] -> [32, 3] -> dense 4 -> ReLU -> flatten = task
+   summary v (128-d);
+5. heads: omega_c from s_c, gamma and z from v (dense 64 -> ReLU -> dense mean / dense
+   pre-scale).
+
+Sums of DeepSets are replaced by statistics pooling. Per-class pooling uses one-hot weights
+multiplied by the row mask instead of boolean masks, so it compiles under XLA (TPU) and padding
+rows and padding classes change nothing.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+_KERNEL_INIT = keras.initializers.RandomNormal(stddev=0.02)
+
+
+def _dense(units, activation=None, name=None):
+  return keras.layers.Dense(units, activation=activation, kernel_initializer=_KERNEL_INIT,
+                            bias_initializer='zeros', name=name)
+
+
+def masked_statistics(features, weights):
+  """Weighted mean and population variance of rows, grouped by the columns of `weights`.
+
+  Args:
+    features: [R, D] row features.
+    weights: [R, G] non-negative weights; column g selects the rows of group g (one-hot labels
+      times the row mask).
+
+  Returns:
+    (mean [G, D], variance [G, D], count [G]); a group with no rows gets zeros.
+  """
+  count = tf.reduce_sum(weights, axis=0)
+  safe = tf.maximum(count, 1.0)[:, None]
+  mean = tf.matmul(weights, features, transpose_a=True) / safe
+  second = tf.matmul(weights, tf.square(features), transpose_a=True) / safe
+  # E[x^2] - E[x]^2 can dip below zero by rounding; variance is >= 0 by definition.
+  variance = tf.nn.relu(second - tf.square(mean))
+  return mean, variance, count
+
+
+class SetEncoder(keras.Model):
+  """Amortised inference network q(omega, gamma, z | support set).
+
+  Args:
+    num_layers: number of gamma values (conv blocks + dense head).
+    z_dim: size of z (2 * channels * conv blocks).
+    max_shot: normalises the count feature.
+    channels: filters of the instance conv net (10).
+    features: width of the instance embedding (64).
+  """
+
+  def __init__(self, num_layers: int = 5, z_dim: int = 256, max_shot: int = 50,
+               channels: int = 10, features: int = 64, **kwargs):
+    super().__init__(**kwargs)
+    self.max_shot = max_shot
+    conv = lambda name: keras.layers.Conv2D(
+        channels, 3, padding='same', activation='relu',
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        bias_initializer='zeros', name=name)
+    self.instance = [conv('conv1'), keras.layers.MaxPooling2D(2, 2, padding='valid'),
+                     conv('conv2'), keras.layers.MaxPooling2D(2, 2, padding='valid'),
+                     keras.layers.Flatten(), _dense(features, name='dense1')]
+    self.interact1 = _dense(4, 'relu', name='interact1')
+    self.class_net = [_dense(128, 'relu', name='dense2'), _dense(32, name='dense3')]
+    self.interact2 = _dense(4, 'relu', name='interact2')
+    self.heads = {}
+    for name, units in (('omega', 1), ('gamma', num_layers), ('z', z_dim)):
+      self.heads[name] = (_dense(64, 'relu', name=f'dense_{name}'),
+                          _dense(units, name=f'mu_{name}'),
+                          _dense(units, name=f'sigma_{name}'))
+
+  def _count_feature(self, count):
+    # (n - 1) / (max_shot - 1) maps the training range of shots to [0, 1].
+    return (count - 1.0) / float(max(self.max_shot - 1, 1))
+
+  def call(self, images, labels, row_mask, class_mask):
+    """Posterior parameters from one task's (padded) support set.
+
+    Args:
+      images: [S, H, W, C] support images.
+      labels: [S] int class ids in [0, max_way).
+      row_mask: [S] 1 for real rows.
+      class_mask: [max_way] 1 for the task's real classes.
+
+    Returns:
+      A dict with 'omega', 'gamma', 'z', each a (loc, pre_scale) pair of shapes [max_way],
+      [num_layers], [z_dim]; the posterior scale is softplus(pre_scale).
+    """
+    x = images
+    for layer in self.instance:
+      x = layer(x)
+    max_way = tf.shape(class_mask)[0]
+    weights = tf.one_hot(labels, max_way) * row_mask[:, None]
+    mean, variance, count = masked_statistics(x, weights)
+    class_count = self._count_feature(count)
+    stats = tf.stack([mean, variance, tf.broadcast_to(class_count[:, None], tf.shape(mean))], -1)
+    class_summary = tf.reshape(self.interact1(stats), [max_way, -1])
+
+    h = class_summary
+    for layer in self.class_net:
+      h = layer(h)
+    task_mean, task_var, n_classes = masked_statistics(h, class_mask[:, None])
+    mean_count = tf.reduce_sum(class_count * class_mask) / tf.maximum(n_classes, 1.0)
+    task_stats = tf.stack(
+        [task_mean[0], task_var[0], tf.broadcast_to(mean_count, tf.shape(task_mean[0]))], -1)
+    task_summary = tf.reshape(self.interact2(task_stats[None]), [1, -1])
+
+    out = {}
+    for name, source in (('omega', class_summary), ('gamma', task_summary), ('z', task_summary)):
+      hidden, mu, sigma = self.heads[name]
+      h = hidden(source)
+      loc, pre = mu(h), sigma(h)
+      if name == 'omega':
+        loc, pre = loc[:, 0], pre[:, 0]
+      else:
+        loc, pre = loc[0], pre[0]
+      out[name] = (loc, pre)
+    return out
