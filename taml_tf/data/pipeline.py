@@ -1,0 +1,141 @@
+"""tf.data pipelines of batched Episodes.
+
+Each dataset element is one per-replica meta-batch, produced by a single `tf.numpy_function` call
+(`EpisodeSampler.sample_batch`): one Python call per batch instead of per episode keeps the
+interpreter overhead negligible, and batching inside numpy is what lets `pad_to='bucket'` pad a
+whole meta-batch to one size. Elements are a pure function of (seed, input pipeline id, batch
+index), so `map` may run in parallel with `deterministic=True` and resuming is `start_episode`.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import episodes as episodes_lib
+from taml_tf.data import class_images as ci_lib
+from taml_tf.data import registry
+from taml_tf.data import sampler as sampler_lib
+
+_DTYPES = (tf.float32, tf.int32, tf.float32, tf.float32, tf.int32, tf.float32, tf.float32)
+
+
+def _dataset(sampler: sampler_lib.EpisodeSampler, batch_size: int, start_episode: int,
+             num_batches: int | None, prefetch: int) -> tf.data.Dataset:
+  cfg = sampler.config
+  support = cfg.max_support if cfg.pad_to == 'max' else None
+  spec = episodes_lib.spec(sampler.image_shape, support, cfg.query_size, cfg.way, batch_size)
+
+  def make(b):
+    return tuple(sampler.sample_batch(start_episode + int(b) * batch_size, batch_size))
+
+  def to_episode(b):
+    parts = tf.numpy_function(make, [b], _DTYPES, stateful=False)
+    for t, s in zip(parts, spec):
+      t.set_shape(s.shape)
+    return episodes_lib.Episode(*parts)
+
+  ds = tf.data.Dataset.range(num_batches) if num_batches is not None else (
+      tf.data.Dataset.range(np.iinfo(np.int64).max))
+  ds = ds.map(to_episode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return ds.prefetch(prefetch)
+
+
+def _as_sources(sources, image_shape=None, data_dir=None, split='train'):
+  if isinstance(sources, (ci_lib.ClassImages, str)):
+    sources = [sources]
+  out = []
+  for s in sources:
+    if isinstance(s, str):
+      s = registry.build_source(s, split, image_shape or (28, 28, 1), data_dir)
+    out.append(s)
+  return out
+
+
+def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: int = 0,
+                    batch_size: int = 4, start_episode: int = 0,
+                    input_context: tf.distribute.InputContext | None = None,
+                    prefetch: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
+  """An endless dataset of meta-batches of Episodes for training.
+
+  Args:
+    sources: a ClassImages or a list of them (round-robin per episode: episode i uses source
+      i % len(sources), so a meta-batch of 3 over 3 sources holds one task of each, as in the
+      multi-data-set experiment).
+    sampler_config: task distribution and padding.
+    seed: integer seed.
+    batch_size: global meta-batch size; under a distribution strategy each replica gets
+      `input_context.get_per_replica_batch_size(batch_size)`.
+    start_episode: index (within this input pipeline's stream) of the first episode; to resume
+      after `step` steps pass `step * per_replica_batch_size`.
+    input_context: from `strategy.distribute_datasets_from_function`; each input pipeline gets
+      its own stream (`input_pipeline_id` enters the seed).
+    prefetch: prefetch buffer (batches).
+
+  Returns:
+    A tf.data.Dataset of batched Episodes ([B, S, H, W, C] support, ...); every batch is full
+    (drop_remainder semantics). Support length S is way * max_shot, or None for pad_to='bucket'.
+
+  Raises:
+    ValueError: sources too small for the config, or mismatched image shapes.
+  """
+  per_replica = batch_size
+  pipeline_id = 0
+  if input_context is not None:
+    per_replica = input_context.get_per_replica_batch_size(batch_size)
+    pipeline_id = input_context.input_pipeline_id
+  sampler = sampler_lib.EpisodeSampler(_as_sources(sources), sampler_config, seed, pipeline_id)
+  return _dataset(sampler, per_replica, start_episode, None, prefetch)
+
+
+def evaluation_dataset(source, sampler_config: sampler_lib.SamplerConfig, num_episodes: int,
+                       seed: int = 1234, batch_size: int = 1) -> tf.data.Dataset:
+  """A finite dataset of exactly `num_episodes` episodes with a fixed seed (same every call).
+
+  Args:
+    source: a ClassImages (or list, round-robin).
+    sampler_config: task distribution.
+    num_episodes: number of episodes; must be a multiple of batch_size.
+    seed: fixed seed so every model is evaluated on the same tasks.
+    batch_size: episodes per element.
+
+  Returns:
+    A finite tf.data.Dataset of num_episodes / batch_size batched Episodes.
+
+  Raises:
+    ValueError: if num_episodes is not a positive multiple of batch_size.
+  """
+  if num_episodes <= 0 or num_episodes % batch_size:
+    raise ValueError(f'num_episodes={num_episodes} must be a positive multiple of '
+                     f'batch_size={batch_size}')
+  sampler = sampler_lib.EpisodeSampler(_as_sources(source), sampler_config, seed, 0)
+  return _dataset(sampler, batch_size, 0, num_episodes // batch_size, tf.data.AUTOTUNE)
+
+
+def named_evaluation_sets(sets: typing.Mapping[str, typing.Any],
+                          sampler_config: sampler_lib.SamplerConfig, num_episodes: int,
+                          seed: int = 1234, batch_size: int = 1, image_shape=(28, 28, 1),
+                          data_dir: str | None = None) -> dict:
+  """Evaluation datasets by name, e.g. {'omniglot': 'omniglot:evaluation', 'mnist': 'mnist'}.
+
+  Args:
+    sets: name -> ClassImages, or a `build_source` string (`name[:split]` or path; split
+      defaults to 'test').
+    sampler_config, num_episodes, seed, batch_size: as in evaluation_dataset.
+    image_shape: used to build string entries.
+    data_dir: used to build string entries.
+
+  Returns:
+    dict name -> finite dataset (same order as `sets`).
+
+  Raises:
+    As build_source and evaluation_dataset, at call time for every set.
+  """
+  out = {}
+  for name, src in sets.items():
+    if isinstance(src, str):
+      src = registry.build_source(src, 'test', image_shape, data_dir)
+    out[name] = evaluation_dataset(src, sampler_config, num_episodes, seed, batch_size)
+  return out
