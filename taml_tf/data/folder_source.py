@@ -86,8 +86,11 @@ def load_folder(root: str, split: str | None = None, image_shape=None,
     mode = 'L' if int(image_shape[2]) == 1 else 'RGB'
   else:
     from PIL import Image  # pylint: disable=g-import-not-at-top
-    with Image.open(classes[0][1][0]) as im:
-      mode = 'L' if im.mode in ('1', 'L', 'P', 'I', 'I;16') else 'RGB'
+    try:
+      with Image.open(classes[0][1][0]) as im:
+        mode = 'L' if im.mode in ('1', 'L', 'I', 'I;16') else 'RGB'
+    except (OSError, ValueError) as e:
+      raise ValueError(f'cannot read image {classes[0][1][0]}: {e}') from e
   arrays, names, first = [], [], None
   for cname, files in classes:
     imgs = []

@@ -57,11 +57,12 @@ def _as_sources(sources, image_shape=None, data_dir=None, split='train'):
 def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: int = 0,
                     batch_size: int = 4, start_episode: int = 0,
                     input_context: tf.distribute.InputContext | None = None,
-                    prefetch: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
+                    prefetch: int = tf.data.AUTOTUNE, *, image_shape=(28, 28, 1),
+                    data_dir: str | None = None, split: str = 'train') -> tf.data.Dataset:
   """An endless dataset of meta-batches of Episodes for training.
 
   Args:
-    sources: a ClassImages or a list of them (round-robin per episode: episode i uses source
+    sources: a ClassImages, a build_source string, or a list of them (round-robin per episode: episode i uses source
       i % len(sources), so a meta-batch of 3 over 3 sources holds one task of each, as in the
       multi-data-set experiment).
     sampler_config: task distribution and padding.
@@ -73,6 +74,7 @@ def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: in
     input_context: from `strategy.distribute_datasets_from_function`; each input pipeline gets
       its own stream (`input_pipeline_id` enters the seed).
     prefetch: prefetch buffer (batches).
+    image_shape, data_dir, split: used only for `sources` given as build_source strings.
 
   Returns:
     A tf.data.Dataset of batched Episodes ([B, S, H, W, C] support, ...); every batch is full
@@ -86,7 +88,8 @@ def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: in
   if input_context is not None:
     per_replica = input_context.get_per_replica_batch_size(batch_size)
     pipeline_id = input_context.input_pipeline_id
-  sampler = sampler_lib.EpisodeSampler(_as_sources(sources), sampler_config, seed, pipeline_id)
+  sampler = sampler_lib.EpisodeSampler(_as_sources(sources, image_shape, data_dir, split),
+                                       sampler_config, seed, pipeline_id)
   return _dataset(sampler, per_replica, start_episode, None, prefetch)
 
 

@@ -1,0 +1,98 @@
+"""Tests of the tf.data pipelines."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data_util  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from taml_tf import episodes  # pylint: disable=wrong-import-position
+from taml_tf.data import pipeline  # pylint: disable=wrong-import-position
+from taml_tf.data import registry  # pylint: disable=wrong-import-position
+from taml_tf.data import sampler as sampler_lib  # pylint: disable=wrong-import-position
+
+CFG = sampler_lib.SamplerConfig(way=5, max_shot=15, query=5)
+
+
+@pytest.fixture(scope='module')
+def omniglot():
+  path = data_util.real_file('omniglot_28x28.npz')
+  return registry.build_source('omniglot', 'train', data_dir=os.path.dirname(path))
+
+
+def _take(ds, n):
+  return [episodes.Episode(*[x.numpy() for x in e]) for e in ds.take(n)]
+
+
+def test_shapes_dtypes_and_content(omniglot):
+  ds = pipeline.episode_dataset(omniglot, CFG, seed=0, batch_size=4)
+  assert ds.element_spec == episodes.spec((28, 28, 1), 75, 25, 5, batch_size=4)
+  (ep,) = _take(ds, 1)
+  assert ep.support_images.shape == (4, 75, 28, 28, 1)
+  ref = sampler_lib.EpisodeSampler(omniglot, CFG, seed=0).sample(2)
+  for x, y in zip(ep, ref):
+    np.testing.assert_array_equal(x[2], y)
+
+
+def test_resume_from_start_episode(omniglot):
+  full = _take(pipeline.episode_dataset(omniglot, CFG, seed=7, batch_size=4), 3)
+  resumed = _take(pipeline.episode_dataset(omniglot, CFG, seed=7, batch_size=4,
+                                           start_episode=8), 1)
+  for x, y in zip(full[2], resumed[0]):
+    np.testing.assert_array_equal(x, y)
+
+
+def test_input_context_per_replica_batch_and_streams(omniglot):
+  streams = []
+  for pid in range(2):
+    ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid,
+                                     num_replicas_in_sync=2)
+    ds = pipeline.episode_dataset(omniglot, CFG, seed=0, batch_size=4, input_context=ctx)
+    (ep,) = _take(ds, 1)
+    assert ep.support_images.shape[0] == 2
+    streams.append(ep)
+  assert not np.array_equal(streams[0].query_images, streams[1].query_images)
+
+
+def test_distribution_strategy_runs(omniglot):
+  strategy = tf.distribute.get_strategy()
+  dist = strategy.distribute_datasets_from_function(
+      lambda ctx: pipeline.episode_dataset(omniglot, CFG, batch_size=2, input_context=ctx))
+  ep = next(iter(dist))
+  assert ep.support_images.shape[0] == 2
+
+
+def test_bucket_dataset_has_dynamic_support(omniglot):
+  cfg = sampler_lib.SamplerConfig(way=5, max_shot=15, query=5, pad_to='bucket')
+  ds = pipeline.episode_dataset(omniglot, cfg, batch_size=1)
+  assert ds.element_spec.support_images.shape.as_list() == [1, None, 28, 28, 1]
+  sizes = {e.support_images.shape[1] for e in _take(ds, 20)}
+  assert sizes <= set(cfg.bucket_sizes()) and len(sizes) > 1
+
+
+def test_named_evaluation_sets_are_finite_and_fixed():
+  path = data_util.real_file('omniglot_28x28.npz')
+  d = os.path.dirname(path)
+  sets = pipeline.named_evaluation_sets(
+      {'omniglot': 'omniglot:evaluation', 'mnist': 'mnist'}, CFG, num_episodes=6, batch_size=2,
+      data_dir=d)
+  assert list(sets) == ['omniglot', 'mnist']
+  a, b = _take(sets['mnist'], 10), _take(sets['mnist'], 10)
+  assert len(a) == 3
+  np.testing.assert_array_equal(a[1].query_images, b[1].query_images)
+  with pytest.raises(ValueError, match='multiple of batch_size'):
+    pipeline.evaluation_dataset(registry.build_source('mnist', data_dir=d), CFG, 5, batch_size=2)
+
+
+def test_multi_source_stream():
+  d = os.path.dirname(data_util.real_file('mnist_test.npz'))
+  data_util.real_file('omniglot_28x28.npz')
+  ds = pipeline.episode_dataset(['omniglot:evaluation', 'mnist'],
+                                sampler_lib.SamplerConfig(way=5, max_shot=5, query=5),
+                                batch_size=2, data_dir=d)
+  (ep,) = _take(ds, 1)
+  assert ep.support_images.shape == (2, 25, 28, 28, 1)
