@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from taml_tf import balancing
 from taml_tf import inner_loop
+from taml_tf import validation
 from taml_tf.config import ModelConfig
 from taml_tf.episodes import Episode
 from taml_tf.models import posteriors
@@ -40,8 +41,9 @@ class TaskOutput(typing.NamedTuple):
 
 
 def _fold(seed, *data):
+  """Derives a stateless seed; Philox so that XLA and the CPU kernels agree."""
   for d in data:
-    seed = tf.random.experimental.stateless_fold_in(seed, d)
+    seed = tf.random.experimental.stateless_fold_in(seed, d, alg='philox')
   return seed
 
 
@@ -78,6 +80,10 @@ class MetaLearner(tf.Module):
             keras.initializers.Constant(config.alpha_init), shape=shape,
             name='alpha_' + k.replace('/', '_'))
     self.optimizer = keras.optimizers.Adam(config.meta_lr)
+    # XLA (when configured) compiles the gradient computation only: the value assertions of
+    # validation.py and the optimizer update stay outside the compiled cluster.
+    self._compiled_gradients = tf.function(self.compute_gradients,
+                                           jit_compile=config.jit_compile)
 
   # ----------------------------------------------------------------------------- variables
   @property
@@ -119,7 +125,8 @@ class MetaLearner(tf.Module):
       if not on:
         continue
       dist = dists[name]
-      values[name] = posteriors.draw(dist, mode, _fold(seed, i))
+      noise_size = c.max_way if name == 'omega' else None
+      values[name] = posteriors.draw(dist, mode, _fold(seed, i), noise_size)
       if not c.deterministic:
         kl += posteriors.kl_to_prior(dist, class_mask if name == 'omega' else None)
     return posteriors.Balancing(**values), kl
@@ -283,3 +290,33 @@ class MetaLearner(tf.Module):
   def build_optimizer(self):
     """Creates the optimizer slots (needed before a distributed first step)."""
     self.optimizer.build(self.meta_variables)
+
+  def validate(self, episode: Episode, batched: bool) -> Episode:
+    """Rejects a malformed episode (see :mod:`taml_tf.validation`); returns it checked."""
+    return validation.validated(episode, self.config.image_shape, self.config.max_way,
+                                batched)
+
+  def train_step(self, batch: Episode, seed):
+    """One meta-update: validate the batch, compute the meta-gradient, clip, Adam.
+
+    Usable eagerly or inside ``tf.function`` / ``strategy.run``. The gradient computation is
+    compiled with XLA when ``config.jit_compile`` is set.
+
+    Args:
+      batch: a batched Episode of tensors.
+      seed: int32 [2] stateless seed for the posterior samples.
+
+    Returns:
+      The metrics dict of :meth:`batch_loss`.
+
+    Raises:
+      ValueError / tf.errors.InvalidArgumentError: for a malformed batch, before any update.
+    """
+    batch = self.validate(batch, batched=True)
+    grads, metrics = self._compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32))
+    # Inside tf.function the optimizer's step counter has no data dependency on the gradients,
+    # and a control dependency on a (possibly inlined) function call only waits for its side
+    # effects. A dependency on a data output keeps the whole update behind `validate`'s checks.
+    with tf.control_dependencies([tf.identity(metrics['loss'])]):
+      self.apply_gradients(grads)
+    return metrics

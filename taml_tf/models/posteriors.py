@@ -3,8 +3,8 @@
 q(omega | D) (one value per class), q(gamma | D) (one per layer) and q(z | D) (per channel,
 multiplicative and additive, conv layers only) are fully factorised
 ``tfp.distributions.Normal``s with scale = softplus(pre_scale) (Lee et al., ICLR 2020, eq. 5-7).
-Samples are reparameterised and drawn from stateless seeds, so they compile under XLA and the
-same seed gives the same sample.
+Samples are reparameterised (loc + scale * noise) with Philox stateless noise, so they compile
+under XLA and the same seed gives the same sample with or without XLA.
 """
 
 from __future__ import annotations
@@ -50,17 +50,41 @@ def kl_to_prior(dist: tfd.Normal, mask=None) -> tf.Tensor:
   return tf.reduce_sum(kl)
 
 
-def draw(dist: tfd.Normal, mode: str, seed) -> tf.Tensor:
+def standard_normal(size: int, seed) -> tf.Tensor:
+  """[size] standard-normal noise that is bit-identical with and without XLA.
+
+  ``tf.random.stateless_normal`` maps the Philox stream to floats differently in its CPU kernel
+  and in XLA, so one seed would give one sample eagerly and another under ``jit_compile`` (or
+  on a TPU). The raw Philox integers agree, so the normal is built from them here:
+  uniform u in (0, 1) from the top 24 bits, then sqrt(2) * erfinv(2u - 1).
+  """
+  bits = tf.random.stateless_uniform([size], seed=seed, minval=None, maxval=None,
+                                     dtype=tf.uint32, alg='philox')
+  top = tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32))
+  uniform = (tf.cast(top, tf.float32) + 0.5) * (1.0 / (1 << 24))
+  return tf.sqrt(2.0) * tf.math.erfinv(2.0 * uniform - 1.0)
+
+
+def draw(dist: tfd.Normal, mode: str, seed, noise_size=None) -> tf.Tensor:
   """A value of a balancing variable.
 
   Args:
-    dist: its posterior.
+    dist: its posterior (a vector).
     mode: 'mean' for the posterior mean, 'sample' (or 'mc') for one reparameterised sample.
     seed: int32 [2] stateless seed (used only when sampling).
+    noise_size: if given (>= the length of ``dist``), the standard-normal noise is drawn with
+      this static length and its prefix is used. omega uses the model's ``max_way`` here, so a
+      task padded to more class slots gets the same omega for its real classes.
 
   Returns:
     A tensor shaped like ``dist.loc``.
   """
   if mode == 'mean':
     return dist.mean()
-  return dist.sample(seed=seed)
+  if mode not in ('sample', 'mc'):
+    raise ValueError(f"mode must be 'mean', 'sample' or 'mc', got {mode!r}")
+  length = tf.shape(dist.loc)[0]
+  if noise_size is None:
+    noise_size = dist.loc.shape[0]
+  noise = standard_normal(noise_size, seed)[:length]
+  return dist.loc + dist.scale * noise

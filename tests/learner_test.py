@@ -1,0 +1,215 @@
+"""Tests of the meta-learner: padding invariance, meta-gradients, XLA, permutations, bad input."""
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import config as config_lib
+from taml_tf import episodes
+from taml_tf.learner import MetaLearner
+from tests import tasks
+
+SEED = tf.constant([7, 11], tf.int32)
+
+
+def tiny_config(name='bayesian_taml', **overrides):
+  settings = dict(channels=8, train_inner_steps=2, test_inner_steps=2, max_way=5, max_shot=5,
+                  n_mc_samples=3)
+  settings.update(overrides)
+  return config_lib.variant(name, **settings)
+
+
+def batch_of(*eps):
+  return episodes.to_tensors(episodes.stack(eps))
+
+
+def flat(grads):
+  return np.concatenate([np.ravel(g) for g in grads])
+
+
+class PaddingInvarianceTest(tf.test.TestCase):
+  """A padded task gives the same logits, loss and gradients as the same task unpadded."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    tf.keras.utils.set_random_seed(0)
+    cls.learner = MetaLearner(tiny_config())
+
+  def test_padded_task_matches_unpadded(self):
+    rng = np.random.default_rng(3)
+    chars = rng.choice(964, 3, replace=False)
+    shots = [1, 4, 2]
+    plain = tasks.omniglot_task(np.random.default_rng(9), shots, queries=3, characters=chars)
+    padded = tasks.omniglot_task(np.random.default_rng(9), shots, queries=3, characters=chars,
+                                 max_way=5, support_size=25, query_size=15)
+    plain_t, padded_t = episodes.to_tensors(plain), episodes.to_tensors(padded)
+    out_a = self.learner.task_output(plain_t, SEED)
+    out_b = self.learner.task_output(padded_t, SEED)
+    self.assertAllClose(out_a.logits, out_b.logits[:9, :3], atol=1e-4)
+    self.assertAllClose(out_a.cross_entropy, out_b.cross_entropy, atol=1e-5)
+    self.assertAllClose(out_a.kl, out_b.kl, atol=1e-4)
+    self.assertAllClose(out_a.balancing.omega, out_b.balancing.omega[:3], atol=1e-5)
+    grads_a, m_a = self.learner.compute_gradients(batch_of(plain), SEED)
+    grads_b, m_b = self.learner.compute_gradients(batch_of(padded), SEED)
+    self.assertAllClose(m_a['loss'], m_b['loss'], atol=1e-5)
+    for v, ga, gb in zip(self.learner.meta_variables, grads_a, grads_b):
+      self.assertAllClose(ga, gb, atol=2e-4, rtol=2e-3, msg=v.path)
+    self.assertGreater(np.abs(flat(grads_a)).sum(), 0.0)
+
+
+class MetaGradientTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    tf.keras.utils.set_random_seed(1)
+    cfg = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), max_way=3)
+    cls.second = MetaLearner(cfg)
+    cls.first = MetaLearner(cfg.replace(first_order=True))
+    for a, b in zip(cls.first.meta_variables, cls.second.meta_variables):
+      a.assign(b)
+    rng = np.random.default_rng(4)
+    cls.batch = batch_of(tasks.omniglot_task(rng, [2, 1, 3], queries=2, image_size=14, support_size=6),
+                         tasks.omniglot_task(rng, [1, 2, 2], queries=2, image_size=14,
+                                             support_size=6))
+
+  def test_gradient_is_finite_for_every_variable(self):
+    grads, _ = self.second.compute_gradients(self.batch, SEED)
+    self.assertLen(grads, len(self.second.meta_variables))
+    for v, g in zip(self.second.meta_variables, grads):
+      self.assertTrue(np.all(np.isfinite(g)), v.path)
+    # Every part of the model learns: theta, batch-norm offsets, encoder, alpha.
+    for part in ('conv', 'norm', 'set_encoder', 'alpha'):
+      total = sum(float(tf.reduce_sum(tf.abs(g))) for v, g in
+                  zip(self.second.meta_variables, grads) if part in v.path)
+      self.assertGreater(total, 0.0, part)
+
+  def test_second_order_differs_from_first_order(self):
+    g2 = flat(self.second.compute_gradients(self.batch, SEED)[0])
+    g1 = flat(self.first.compute_gradients(self.batch, SEED)[0])
+    self.assertGreater(np.abs(g2 - g1).max(), 1e-4)
+
+  def test_matches_finite_differences(self):
+    variables = self.second.meta_variables
+    grads = self.second.compute_gradients(self.batch, SEED)[0]
+    g1 = flat(self.first.compute_gradients(self.batch, SEED)[0])
+    rng = np.random.default_rng(0)
+    directions = [rng.normal(size=v.shape).astype(np.float32) for v in variables]
+    norm = np.sqrt(sum((d ** 2).sum() for d in directions))
+    directions = [d / norm for d in directions]
+    analytic = sum(float(np.sum(g * d)) for g, d in zip(grads, directions))
+    first_order = float(np.dot(g1, np.concatenate([d.ravel() for d in directions])))
+    originals = [v.numpy() for v in variables]
+    eps = 1e-2
+
+    def loss_at(sign):
+      for v, o, d in zip(variables, originals, directions):
+        v.assign(o + sign * eps * d)
+      return float(self.second.batch_loss(self.batch, SEED)[0])
+
+    numeric = (loss_at(1.0) - loss_at(-1.0)) / (2 * eps)
+    for v, o in zip(variables, originals):
+      v.assign(o)
+    self.assertAllClose(numeric, analytic, rtol=0.05, atol=2e-3)
+    # The second-order gradient explains the loss better than the first-order one.
+    self.assertLess(abs(numeric - analytic), abs(numeric - first_order))
+
+
+class CompileAndPermutationTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    tf.keras.utils.set_random_seed(2)
+    cls.config = tiny_config(train_inner_steps=1, test_inner_steps=2)
+    cls.learner = MetaLearner(cls.config)
+
+  def test_train_step_compiles_with_xla_on_cpu(self):
+    xla = MetaLearner(self.config.replace(jit_compile=True))
+    for a, b in zip(xla.meta_variables, self.learner.meta_variables):
+      a.assign(b)
+    rng = np.random.default_rng(5)
+    batch = batch_of(*[tasks.omniglot_task(rng, [1, 2, 3, 1, 2], queries=2, max_way=5,
+                                           support_size=25, query_size=10) for _ in range(2)])
+    g_xla, m_xla = xla._compiled_gradients(batch, SEED)
+    g_ref, m_ref = self.learner.compute_gradients(batch, SEED)
+    # Same samples (XLA-stable noise), so only rounding differs.
+    self.assertAllClose(m_xla['loss'], m_ref['loss'], atol=1e-5)
+    diff = np.linalg.norm(flat(g_xla) - flat(g_ref)) / np.linalg.norm(flat(g_ref))
+    self.assertLess(diff, 1e-2)
+    metrics = tf.function(xla.train_step)(batch, SEED)
+    self.assertTrue(np.isfinite(float(metrics['loss'])))
+    self.assertEqual(int(xla.optimizer.iterations), 1)
+
+  def test_permuting_class_ids_permutes_predictions(self):
+    ep = tasks.omniglot_task(np.random.default_rng(6), [1, 3, 2, 4], queries=3, max_way=5)
+    perm = np.array([2, 0, 3, 1])  # class c is renamed perm[c]
+    renamed = ep._replace(support_labels=perm[ep.support_labels].astype(np.int32),
+                          query_labels=perm[ep.query_labels].astype(np.int32))
+    for mode in ('mean', 'mc'):
+      probs, _ = self.learner.predict(episodes.to_tensors(ep), SEED, mode=mode)
+      probs_renamed, _ = self.learner.predict(episodes.to_tensors(renamed), SEED, mode=mode)
+      if mode == 'mean':
+        self.assertAllClose(probs[:, :4], tf.gather(probs_renamed, perm, axis=1), atol=1e-5)
+      self.assertAllClose(tf.reduce_sum(probs, -1), tf.ones([12]), atol=1e-5)
+      self.assertAllEqual(probs[:, 4], tf.zeros([12]))  # the padding class is never predicted
+
+
+class BadInputTest(tf.test.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.learner = MetaLearner(tiny_config(train_inner_steps=1))
+    cls.step = staticmethod(tf.function(cls.learner.train_step))
+    cls.good = tasks.omniglot_task(np.random.default_rng(7), [1, 2, 2], queries=2, max_way=5,
+                                   support_size=10, query_size=6)
+
+  def assert_rejected(self, episode, pattern, errors=(ValueError, tf.errors.InvalidArgumentError),
+                      batched=True):
+    before = [v.numpy().copy() for v in self.learner.meta_variables]
+    batch = batch_of(episode) if batched else episodes.to_tensors(episode)
+    for run in (self.learner.train_step, self.step):
+      with self.assertRaisesRegex(errors, pattern):
+        run(batch, SEED)
+    for b, v in zip(before, self.learner.meta_variables):
+      self.assertAllEqual(b, v.numpy())
+    self.assertEqual(int(self.learner.optimizer.iterations), 0)
+
+  def test_labels_out_of_range(self):
+    labels = self.good.support_labels.copy()
+    labels[0] = 3  # the task has 3 classes
+    self.assert_rejected(self.good._replace(support_labels=labels), 'support_labels out of range')
+    q = self.good.query_labels.copy()
+    q[1] = -1
+    self.assert_rejected(self.good._replace(query_labels=q), 'query_labels out of range')
+
+  def test_class_without_support_example(self):
+    labels = self.good.support_labels.copy()
+    labels[labels == 0] = 1
+    self.assert_rejected(self.good._replace(support_labels=labels), 'no support example')
+
+  def test_nan_or_infinite_pixels(self):
+    images = self.good.support_images.copy()
+    images[2, 5, 5, 0] = np.nan
+    self.assert_rejected(self.good._replace(support_images=images), 'NaN or infinite')
+    images = self.good.query_images.copy()
+    images[0, 1, 1, 0] = np.inf
+    self.assert_rejected(self.good._replace(query_images=images), 'NaN or infinite')
+
+  def test_wrong_rank_dtype_and_size(self):
+    self.assert_rejected(self.good, 'rank 5', batched=False)
+    with self.assertRaisesRegex(ValueError, 'must have dtype float32'):
+      self.learner.train_step(batch_of(self.good)._replace(
+          support_images=tf.zeros([1, 10, 28, 28, 1], tf.float64)), SEED)
+    with self.assertRaisesRegex(ValueError, r'model expects \(28, 28, 1\)'):
+      self.learner.train_step(batch_of(self.good)._replace(
+          query_images=tf.zeros([1, 6, 32, 32, 1])), SEED)
+
+  def test_more_classes_than_the_model_allows(self):
+    ep = tasks.omniglot_task(np.random.default_rng(8), [1] * 6, queries=1)
+    self.assert_rejected(ep, 'at most max_way=5')
+
+
+if __name__ == '__main__':
+  tf.test.main()

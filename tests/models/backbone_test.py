@@ -1,0 +1,75 @@
+"""Tests of the conv4 backbone and its masked batch norm."""
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf.models.backbone import Conv4
+from taml_tf.models.masked_batch_norm import MaskedBatchNorm
+from tests import real_data
+
+
+class MaskedBatchNormTest(tf.test.TestCase):
+
+  def test_padding_rows_do_not_change_statistics(self):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4, 4, 3)).astype(np.float32)
+    padded = np.concatenate([x, 100 * np.ones((3, 4, 4, 3), np.float32)])
+    mask = np.array([1] * 6 + [0] * 3, np.float32)
+    bn = MaskedBatchNorm()
+    out = bn(tf.constant(x))
+    out_padded = bn(tf.constant(padded), row_mask=tf.constant(mask))
+    self.assertAllClose(out, out_padded[:6], atol=1e-5)
+    # Without the mask the padding rows would shift the statistics.
+    self.assertGreater(np.abs(bn(tf.constant(padded))[:6] - out).max(), 0.1)
+
+  def test_normalises_with_batch_statistics_and_offset(self):
+    x = tf.random.stateless_normal((8, 3, 3, 2), seed=[1, 2]) * 5 + 3
+    bn = MaskedBatchNorm(epsilon=1e-6)
+    bn.build(x.shape)
+    bn.offset.assign([0.5, -1.0])
+    out = bn(x)
+    self.assertAllClose(tf.reduce_mean(out, [0, 1, 2]), [0.5, -1.0], atol=1e-4)
+    self.assertAllClose(tf.math.reduce_std(out, [0, 1, 2]), [1.0, 1.0], atol=1e-3)
+
+
+class Conv4Test(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.images = real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1)
+
+  def test_feature_size_matches_output(self):
+    for shape in [(28, 28, 1), (32, 32, 3), (84, 84, 3)]:
+      net = Conv4(channels=8).build_for(shape)
+      features = net(tf.zeros((2,) + shape))
+      self.assertEqual(features.shape[-1], net.feature_size(shape))
+    self.assertEqual(Conv4(32).feature_size((84, 84, 3)), 800)
+
+  def test_apply_with_own_weights_equals_call(self):
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    params = {k: tf.convert_to_tensor(v) for k, v in net.adaptable_variables().items()}
+    self.assertAllClose(net(self.images), net.apply(params, self.images), atol=1e-5)
+
+  def test_apply_uses_given_tensors_and_leaves_variables_alone(self):
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    before = [v.numpy().copy() for v in net.variables]
+    params = {k: tf.convert_to_tensor(v) * 2.0 for k, v in net.adaptable_variables().items()}
+    changed = net.apply(params, self.images)
+    self.assertGreater(np.abs(changed - net(self.images)).max(), 1e-3)
+    for b, v in zip(before, net.variables):
+      self.assertAllEqual(b, v.numpy())
+
+  def test_gradient_reaches_given_tensors(self):
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    params = {k: tf.convert_to_tensor(v) for k, v in net.adaptable_variables().items()}
+    with tf.GradientTape() as tape:
+      tape.watch(list(params.values()))
+      loss = tf.reduce_sum(tf.square(net.apply(params, self.images)))
+    grads = tape.gradient(loss, params)
+    for k, g in grads.items():
+      self.assertIsNotNone(g, k)
+      self.assertGreater(float(tf.reduce_sum(tf.abs(g))), 0.0, k)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,75 @@
+"""Tests of the DeepSets set encoder."""
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf.models.set_encoder import SetEncoder, masked_statistics
+from tests import tasks
+
+
+class MaskedStatisticsTest(tf.test.TestCase):
+
+  def test_matches_numpy_per_group(self):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 3)).astype(np.float32)
+    labels = np.array([0, 0, 1, 1, 1, 0, 2])
+    weights = np.eye(4, dtype=np.float32)[labels]
+    weights[6] = 0  # a padding row
+    mean, var, count = masked_statistics(tf.constant(x), tf.constant(weights))
+    for g, rows in ((0, [0, 1, 5]), (1, [2, 3, 4])):
+      self.assertAllClose(mean[g], x[rows].mean(0), atol=1e-5)
+      self.assertAllClose(var[g], x[rows].var(0), atol=1e-5)
+    self.assertAllClose(count, [3, 3, 0, 0])
+    self.assertAllClose(mean[2], [0, 0, 0])
+
+
+class SetEncoderTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5)
+    self.rng = np.random.default_rng(1)
+
+  def run_encoder(self, ep):
+    return self.encoder(tf.constant(ep.support_images), tf.constant(ep.support_labels),
+                        tf.constant(ep.support_mask), tf.constant(ep.class_mask))
+
+  def test_output_shapes(self):
+    out = self.run_encoder(tasks.omniglot_task(self.rng, [1, 2, 3]))
+    self.assertEqual(out['omega'][0].shape, [3])
+    self.assertEqual(out['gamma'][1].shape, [5])
+    self.assertEqual(out['z'][0].shape, [16])
+
+  def test_padding_rows_and_classes_change_nothing(self):
+    chars = self.rng.choice(900, 3, replace=False)
+    plain = tasks.omniglot_task(np.random.default_rng(5), [1, 4, 2], characters=chars)
+    padded = tasks.omniglot_task(np.random.default_rng(5), [1, 4, 2], characters=chars,
+                                 max_way=5, support_size=25)
+    a, b = self.run_encoder(plain), self.run_encoder(padded)
+    self.assertAllClose(a['gamma'][0], b['gamma'][0], atol=1e-5)
+    self.assertAllClose(a['z'][1], b['z'][1], atol=1e-5)
+    self.assertAllClose(a['omega'][0], b['omega'][0][:3], atol=1e-5)
+
+  def test_row_order_is_irrelevant_and_labels_permute_omega(self):
+    ep = tasks.omniglot_task(self.rng, [1, 3, 5])
+    base = self.run_encoder(ep)
+    order = self.rng.permutation(len(ep.support_labels))
+    perm = np.array([2, 0, 1])  # class c becomes perm[c]
+    shuffled = ep._replace(support_images=ep.support_images[order],
+                           support_labels=perm[ep.support_labels[order]].astype(np.int32))
+    out = self.run_encoder(shuffled)
+    self.assertAllClose(base['gamma'][0], out['gamma'][0], atol=1e-5)
+    self.assertAllClose(base['z'][0], out['z'][0], atol=1e-5)
+    self.assertAllClose(base['omega'][0], tf.gather(out['omega'][0], perm), atol=1e-5)
+
+  def test_compiles_with_xla(self):
+    ep = tasks.omniglot_task(self.rng, [2, 2], max_way=4, support_size=10)
+    eager = self.run_encoder(ep)
+    compiled = tf.function(self.encoder, jit_compile=True)(
+        tf.constant(ep.support_images), tf.constant(ep.support_labels),
+        tf.constant(ep.support_mask), tf.constant(ep.class_mask))
+    self.assertAllClose(eager['z'][0], compiled['z'][0], atol=1e-4)
+
+
+if __name__ == '__main__':
+  tf.test.main()
