@@ -1,0 +1,608 @@
+"""Meta-test: accuracy +- 95% interval, NLL and ECE per data set, splits, balancing variables.
+
+:func:`evaluate` adapts a :class:`~taml_tf.learner.MetaLearner` to every episode of one or more
+finite datasets of batched Episodes (in- and out-of-distribution in one run) and scores the real
+queries over the real classes only (the masks drop padding rows and classes). Following Lee et
+al. (ICLR 2020) and the authors' code, accuracy is the mean of per-episode accuracies with the
+95% interval 1.96 * std / sqrt(episodes); NLL and ECE are pooled over all real queries of a data
+set (see :mod:`taml_tf.calibration`).
+
+Splits reported per data set:
+
+* by task size: episodes grouped by their real support size N into ``TASK_SIZE_BUCKETS``
+  ([1-25], [26-50], [51-100], [101-250], [251+]; 5-way tasks with 1..5 shots fall in the first,
+  Omniglot's 1..15 shots in the first three, the paper's 1..50 shots up to [101-250], and
+  [251+] holds sizes beyond the training range);
+* by class size: query examples grouped by the support shot count of their class into
+  ``CLASS_SIZE_BUCKETS`` ([1], [2-5], [6-10], [11-25], [26-50], [51+]).
+
+Every episode also leaves a :class:`TaskRecord` with the balancing variables the learner
+inferred for it (the posterior mean, also in 'mc' mode): softmax(omega) over the real classes,
+exp(gamma) per layer, the mean of z and how far z moves the initialisation, for the paper's
+figures. :func:`write_results` writes ``results.json``, ``results.md`` and ``balancing.npz``.
+
+Per-episode randomness (the Monte-Carlo samples) uses the stateless seed
+``episode_seed(seed, index)`` = [seed, index], index counting episodes within a data set, so
+a data set gives the same numbers whether it is evaluated alone or with others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import os
+import tempfile
+import time
+import typing
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import balancing as balancing_lib
+from taml_tf import calibration
+from taml_tf import episodes as episodes_lib
+
+MODES = ('mean', 'mc')
+# (low, high) inclusive; high None = no upper bound.
+TASK_SIZE_BUCKETS = ((1, 25), (26, 50), (51, 100), (101, 250), (251, None))
+CLASS_SIZE_BUCKETS = ((1, 1), (2, 5), (6, 10), (11, 25), (26, 50), (51, None))
+_INT32_MAX = 2 ** 31 - 1
+
+
+# ----------------------------------------------------------------------------- records
+@dataclasses.dataclass
+class TaskRecord:
+  """One meta-test episode and the balancing variables inferred for it.
+
+  Attributes:
+    dataset: name of the data set.
+    episode: index of the episode within its data set.
+    way: number of real classes.
+    support_size: real support examples N.
+    query_size: real query examples M.
+    shots: [way] real support examples of each class.
+    accuracy: accuracy over the real queries.
+    nll: mean -log p(y) over the real queries.
+    omega: [way] softmax(omega) over the real classes (sums to 1), or None if omega is off.
+    exp_gamma: [num_layers] exp(gamma) per layer (conv1..convL, head), or None if gamma is off.
+    z: [z_dim] posterior mean of z (multiplicative half first), or None if z is off.
+    z_norm: ||z||.
+    z_kernel_change: [num_blocks] ||theta_l (1 + z_w,l) - theta_l|| / ||theta_l|| per conv
+      kernel.
+    z_relative_change: ||theta (*) z - theta|| / ||theta|| over all conv kernels and biases.
+    z_bias_shift: ||z_b||, the absolute shift of the conv biases (biases start at zero, so a
+      relative change would be meaningless).
+  """
+
+  dataset: str
+  episode: int
+  way: int
+  support_size: int
+  query_size: int
+  shots: np.ndarray
+  accuracy: float
+  nll: float
+  omega: typing.Optional[np.ndarray] = None
+  exp_gamma: typing.Optional[np.ndarray] = None
+  z: typing.Optional[np.ndarray] = None
+  z_norm: typing.Optional[float] = None
+  z_kernel_change: typing.Optional[np.ndarray] = None
+  z_relative_change: typing.Optional[float] = None
+  z_bias_shift: typing.Optional[float] = None
+
+
+@dataclasses.dataclass
+class SplitRow:
+  """One bucket of a task-size or class-size split.
+
+  Attributes:
+    bucket: label such as '26-50' or '251+'.
+    low: smallest size in the bucket.
+    high: largest size in the bucket (None = unbounded).
+    episodes: episodes contributing (a class-size row counts an episode once).
+    classes: (episode, class) pairs contributing.
+    queries: real queries contributing.
+    correct: correctly classified queries among them.
+    accuracy: task-size rows: mean of the per-episode accuracies (as the total); class-size
+      rows: correct / queries.
+    ci95: 1.96 * std / sqrt(n) over episodes (task-size rows) or over (episode, class) pairs'
+      accuracies (class-size rows); nan for an empty bucket.
+    nll: mean -log p(y) over the queries.
+  """
+
+  bucket: str
+  low: int
+  high: typing.Optional[int]
+  episodes: int
+  classes: int
+  queries: int
+  correct: int
+  accuracy: float
+  ci95: float
+  nll: float
+
+
+@dataclasses.dataclass
+class DatasetResult:
+  """Meta-test numbers of one data set.
+
+  Attributes:
+    name: data set name.
+    episodes: episodes evaluated.
+    queries: real queries scored.
+    accuracy: mean per-episode accuracy (0..1).
+    ci95: half-width of its 95% interval.
+    nll: mean -log p(y) over all real queries.
+    ece: expected calibration error (15 equal-width bins) over all real queries.
+    reliability: the reliability-diagram data behind the ECE.
+    by_task_size: SplitRows over TASK_SIZE_BUCKETS.
+    by_class_size: SplitRows over CLASS_SIZE_BUCKETS.
+    episode_accuracy: [episodes] per-episode accuracies (for paired comparisons).
+  """
+
+  name: str
+  episodes: int
+  queries: int
+  accuracy: float
+  ci95: float
+  nll: float
+  ece: float
+  reliability: calibration.Reliability
+  by_task_size: list
+  by_class_size: list
+  episode_accuracy: np.ndarray
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+  """Everything one :func:`evaluate` call measured.
+
+  Attributes:
+    mode: 'mean' or 'mc'.
+    num_samples: Monte-Carlo samples used ('mc'; None in 'mean' mode).
+    num_steps: inner steps used.
+    seed: the base seed.
+    variables: the balancing variables recorded, a subset of ('omega', 'gamma', 'z').
+    datasets: name -> DatasetResult, in the order evaluated.
+    records: TaskRecords of every episode of every data set.
+    seconds: wall time of the whole evaluation (including the one-off tracing).
+  """
+
+  mode: str
+  num_samples: typing.Optional[int]
+  num_steps: int
+  seed: int
+  variables: tuple
+  datasets: dict
+  records: list
+  seconds: float
+
+  def to_dict(self) -> dict:
+    """The numbers as plain JSON-ready Python (NaN becomes None; no per-task records)."""
+    out = dict(mode=self.mode, num_samples=self.num_samples, num_steps=self.num_steps,
+               seed=self.seed, variables=list(self.variables), seconds=self.seconds,
+               task_size_buckets=[list(b) for b in TASK_SIZE_BUCKETS],
+               class_size_buckets=[list(b) for b in CLASS_SIZE_BUCKETS], datasets={})
+    for name, r in self.datasets.items():
+      out['datasets'][name] = dict(
+          episodes=r.episodes, queries=r.queries, accuracy=r.accuracy, ci95=r.ci95, nll=r.nll,
+          ece=r.ece, reliability=r.reliability._asdict(),
+          by_task_size=[dataclasses.asdict(row) for row in r.by_task_size],
+          by_class_size=[dataclasses.asdict(row) for row in r.by_class_size],
+          episode_accuracy=r.episode_accuracy)
+    return _plain(out)
+
+
+def _plain(x):
+  """numpy -> Python, NaN / inf -> None (strict JSON)."""
+  if isinstance(x, dict):
+    return {str(k): _plain(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_plain(v) for v in x]
+  if isinstance(x, np.ndarray):
+    return _plain(x.tolist())
+  if isinstance(x, (np.integer,)):
+    return int(x)
+  if isinstance(x, (float, np.floating)):
+    x = float(x)
+    return x if math.isfinite(x) else None
+  return x
+
+
+# ------------------------------------------------------------------------------ helpers
+def episode_seed(seed: int, index: int) -> np.ndarray:
+  """The stateless seed of episode `index` of a data set: int32 [seed, index]."""
+  for name, v in (('seed', seed), ('episode index', index)):
+    if not 0 <= int(v) <= _INT32_MAX:
+      raise ValueError(f'{name} must be in [0, 2**31 - 1], got {v}')
+  return np.array([seed, index], np.int32)
+
+
+def bucket_label(low: int, high: typing.Optional[int]) -> str:
+  """'26-50', '1' or '251+'."""
+  if high is None:
+    return f'{low}+'
+  return str(low) if low == high else f'{low}-{high}'
+
+
+def bucket_index(size: int, buckets) -> int:
+  """Index of the (low, high) bucket holding `size` (-1 if none does)."""
+  for i, (low, high) in enumerate(buckets):
+    if size >= low and (high is None or size <= high):
+      return i
+  return -1
+
+
+def z_shift(z, kernels: typing.Sequence[np.ndarray], biases: typing.Sequence[np.ndarray]):
+  """How far z moves the conv initialisation (eq. 4: theta * (1 + z_w), theta + z_b).
+
+  Args:
+    z: [2 * channels * num_blocks] (multiplicative values first, per layer and channel).
+    kernels: the num_blocks conv kernels [3, 3, C_in, channels] of theta.
+    biases: the num_blocks conv biases [channels] of theta.
+
+  Returns:
+    (per-layer relative kernel change [num_blocks], relative change over all kernels and
+    biases, ||z_b||).
+  """
+  z = np.asarray(z, np.float64)
+  num_blocks, channels = len(kernels), int(np.shape(kernels[0])[-1])
+  z_mult, z_add = z.reshape(2, num_blocks, channels)
+  per_layer, moved, size = [], 0.0, 0.0
+  for l in range(num_blocks):
+    k = np.asarray(kernels[l], np.float64)
+    dk = np.sum((k * z_mult[l]) ** 2)
+    per_layer.append(math.sqrt(dk) / max(math.sqrt(np.sum(k ** 2)), 1e-30))
+    moved += dk + np.sum(z_add[l] ** 2)
+    size += np.sum(k ** 2) + np.sum(np.asarray(biases[l], np.float64) ** 2)
+  return (np.array(per_layer), math.sqrt(moved) / max(math.sqrt(size), 1e-30),
+          float(np.linalg.norm(z_add)))
+
+
+def _ci_rows(acc_units):
+  return calibration.accuracy_interval(acc_units) if len(acc_units) else (math.nan, math.nan)
+
+
+class _Accumulator:
+  """Per-data-set running lists; turned into a DatasetResult by `result`."""
+
+  def __init__(self, name):
+    self.name = name
+    self.episode_acc, self.episode_nll, self.support_sizes = [], [], []
+    self.confidence, self.correct, self.neg_log_p, self.query_shots = [], [], [], []
+    self.query_episode, self.query_class = [], []
+
+  def add(self, index, labels, probs, shots, support_size):
+    picked = probs[np.arange(len(labels)), labels]
+    neg_log_p = -np.log(np.maximum(picked, 1e-12))
+    conf, correct = calibration.confidences(probs, labels)
+    self.episode_acc.append(float(correct.mean()))
+    self.episode_nll.append(float(neg_log_p.mean()))
+    self.support_sizes.append(support_size)
+    self.confidence.append(conf)
+    self.correct.append(correct)
+    self.neg_log_p.append(neg_log_p)
+    self.query_shots.append(shots[labels])
+    self.query_episode.append(np.full(len(labels), index))
+    self.query_class.append(labels)
+    return self.episode_acc[-1], self.episode_nll[-1]
+
+  def result(self) -> DatasetResult:
+    cat = lambda xs, dtype: np.concatenate(xs).astype(dtype) if xs else np.zeros([0], dtype)
+    conf, correct = cat(self.confidence, np.float64), cat(self.correct, bool)
+    neg_log_p, shots = cat(self.neg_log_p, np.float64), cat(self.query_shots, np.int64)
+    q_episode, q_class = cat(self.query_episode, np.int64), cat(self.query_class, np.int64)
+    episode_acc = np.array(self.episode_acc, np.float64)
+    sizes = np.array(self.support_sizes, np.int64)
+    rel = calibration.reliability_from_confidences(conf, correct)
+    acc, ci = calibration.accuracy_interval(episode_acc)
+    q_bucket = np.array([bucket_index(s, TASK_SIZE_BUCKETS) for s in sizes], np.int64)
+
+    by_task = []
+    for b, (low, high) in enumerate(TASK_SIZE_BUCKETS):
+      eps = np.flatnonzero(q_bucket == b)
+      rows = np.isin(q_episode, eps)
+      classes = len(set(zip(q_episode[rows].tolist(), q_class[rows].tolist())))
+      a, c = _ci_rows(episode_acc[eps])
+      by_task.append(SplitRow(bucket_label(low, high), low, high, len(eps), classes,
+                              int(rows.sum()), int(correct[rows].sum()), a, c,
+                              float(neg_log_p[rows].mean()) if rows.any() else math.nan))
+    by_class = []
+    c_bucket = np.array([bucket_index(s, CLASS_SIZE_BUCKETS) for s in shots], np.int64)
+    for b, (low, high) in enumerate(CLASS_SIZE_BUCKETS):
+      rows = c_bucket == b
+      pairs = {}
+      for e, k, ok in zip(q_episode[rows], q_class[rows], correct[rows]):
+        pairs.setdefault((int(e), int(k)), []).append(ok)
+      _, c = _ci_rows([np.mean(v) for v in pairs.values()])
+      n = int(rows.sum())
+      by_class.append(SplitRow(
+          bucket_label(low, high), low, high, len({e for e, _ in pairs}), len(pairs), n,
+          int(correct[rows].sum()), float(correct[rows].mean()) if n else math.nan, c,
+          float(neg_log_p[rows].mean()) if n else math.nan))
+    return DatasetResult(
+        name=self.name, episodes=len(episode_acc), queries=int(conf.size), accuracy=acc,
+        ci95=ci, nll=float(neg_log_p.mean()) if conf.size else math.nan,
+        ece=calibration.ece_from_reliability(rel), reliability=rel, by_task_size=by_task,
+        by_class_size=by_class, episode_accuracy=episode_acc)
+
+
+def _episode_spec(image_shape, max_way: int) -> episodes_lib.Episode:
+  """Episode TensorSpec with free support / query lengths (bucketed padding, one trace)."""
+  return episodes_lib.Episode(
+      tf.TensorSpec([None, *image_shape], tf.float32), tf.TensorSpec([None], tf.int32),
+      tf.TensorSpec([None], tf.float32), tf.TensorSpec([None, *image_shape], tf.float32),
+      tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32),
+      tf.TensorSpec([max_way], tf.float32))
+
+
+class Predictor:
+  """`learner.predict` compiled once per (mode, num_samples, num_steps, max_way).
+
+  Args:
+    learner: a MetaLearner.
+    mode: 'mean' or 'mc'.
+    num_samples: Monte-Carlo samples (Python int; 'mc' only).
+    num_steps: inner steps (Python int).
+
+  Calling it with an unbatched Episode and an int32 [2] seed returns a dict of numpy arrays:
+  'probs' [Q, max_way] and, where switched on, 'omega' (softmax over the real classes,
+  [max_way]), 'exp_gamma' [num_layers] and 'z' [z_dim], all from the posterior mean.
+  """
+
+  def __init__(self, learner, mode: str, num_samples: typing.Optional[int], num_steps: int):
+    self.learner, self.mode = learner, mode
+    self.num_samples, self.num_steps = num_samples, num_steps
+    self.traces = 0
+    self._functions = {}
+
+  def _function(self, max_way: int):
+    if max_way not in self._functions:
+      spec = _episode_spec(self.learner.config.image_shape, max_way)
+
+      def run(task, seed):
+        self.traces += 1
+        probs, bal = self.learner.predict(task, seed, mode=self.mode,
+                                          num_samples=self.num_samples,
+                                          num_steps=self.num_steps)
+        out = {'probs': probs}
+        if bal.omega is not None:
+          out['omega'] = balancing_lib.class_weights(bal.omega, task.class_mask)
+        if bal.gamma is not None:
+          out['exp_gamma'] = tf.exp(bal.gamma)
+        if bal.z is not None:
+          out['z'] = bal.z
+        return out
+
+      self._functions[max_way] = tf.function(
+          run, input_signature=[spec, tf.TensorSpec([2], tf.int32)])
+    return self._functions[max_way]
+
+  def __call__(self, task: episodes_lib.Episode, seed) -> dict:
+    fn = self._function(int(task.class_mask.shape[-1]))
+    out = fn(episodes_lib.to_tensors(task), tf.convert_to_tensor(seed, tf.int32))
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def _check_args(learner, datasets, mode, num_samples, num_steps, seed, max_episodes):
+  if mode not in MODES:
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+  if not isinstance(datasets, typing.Mapping) or not datasets:
+    raise ValueError('datasets must be a non-empty dict name -> tf.data.Dataset')
+  for name, value in (('num_samples', num_samples), ('num_steps', num_steps),
+                      ('max_episodes', max_episodes)):
+    if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
+      raise ValueError(f'{name} must be a non-negative Python int or None, got {value!r}')
+  if num_samples is not None and num_samples < 1:
+    raise ValueError(f'num_samples must be >= 1, got {num_samples}')
+  episode_seed(seed, 0)
+  if not hasattr(learner, 'predict') or not hasattr(learner, 'config'):
+    raise ValueError(f'learner must be a MetaLearner, got {type(learner).__name__}')
+
+
+# ------------------------------------------------------------------------------ evaluate
+def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str = 'mean',
+             num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None,
+             seed: int = 0, max_episodes: typing.Optional[int] = None,
+             progress: typing.Optional[typing.Callable[[str, int], None]] = None
+             ) -> EvaluationResult:
+  """Meta-tests `learner` on every episode of every data set.
+
+  Args:
+    learner: a MetaLearner (its variables are read, never changed).
+    datasets: name -> finite tf.data.Dataset of batched (or unbatched) Episodes, e.g. from
+      :func:`taml_tf.data.named_evaluation_sets`; evaluated in order.
+    mode: 'mean' (posterior mean of the balancing variables) or 'mc' (average of the softmax
+      over Monte-Carlo samples, each re-running the inner loop). Variants without stochastic
+      variables (MAML, Meta-SGD, deterministic TAML) give the same numbers in both modes.
+    num_samples: samples for 'mc' (default ``learner.config.n_mc_samples``).
+    num_steps: inner steps (default ``learner.config.test_inner_steps``).
+    seed: base seed in [0, 2**31 - 1]; episode i of a data set uses ``episode_seed(seed, i)``.
+    max_episodes: evaluate at most this many episodes per data set (None: all).
+    progress: optional callback progress(dataset_name, episodes_done) after every episode.
+
+  Returns:
+    An EvaluationResult.
+
+  Raises:
+    ValueError: bad arguments, or a malformed episode (also tf.errors.InvalidArgumentError,
+      from :meth:`MetaLearner.validate`).
+  """
+  _check_args(learner, datasets, mode, num_samples, num_steps, seed, max_episodes)
+  c = learner.config
+  steps = c.test_inner_steps if num_steps is None else int(num_steps)
+  samples = (c.n_mc_samples if num_samples is None else int(num_samples)) if mode == 'mc' else None
+  predictor = Predictor(learner, mode, samples, steps)
+  theta = {k: v.numpy() for k, v in learner.backbone.adaptable_variables().items()}
+  kernels = [theta[f'conv{l + 1}/kernel'] for l in range(c.num_blocks)]
+  biases = [theta[f'conv{l + 1}/bias'] for l in range(c.num_blocks)]
+  variables = tuple(v for v, on in (('omega', c.omega_on), ('gamma', c.gamma_on),
+                                    ('z', c.z_on)) if on)
+  start = time.time()
+  results, records = {}, []
+  for name, dataset in datasets.items():
+    acc = _Accumulator(name)
+    index = 0
+    for batch in dataset:
+      if max_episodes is not None and index >= max_episodes:
+        break
+      batch = episodes_lib.Episode(*batch)
+      if not batch.is_batched:
+        batch = episodes_lib.Episode(*[tf.expand_dims(x, 0) for x in batch])
+      batch = learner.validate(batch, batched=True)
+      batch = episodes_lib.Episode(*[np.asarray(x) for x in batch])
+      for t in range(batch.support_images.shape[0]):
+        if max_episodes is not None and index >= max_episodes:
+          break
+        task = episodes_lib.Episode(*[x[t] for x in batch])
+        out = predictor(task, episode_seed(seed, index))
+        records.append(_record(name, index, task, out, acc, kernels, biases))
+        index += 1
+        if progress is not None:
+          progress(name, index)
+    results[name] = acc.result()
+    r = results[name]
+    logging.info('%s: %d episodes, accuracy %.2f +- %.2f %%, NLL %.4f, ECE %.4f', name,
+                 r.episodes, 100 * r.accuracy, 100 * r.ci95, r.nll, r.ece)
+  return EvaluationResult(mode=mode, num_samples=samples, num_steps=steps, seed=int(seed),
+                          variables=variables, datasets=results, records=records,
+                          seconds=time.time() - start)
+
+
+def _record(name, index, task, out, acc, kernels, biases) -> TaskRecord:
+  """Scores one episode's real queries over its real classes and builds its TaskRecord."""
+  way = int(task.class_mask.sum())
+  support = task.support_mask > 0
+  shots = np.bincount(task.support_labels[support], minlength=way)[:way]
+  query = task.query_mask > 0
+  labels = task.query_labels[query].astype(np.int64)
+  probs = out['probs'][query][:, :way]
+  accuracy, nll = acc.add(index, labels, probs, shots, int(support.sum()))
+  record = TaskRecord(dataset=name, episode=index, way=way, support_size=int(support.sum()),
+                      query_size=int(query.sum()), shots=shots, accuracy=accuracy, nll=nll)
+  if 'omega' in out:
+    record.omega = out['omega'][:way]
+  if 'exp_gamma' in out:
+    record.exp_gamma = out['exp_gamma']
+  if 'z' in out:
+    record.z = out['z']
+    record.z_norm = float(np.linalg.norm(out['z']))
+    (record.z_kernel_change, record.z_relative_change,
+     record.z_bias_shift) = z_shift(out['z'], kernels, biases)
+  return record
+
+
+# ------------------------------------------------------------------------------- writers
+def balancing_arrays(records: typing.Sequence[TaskRecord]) -> dict:
+  """The per-task records as equal-length arrays (one row per episode), for ``balancing.npz``.
+
+  Args:
+    records: TaskRecords.
+
+  Returns:
+    dict of numpy arrays: dataset [E] (str), episode, way, support_size, query_size [E] int,
+    shots [E, W] int (W = the largest way; 0 beyond a task's way), accuracy, nll [E]; and for
+    the variables that were recorded: omega [E, W] (0 beyond the way; rows sum to 1),
+    exp_gamma [E, num_layers], z [E, z_dim], z_norm [E], z_kernel_change [E, num_blocks],
+    z_relative_change [E], z_bias_shift [E].
+  """
+  e = len(records)
+  width = max([r.way for r in records], default=0)
+
+  def padded(values, dtype):
+    out = np.zeros([e, width], dtype)
+    for i, v in enumerate(values):
+      out[i, :len(v)] = v
+    return out
+
+  arrays = dict(
+      dataset=np.array([r.dataset for r in records], dtype=str),
+      episode=np.array([r.episode for r in records], np.int64),
+      way=np.array([r.way for r in records], np.int64),
+      support_size=np.array([r.support_size for r in records], np.int64),
+      query_size=np.array([r.query_size for r in records], np.int64),
+      shots=padded([r.shots for r in records], np.int64),
+      accuracy=np.array([r.accuracy for r in records], np.float64),
+      nll=np.array([r.nll for r in records], np.float64))
+  if records and records[0].omega is not None:
+    arrays['omega'] = padded([r.omega for r in records], np.float32)
+  if records and records[0].exp_gamma is not None:
+    arrays['exp_gamma'] = np.stack([r.exp_gamma for r in records]).astype(np.float32)
+  if records and records[0].z is not None:
+    arrays['z'] = np.stack([r.z for r in records]).astype(np.float32)
+    arrays['z_kernel_change'] = np.stack([r.z_kernel_change for r in records])
+    for k in ('z_norm', 'z_relative_change', 'z_bias_shift'):
+      arrays[k] = np.array([getattr(r, k) for r in records], np.float64)
+  return arrays
+
+
+def _fmt(x, scale=1.0, digits=2):
+  return 'n/a' if x is None or not math.isfinite(x) else f'{scale * x:.{digits}f}'
+
+
+def markdown(result: EvaluationResult) -> str:
+  """The results as markdown: the main table, then the task-size and class-size splits."""
+  samples = f', {result.num_samples} samples' if result.mode == 'mc' else ''
+  lines = [f'# Meta-test ({result.mode}{samples}, {result.num_steps} inner steps, '
+           f'seed {result.seed})', '',
+           '| data set | episodes | accuracy (%) ± 95% CI | NLL | ECE |',
+           '|---|---|---|---|---|']
+  for name, r in result.datasets.items():
+    lines.append(f'| {name} | {r.episodes} | {_fmt(r.accuracy, 100)} ± {_fmt(r.ci95, 100)} | '
+                 f'{_fmt(r.nll, digits=4)} | {_fmt(r.ece, digits=4)} |')
+  for title, attr, unit in (('task size (real support examples)', 'by_task_size', 'episodes'),
+                            ('class size (support shots of the query\'s class)',
+                             'by_class_size', 'queries')):
+    lines += ['', f'## Accuracy by {title}', '',
+              f'| data set | bucket | {unit} | accuracy (%) ± 95% CI | NLL |',
+              '|---|---|---|---|---|']
+    for name, r in result.datasets.items():
+      for row in getattr(r, attr):
+        count = getattr(row, unit)
+        if not count:
+          continue
+        lines.append(f'| {name} | {row.bucket} | {count} | {_fmt(row.accuracy, 100)} ± '
+                     f'{_fmt(row.ci95, 100)} | {_fmt(row.nll, digits=4)} |')
+  return '\n'.join(lines) + '\n'
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+  folder = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      f.write(data)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def write_results(result: EvaluationResult, out_dir: str) -> dict:
+  """Writes results.json, results.md and balancing.npz into `out_dir` (created if needed).
+
+  Each file is written to a temporary file in `out_dir` and renamed, so a reader never sees a
+  half-written file.
+
+  Args:
+    result: from :func:`evaluate`.
+    out_dir: output folder.
+
+  Returns:
+    dict 'json' / 'markdown' / 'balancing' -> path written.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  paths = {'json': os.path.join(out_dir, 'results.json'),
+           'markdown': os.path.join(out_dir, 'results.md'),
+           'balancing': os.path.join(out_dir, 'balancing.npz')}
+  text = json.dumps(result.to_dict(), indent=2, allow_nan=False) + '\n'
+  _atomic_write(paths['json'], text.encode())
+  _atomic_write(paths['markdown'], markdown(result).encode())
+  buffer = io.BytesIO()
+  np.savez(buffer, **balancing_arrays(result.records))
+  _atomic_write(paths['balancing'], buffer.getvalue())
+  return paths

@@ -1,0 +1,312 @@
+"""Tests of taml_tf.evaluation: helpers by hand, then meta-test end to end on real episodes."""
+
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import calibration
+from taml_tf import config as config_lib
+from taml_tf import data
+from taml_tf import episodes as episodes_lib
+from taml_tf import evaluation
+from taml_tf.learner import MetaLearner
+from tests import real_data
+
+NUM_EPISODES = 4  # per data set, in batches of 2
+
+
+def tiny_config(name='bayesian_taml'):
+  return config_lib.variant(name, channels=8, train_inner_steps=1, test_inner_steps=2,
+                            max_way=5, max_shot=5, n_mc_samples=2)
+
+
+def real_datasets(num_episodes=NUM_EPISODES):
+  """Omniglot (evaluation alphabets) and MNIST: any-way (3..5), 1..5 shots, bucketed support."""
+  folder = real_data.require('omniglot_28x28.npz', 'mnist_test.npz')
+  sampler = data.SamplerConfig(way=5, min_way=3, max_shot=5, query=3, mode='mixed',
+                               pad_to='bucket')
+  return data.named_evaluation_sets({'omniglot': 'omniglot:evaluation', 'mnist': 'mnist'},
+                                    sampler, num_episodes=num_episodes, batch_size=2,
+                                    data_dir=folder)
+
+
+def unbatched(datasets):
+  """name -> list of unbatched numpy Episodes."""
+  out = {}
+  for name, ds in datasets.items():
+    out[name] = [episodes_lib.Episode(*[np.asarray(x)[t] for x in b])
+                 for b in ds for t in range(int(b.support_images.shape[0]))]
+  return out
+
+
+class HelpersTest(tf.test.TestCase):
+
+  def test_buckets(self):
+    self.assertEqual(evaluation.bucket_index(25, evaluation.TASK_SIZE_BUCKETS), 0)
+    self.assertEqual(evaluation.bucket_index(26, evaluation.TASK_SIZE_BUCKETS), 1)
+    self.assertEqual(evaluation.bucket_index(1000, evaluation.TASK_SIZE_BUCKETS), 4)
+    self.assertEqual(evaluation.bucket_index(1, evaluation.CLASS_SIZE_BUCKETS), 0)
+    self.assertEqual(evaluation.bucket_index(6, evaluation.CLASS_SIZE_BUCKETS), 2)
+    self.assertEqual(evaluation.bucket_index(0, evaluation.CLASS_SIZE_BUCKETS), -1)
+    self.assertEqual([evaluation.bucket_label(*b) for b in evaluation.CLASS_SIZE_BUCKETS],
+                     ['1', '2-5', '6-10', '11-25', '26-50', '51+'])
+    # The buckets tile 1..infinity without gaps or overlaps.
+    for buckets in (evaluation.TASK_SIZE_BUCKETS, evaluation.CLASS_SIZE_BUCKETS):
+      self.assertEqual(buckets[0][0], 1)
+      self.assertIsNone(buckets[-1][1])
+      for (_, high), (low, _) in zip(buckets, buckets[1:]):
+        self.assertEqual(low, high + 1)
+
+  def test_episode_seed(self):
+    self.assertAllEqual(evaluation.episode_seed(3, 7), [3, 7])
+    self.assertEqual(evaluation.episode_seed(3, 7).dtype, np.int32)
+    with self.assertRaisesRegex(ValueError, 'seed'):
+      evaluation.episode_seed(-1, 0)
+    with self.assertRaisesRegex(ValueError, 'seed'):
+      evaluation.episode_seed(2 ** 31, 0)
+
+  def test_z_shift_hand_computed(self):
+    # Two layers of 2 channels. Layer 1: ones kernel, z_w = (0.5, 0.5) -> relative change 0.5.
+    # Layer 2: kernel with only channel 0 nonzero (value 2), z_w = (1, 7) -> change 1.
+    k1 = np.ones([3, 3, 1, 2])
+    k2 = np.zeros([3, 3, 2, 2])
+    k2[..., 0] = 2.0
+    z = np.array([0.5, 0.5, 1.0, 7.0,   # multiplicative: layer 1, layer 2
+                  0.0, 3.0, 4.0, 0.0])  # additive
+    per_layer, relative, bias_shift = evaluation.z_shift(z, [k1, k2], [np.zeros(2)] * 2)
+    self.assertAllClose(per_layer, [0.5, 1.0])
+    moved = 18 * 0.25 + 18 * 4.0 + 9.0 + 16.0
+    size = 18 * 1.0 + 18 * 4.0
+    self.assertAllClose(relative, math.sqrt(moved / size))
+    self.assertAllClose(bias_shift, 5.0)
+
+  def test_z_shift_matches_modulate_init(self):
+    from taml_tf import balancing
+    rng = np.random.default_rng(0)
+    kernels = [rng.normal(size=[3, 3, 1, 4]), rng.normal(size=[3, 3, 4, 4])]
+    biases = [rng.normal(size=4), rng.normal(size=4)]
+    z = rng.normal(size=16)
+    params = {f'conv{l + 1}/{k}': tf.constant(v, tf.float32)
+              for l in range(2) for k, v in (('kernel', kernels[l]), ('bias', biases[l]))}
+    moved = balancing.modulate_init(params, tf.constant(z, tf.float32), 4, 2)
+    diff = np.sqrt(sum(np.sum((moved[k].numpy() - params[k].numpy()) ** 2) for k in params))
+    size = np.sqrt(sum(np.sum(params[k].numpy() ** 2) for k in params))
+    _, relative, _ = evaluation.z_shift(z, kernels, biases)
+    self.assertAllClose(relative, diff / size, rtol=1e-5)
+
+  def test_bad_arguments(self):
+    learner = MetaLearner(tiny_config('maml'))
+    ds = {'x': tf.data.Dataset.range(1)}
+    with self.assertRaisesRegex(ValueError, 'mode'):
+      evaluation.evaluate(learner, ds, mode='sample')
+    with self.assertRaisesRegex(ValueError, 'non-empty'):
+      evaluation.evaluate(learner, {})
+    with self.assertRaisesRegex(ValueError, 'num_steps'):
+      evaluation.evaluate(learner, ds, num_steps=2.5)
+    with self.assertRaisesRegex(ValueError, 'num_samples'):
+      evaluation.evaluate(learner, ds, mode='mc', num_samples=0)
+    with self.assertRaisesRegex(ValueError, 'seed'):
+      evaluation.evaluate(learner, ds, seed=-3)
+
+
+class EvaluateTest(tf.test.TestCase):
+  """Bayesian TAML (tiny) on real Omniglot and MNIST episodes, both modes."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    tf.keras.utils.set_random_seed(0)
+    cls.learner = MetaLearner(tiny_config())
+    cls.datasets = real_datasets()
+    cls.episodes = unbatched(cls.datasets)
+    cls.progress = []
+    cls.mean = evaluation.evaluate(cls.learner, cls.datasets, mode='mean', seed=5,
+                                   progress=lambda *a: cls.progress.append(a))
+    cls.mc = evaluation.evaluate(cls.learner, cls.datasets, mode='mc', seed=5)
+
+  def test_accuracy_matches_direct_predict(self):
+    for result, mode in ((self.mean, 'mean'), (self.mc, 'mc')):
+      for name, eps in self.episodes.items():
+        accs, nlls, all_probs, all_labels = [], [], [], []
+        for i, ep in enumerate(eps):
+          probs, _ = self.learner.predict(episodes_lib.to_tensors(ep),
+                                          evaluation.episode_seed(5, i), mode=mode,
+                                          num_samples=2, num_steps=2)
+          way = int(ep.class_mask.sum())
+          real = ep.query_mask > 0
+          probs = probs.numpy()[real][:, :way]
+          labels = ep.query_labels[real]
+          accs.append(np.mean(probs.argmax(1) == labels))
+          all_probs.append(np.pad(probs, [(0, 0), (0, 5 - way)]))
+          all_labels.append(labels)
+        r = result.datasets[name]
+        self.assertEqual(r.episodes, NUM_EPISODES)
+        self.assertAllClose(r.episode_accuracy, accs, msg=f'{mode} {name}')
+        self.assertAllClose(r.accuracy, np.mean(accs))
+        self.assertAllClose(r.ci95, 1.96 * np.std(accs) / np.sqrt(NUM_EPISODES))
+        probs, labels = np.concatenate(all_probs), np.concatenate(all_labels)
+        self.assertEqual(r.queries, len(labels))
+        self.assertAllClose(r.nll, calibration.negative_log_likelihood(probs, labels),
+                            rtol=1e-4)
+        self.assertAllClose(r.ece, calibration.expected_calibration_error(probs, labels),
+                            atol=1e-4)
+
+  def test_settings_recorded(self):
+    self.assertEqual((self.mean.mode, self.mean.num_samples, self.mean.num_steps),
+                     ('mean', None, 2))
+    self.assertEqual((self.mc.mode, self.mc.num_samples, self.mc.num_steps), ('mc', 2, 2))
+    self.assertEqual(self.mc.variables, ('omega', 'gamma', 'z'))
+    self.assertEqual(list(self.mc.datasets), ['omniglot', 'mnist'])
+    self.assertEqual(len(self.progress), 2 * NUM_EPISODES)
+    self.assertEqual(self.progress[-1], ('mnist', NUM_EPISODES))
+
+  def test_reproducible_with_same_seed(self):
+    again = evaluation.evaluate(self.learner, self.datasets, mode='mc', seed=5)
+    other = evaluation.evaluate(self.learner, {'mnist': self.datasets['mnist']}, mode='mc',
+                                seed=6, max_episodes=2)
+    for name in self.mc.datasets:
+      a, b = self.mc.datasets[name], again.datasets[name]
+      self.assertAllEqual(a.episode_accuracy, b.episode_accuracy)
+      self.assertEqual((a.nll, a.ece), (b.nll, b.ece))
+    for ra, rb in zip(self.mc.records, again.records):
+      self.assertEqual(ra.nll, rb.nll)
+      self.assertAllEqual(ra.omega, rb.omega)
+    # Another seed draws other samples (the posterior mean of the records is the same).
+    first = [r for r in self.mc.records if r.dataset == 'mnist'][:2]
+    self.assertNotEqual([r.nll for r in first], [r.nll for r in other.records])
+    self.assertEqual(other.datasets['mnist'].episodes, 2)
+    self.assertAllClose(first[0].z, other.records[0].z)
+
+  def test_splits_add_up(self):
+    for result in (self.mean, self.mc):
+      for name, r in result.datasets.items():
+        recs = [x for x in result.records if x.dataset == name]
+        correct = round(sum(x.accuracy * x.query_size for x in recs))
+        task, cls = r.by_task_size, r.by_class_size
+        self.assertEqual(sum(row.episodes for row in task), r.episodes)
+        self.assertEqual(sum(row.queries for row in task), r.queries)
+        self.assertEqual(sum(row.queries for row in cls), r.queries)
+        self.assertEqual(sum(row.correct for row in task), correct)
+        self.assertEqual(sum(row.correct for row in cls), correct)
+        self.assertEqual(sum(row.classes for row in cls), sum(x.way for x in recs))
+        filled = [row for row in task if row.episodes]
+        self.assertAllClose(sum(row.accuracy * row.episodes for row in filled) / r.episodes,
+                            r.accuracy)
+        # Tasks here have 3..25 support examples and 1..5 shots per class.
+        self.assertEqual(task[0].episodes, r.episodes)
+        self.assertEqual(cls[0].queries + cls[1].queries, r.queries)
+        shots = np.concatenate([x.shots for x in recs])
+        self.assertEqual(cls[0].classes, int(np.sum(shots == 1)))
+
+  def test_balancing_records(self):
+    c = self.learner.config
+    records = self.mc.records
+    self.assertLen(records, 2 * NUM_EPISODES)
+    for rec in records:
+      ep = self.episodes[rec.dataset][rec.episode]
+      self.assertEqual(rec.way, int(ep.class_mask.sum()))
+      self.assertAllEqual(rec.shots, data.real_shots(ep)[:rec.way])
+      self.assertEqual(rec.support_size, int(ep.support_mask.sum()))
+      self.assertEqual(rec.shots.sum(), rec.support_size)
+      self.assertEqual(rec.omega.shape, (rec.way,))
+      self.assertAllClose(rec.omega.sum(), 1.0, atol=1e-5)
+      self.assertTrue(np.all(rec.omega > 0))
+      self.assertEqual(rec.exp_gamma.shape, (c.num_layers,))
+      self.assertTrue(np.all(rec.exp_gamma > 0))
+      self.assertEqual(rec.z.shape, (c.z_dim,))
+      self.assertAllClose(rec.z_norm, np.linalg.norm(rec.z))
+      self.assertEqual(rec.z_kernel_change.shape, (c.num_blocks,))
+      self.assertGreaterEqual(rec.z_relative_change, 0.0)
+    # The records hold the posterior mean in both modes.
+    for a, b in zip(self.mean.records, self.mc.records):
+      self.assertAllClose(a.omega, b.omega, atol=1e-5)
+      self.assertAllClose(a.z, b.z, atol=1e-5)
+
+  def test_predictor_traces_once(self):
+    predictor = evaluation.Predictor(self.learner, 'mc', 2, 2)
+    sizes = set()
+    for eps in self.episodes.values():
+      for ep in eps:
+        sizes.add(ep.support_images.shape[0])
+        predictor(ep, evaluation.episode_seed(0, 0))
+    self.assertEqual(predictor.traces, 1)
+    sizes.add(episodes_lib.from_arrays(*[np.asarray(x)[np.asarray(m) > 0] for x, m in (
+        (ep.support_images, ep.support_mask), (ep.support_labels, ep.support_mask),
+        (ep.query_images, ep.query_mask), (ep.query_labels, ep.query_mask))],
+        max_way=5).support_images.shape[0])
+    self.assertEqual(predictor.traces, 1)
+
+  def test_write_results(self):
+    with tempfile.TemporaryDirectory() as out:
+      paths = evaluation.write_results(self.mc, out)
+      self.assertEqual(sorted(os.listdir(out)),
+                       ['balancing.npz', 'results.json', 'results.md'])
+      with open(paths['json']) as f:
+        loaded = json.load(f)
+      self.assertEqual(loaded['mode'], 'mc')
+      self.assertEqual(loaded['num_samples'], 2)
+      for name, r in self.mc.datasets.items():
+        d = loaded['datasets'][name]
+        self.assertEqual(d['episodes'], r.episodes)
+        self.assertAllClose(d['accuracy'], r.accuracy)
+        self.assertAllClose(d['ece'], r.ece)
+        self.assertEqual(sum(d['reliability']['count']), r.queries)
+        self.assertLen(d['by_task_size'], len(evaluation.TASK_SIZE_BUCKETS))
+        self.assertLen(d['by_class_size'], len(evaluation.CLASS_SIZE_BUCKETS))
+      with open(paths['markdown']) as f:
+        text = f.read()
+      self.assertIn('| data set | episodes | accuracy (%) ± 95% CI | NLL | ECE |', text)
+      acc = self.mc.datasets['mnist']
+      self.assertIn(f'| mnist | {NUM_EPISODES} | {100 * acc.accuracy:.2f} ± '
+                    f'{100 * acc.ci95:.2f} |', text)
+      self.assertIn('## Accuracy by class size', text)
+      with np.load(paths['balancing'], allow_pickle=False) as npz:
+        arrays = dict(npz)
+      e = 2 * NUM_EPISODES
+      self.assertEqual(arrays['dataset'].tolist(), ['omniglot'] * 4 + ['mnist'] * 4)
+      self.assertEqual(arrays['shots'].shape, (e, 5))
+      self.assertAllEqual(arrays['shots'].sum(1), arrays['support_size'])
+      self.assertAllClose(arrays['omega'].sum(1), np.ones(e), atol=1e-5)
+      self.assertAllEqual(arrays['omega'] > 0, arrays['shots'] > 0)
+      self.assertEqual(arrays['exp_gamma'].shape, (e, self.learner.config.num_layers))
+      self.assertEqual(arrays['z'].shape, (e, self.learner.config.z_dim))
+      self.assertEqual(arrays['z_kernel_change'].shape, (e, self.learner.config.num_blocks))
+      self.assertAllClose(arrays['accuracy'], [r.accuracy for r in self.mc.records])
+      # Overwriting leaves no temporary files behind.
+      evaluation.write_results(self.mean, out)
+      self.assertLen(os.listdir(out), 3)
+
+
+class MamlEvaluateTest(tf.test.TestCase):
+  """A variant without the set encoder records no balancing variables."""
+
+  def test_maml(self):
+    tf.keras.utils.set_random_seed(1)
+    learner = MetaLearner(tiny_config('maml'))
+    datasets = real_datasets(num_episodes=2)
+    mean = evaluation.evaluate(learner, datasets, mode='mean')
+    mc = evaluation.evaluate(learner, datasets, mode='mc', max_episodes=1)
+    self.assertEqual(mean.variables, ())
+    for rec in mean.records + mc.records:
+      self.assertIsNone(rec.omega)
+      self.assertIsNone(rec.exp_gamma)
+      self.assertIsNone(rec.z)
+      self.assertIsNone(rec.z_relative_change)
+    # Nothing stochastic: 'mc' equals 'mean' on the episodes both saw.
+    self.assertEqual(mc.records[0].nll, mean.records[0].nll)
+    self.assertEqual(mc.datasets['omniglot'].episodes, 1)
+    with tempfile.TemporaryDirectory() as out:
+      paths = evaluation.write_results(mean, out)
+      with np.load(paths['balancing'], allow_pickle=False) as npz:
+        self.assertEqual(sorted(npz.files), ['accuracy', 'dataset', 'episode', 'nll',
+                                             'query_size', 'shots', 'support_size', 'way'])
+      with open(paths['json']) as f:
+        self.assertEqual(json.load(f)['variables'], [])
+
+
+if __name__ == '__main__':
+  tf.test.main()
