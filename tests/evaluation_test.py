@@ -112,6 +112,21 @@ class HelpersTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, 'seed'):
       evaluation.evaluate(learner, ds, seed=-3)
 
+  def test_malformed_episode_is_rejected(self):
+    learner = MetaLearner(tiny_config('maml'))
+    rng = np.random.default_rng(0)
+    good = episodes_lib.from_arrays(rng.uniform(size=[4, 28, 28]), [0, 0, 1, 1],
+                                    rng.uniform(size=[2, 28, 28]), [0, 1], max_way=5)
+    bad_label = good._replace(query_labels=np.array([0, 3], np.int32))
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError, 'query_labels out of range'):
+      evaluation.evaluate(learner, {'bad': [episodes_lib.stack([bad_label])]})
+    small = episodes_lib.from_arrays(rng.uniform(size=[4, 14, 14]), [0, 0, 1, 1],
+                                     rng.uniform(size=[2, 14, 14]), [0, 1])
+    with self.assertRaisesRegex(ValueError, 'model expects'):
+      evaluation.evaluate(learner, {'small': [small]})
+    result = evaluation.evaluate(learner, {'good': [good]})  # unbatched episodes work too
+    self.assertEqual(result.datasets['good'].episodes, 1)
+
 
 class EvaluateTest(tf.test.TestCase):
   """Bayesian TAML (tiny) on real Omniglot and MNIST episodes, both modes."""
@@ -228,17 +243,21 @@ class EvaluateTest(tf.test.TestCase):
 
   def test_predictor_traces_once(self):
     predictor = evaluation.Predictor(self.learner, 'mc', 2, 2)
-    sizes = set()
-    for eps in self.episodes.values():
-      for ep in eps:
-        sizes.add(ep.support_images.shape[0])
-        predictor(ep, evaluation.episode_seed(0, 0))
+    ep = self.episodes['omniglot'][0]
+    # The same task padded to its real sizes and to larger ones: one trace, same answer.
+    real = lambda x, m: np.asarray(x)[np.asarray(m) > 0]
+    parts = (real(ep.support_images, ep.support_mask), real(ep.support_labels, ep.support_mask),
+             real(ep.query_images, ep.query_mask), real(ep.query_labels, ep.query_mask))
+    tight = episodes_lib.from_arrays(*parts, max_way=5)
+    loose = episodes_lib.from_arrays(*parts, max_way=5, support_size=40, query_size=20)
+    seed = evaluation.episode_seed(0, 0)
+    a, b, c = predictor(ep, seed), predictor(tight, seed), predictor(loose, seed)
+    self.assertLen({x.support_images.shape[0] for x in (ep, tight, loose)}, 3)
     self.assertEqual(predictor.traces, 1)
-    sizes.add(episodes_lib.from_arrays(*[np.asarray(x)[np.asarray(m) > 0] for x, m in (
-        (ep.support_images, ep.support_mask), (ep.support_labels, ep.support_mask),
-        (ep.query_images, ep.query_mask), (ep.query_labels, ep.query_mask))],
-        max_way=5).support_images.shape[0])
-    self.assertEqual(predictor.traces, 1)
+    m = len(parts[3])
+    self.assertAllClose(a['probs'][:m], b['probs'], atol=1e-5)
+    self.assertAllClose(b['probs'], c['probs'][:m], atol=1e-5)
+    self.assertAllClose(a['omega'], c['omega'], atol=1e-5)
 
   def test_write_results(self):
     with tempfile.TemporaryDirectory() as out:
