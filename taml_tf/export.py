@@ -1,0 +1,493 @@
+"""SavedModel export of a meta-learner, with serving signatures that adapt to any task.
+
+The exported model needs neither taml_tf nor Keras nor TFP at serving time: every signature is
+a ``tf.function`` over plain tensors that runs the whole meta-test computation (set encoder ->
+posterior of omega, gamma, z -> inner loop on the support set -> query probabilities).
+
+Signatures (S support rows, Q queries, (H, W, C) = ``config.image_shape``, way = the task's
+number of classes = max(support_labels) + 1, at most ``config.max_way``):
+
+* ``adapt_and_predict`` (also ``serving_default``): support_images float32 [S, H, W, C],
+  support_labels int32 [S], query_images float32 [Q, H, W, C] -> {'probs': [Q, way]}, with the
+  posterior mean of the balancing variables and ``config.test_inner_steps`` inner steps.
+* ``adapt_and_predict_mc``: the same plus seed int32 [2] -> {'probs': [Q, way]}, averaged over
+  ``config.n_mc_samples`` Monte-Carlo samples of the balancing variables.
+* ``balancing_variables``: support_images, support_labels -> omega [way], omega_mean [way],
+  gamma [num_layers], gamma_multiplier [num_layers], z [z_dim] (posterior means).
+* ``model_info``: no inputs -> max_way, image_shape, inner_steps, mc_samples, z_dim, num_layers.
+
+Bad inputs fail with ``tf.errors.InvalidArgumentError`` (see :func:`input_assertions`);
+images of the wrong size fail at the signature's TensorSpec.
+
+Usage::
+
+  export_saved_model(learner, '/models/taml/1')
+  # or, from a training checkpoint:
+  export_from_checkpoint(config, '/runs/taml/ckpt', '/models/taml/1')
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import typing
+import uuid
+
+import tensorflow as tf
+
+from taml_tf import balancing
+from taml_tf.config import ModelConfig
+from taml_tf.episodes import Episode
+from taml_tf.learner import MetaLearner
+
+SIGNATURE_NAMES = ('adapt_and_predict', 'adapt_and_predict_mc', 'balancing_variables',
+                   'model_info')
+CONFIG_FILE = os.path.join('assets.extra', 'model_config.json')
+
+
+def input_assertions(support_images, support_labels, query_images, max_way: int,
+                     image_shape=None):
+  """Checks one serving request and returns the task's number of classes.
+
+  Each check runs only after the previous one passed, so the first problem found is the one
+  reported.
+
+  Args:
+    support_images: float32 [S, H, W, C].
+    support_labels: int32 [S], class ids 0..way-1.
+    query_images: float32 [Q, H, W, C], or None (no query set, e.g. ``balancing_variables``).
+    max_way: the most classes the model allows.
+    image_shape: the model's (H, W, C), checked at run time when given.
+
+  Returns:
+    (way, checked) where way is an int32 scalar tensor (max(support_labels) + 1) and checked is
+    the list of inputs passed through ``tf.identity`` under the assertions, in argument order
+    (query_images omitted when None).
+
+  Raises:
+    tf.errors.InvalidArgumentError: (when run) images are not (H, W, C), the support set or query set is empty, support
+      labels and images disagree in length, a label is negative or reaches max_way ("more
+      classes than the model allows"), the task has fewer than 2 classes, a class id below
+      way has no support example, or a pixel is NaN or infinite.
+  """
+  s = tf.shape(support_labels)[0]
+  checks = []
+  for name, images in (('support_images', support_images), ('query_images', query_images)):
+    if images is not None and image_shape is not None:
+      # The TensorSpec fixes (H, W, C), but a loaded signature does not enforce static shapes.
+      checks.append(lambda name=name, images=images: tf.debugging.assert_equal(
+          tf.shape(images)[1:], tf.constant(image_shape, tf.int32),
+          message=f'wrong image size: {name} must be [N, {", ".join(map(str, image_shape))}] '
+                  f'(the model\'s image_shape (H, W, C))'))
+  checks += [
+      lambda: tf.debugging.assert_greater(
+          s, 0, message='empty support set: support_labels and support_images need at least '
+                        'one row per class'),
+      lambda: tf.debugging.assert_equal(
+          tf.shape(support_images)[0], s,
+          message='support_labels and support_images must have the same number of rows'),
+  ]
+  if query_images is not None:
+    checks.append(lambda: tf.debugging.assert_greater(
+        tf.shape(query_images)[0], 0, message='empty query set: query_images has no rows'))
+  checks += [
+      lambda: tf.debugging.assert_non_negative(
+          support_labels, message='support_labels out of range: labels must be >= 0'),
+      lambda: tf.debugging.assert_less(
+          support_labels, tf.constant(max_way, tf.int32),
+          message=f'support_labels out of range: more classes than the model allows '
+                  f'(labels must be in 0..{max_way - 1}, max_way={max_way})'),
+      lambda: tf.debugging.assert_greater_equal(
+          tf.reduce_max(support_labels), 1,
+          message='fewer than 2 classes: a task needs support labels 0 and 1 at least'),
+      lambda: tf.debugging.assert_equal(
+          tf.reduce_all(tf.math.bincount(support_labels, minlength=max_way,
+                                         maxlength=max_way)[:tf.reduce_max(support_labels) + 1]
+                        > 0), True,
+          message='missing class: every class id 0..max(support_labels) needs at least one '
+                  'support example'),
+      lambda: tf.debugging.assert_equal(
+          tf.reduce_all(tf.math.is_finite(support_images)), True,
+          message='support_images contain NaN or infinite pixels'),
+  ]
+  if query_images is not None:
+    checks.append(lambda: tf.debugging.assert_equal(
+        tf.reduce_all(tf.math.is_finite(query_images)), True,
+        message='query_images contain NaN or infinite pixels'))
+  deps = []
+  for check in checks:
+    with tf.control_dependencies(deps):
+      op = check()
+    deps = [op] if op is not None else deps
+  with tf.control_dependencies(deps):
+    tensors = [support_images, support_labels]
+    if query_images is not None:
+      tensors.append(query_images)
+    checked = [tf.identity(x) for x in tensors]
+    way = tf.reduce_max(checked[1]) + 1
+  return way, checked
+
+
+class ServingModule(tf.Module):
+  """The serving signatures of a :class:`~taml_tf.learner.MetaLearner`.
+
+  Args:
+    learner: the trained meta-learner (its variables are saved with the module).
+    inner_steps: inner steps at serving time (default ``config.test_inner_steps``).
+    mc_samples: Monte-Carlo samples of ``adapt_and_predict_mc`` (default
+      ``config.n_mc_samples``).
+    name: module name.
+
+  Raises:
+    ValueError: if inner_steps < 0 or mc_samples < 1.
+  """
+
+  def __init__(self, learner: MetaLearner, inner_steps: typing.Optional[int] = None,
+               mc_samples: typing.Optional[int] = None, name: str = 'taml_serving'):
+    super().__init__(name=name)
+    c = learner.config
+    # The learner itself stays out of the saved object graph: its Keras models would add
+    # default serving functions (that cannot trace for the set encoder) and any training traces.
+    # Only its variables are saved, as plain tf.Variables the signatures capture.
+    object.__setattr__(self, '_learner', learner)
+    self.model_variables = serving_variables(learner)
+    self.inner_steps = c.test_inner_steps if inner_steps is None else int(inner_steps)
+    self.mc_samples = c.n_mc_samples if mc_samples is None else int(mc_samples)
+    if self.inner_steps < 0:
+      raise ValueError(f'inner_steps must be >= 0, got {self.inner_steps}')
+    if self.mc_samples < 1:
+      raise ValueError(f'mc_samples must be >= 1, got {self.mc_samples}')
+    images = tf.TensorSpec((None,) + tuple(c.image_shape), tf.float32)
+    labels = tf.TensorSpec([None], tf.int32)
+    # The learner's control flow is plain Python (static step counts, tf.map_fn), so autograph
+    # would only slow down tracing (it halves the export time).
+    self.adapt_and_predict = tf.function(
+        self._adapt_and_predict, autograph=False,
+        input_signature=[_named(images, 'support_images'), _named(labels, 'support_labels'),
+                         _named(images, 'query_images')])
+    self.adapt_and_predict_mc = tf.function(
+        self._adapt_and_predict_mc, autograph=False,
+        input_signature=[_named(images, 'support_images'), _named(labels, 'support_labels'),
+                         _named(images, 'query_images'),
+                         tf.TensorSpec([2], tf.int32, name='seed')])
+    self.balancing_variables = tf.function(
+        self._balancing_variables, autograph=False,
+        input_signature=[_named(images, 'support_images'), _named(labels, 'support_labels')])
+    self.model_info = tf.function(self._model_info, input_signature=[], autograph=False)
+
+  @property
+  def learner(self) -> MetaLearner:
+    """The wrapped meta-learner."""
+    return self._learner
+
+  @property
+  def config(self) -> ModelConfig:
+    """The learner's configuration."""
+    return self.learner.config
+
+  def signatures(self) -> dict:
+    """The signature functions keyed by name (plus ``serving_default``) for saving.
+
+    They are ``tf.function``s with input signatures rather than concrete functions:
+    ``tf.saved_model.save`` traces them inside its save context anyway (a trace made before
+    would be repeated), so each is traced only once.
+    """
+    out = {name: getattr(self, name) for name in SIGNATURE_NAMES}
+    out['serving_default'] = out['adapt_and_predict']
+    return out
+
+  def _episode(self, support_images, support_labels, query_images):
+    """Validates a request and builds the (unpadded, all-real) Episode; returns (task, way)."""
+    max_way = self.config.max_way
+    way, (support_images, support_labels, query_images) = input_assertions(
+        support_images, support_labels, query_images, max_way, self.config.image_shape)
+    s, q = tf.shape(support_labels)[0], tf.shape(query_images)[0]
+    task = Episode(
+        support_images=support_images, support_labels=support_labels,
+        support_mask=tf.ones([s], tf.float32), query_images=query_images,
+        query_labels=tf.zeros([q], tf.int32), query_mask=tf.ones([q], tf.float32),
+        class_mask=tf.cast(tf.range(max_way) < way, tf.float32))
+    return task, way
+
+  def _adapt_and_predict(self, support_images, support_labels, query_images):
+    """Query probabilities under the posterior mean of the balancing variables.
+
+    Args:
+      support_images: float32 [S, H, W, C].
+      support_labels: int32 [S] in 0..way-1; every class needs at least one example.
+      query_images: float32 [Q, H, W, C].
+
+    Returns:
+      {'probs': float32 [Q, way]}, rows summing to 1.
+
+    Raises:
+      tf.errors.InvalidArgumentError: for a bad request (see :func:`input_assertions`).
+    """
+    task, way = self._episode(support_images, support_labels, query_images)
+    probs, _ = self.learner.predict(task, mode='mean', num_steps=self.inner_steps)
+    return {'probs': probs[:, :way]}
+
+  def _adapt_and_predict_mc(self, support_images, support_labels, query_images, seed):
+    """Query probabilities averaged over Monte-Carlo samples of the balancing variables.
+
+    Each sample re-runs the whole inner loop; the same seed gives the same result.
+
+    Args:
+      support_images: float32 [S, H, W, C].
+      support_labels: int32 [S] in 0..way-1; every class needs at least one example.
+      query_images: float32 [Q, H, W, C].
+      seed: int32 [2] stateless seed.
+
+    Returns:
+      {'probs': float32 [Q, way]}.
+
+    Raises:
+      tf.errors.InvalidArgumentError: for a bad request (see :func:`input_assertions`).
+    """
+    task, way = self._episode(support_images, support_labels, query_images)
+    probs, _ = self.learner.predict(task, seed=seed, mode='mc', num_samples=self.mc_samples,
+                                    num_steps=self.inner_steps)
+    return {'probs': probs[:, :way]}
+
+  def _balancing_variables(self, support_images, support_labels):
+    """Posterior means of the balancing variables inferred from a support set.
+
+    Switched-off variables are reported as their neutral values: omega_mean zeros (so omega is
+    uniform, 1 / way), gamma zeros (gamma_multiplier ones), z zeros.
+
+    Args:
+      support_images: float32 [S, H, W, C].
+      support_labels: int32 [S] in 0..way-1; every class needs at least one example.
+
+    Returns:
+      A dict of float32 tensors:
+        omega: [way] softmax(omega) over the real classes, the class weights of the inner loss
+          (the paper's figure quantity).
+        omega_mean: [way] the raw posterior mean of omega (class logits).
+        gamma: [num_layers] the posterior mean of gamma (log step-size multipliers; conv
+          blocks first, the dense head last).
+        gamma_multiplier: [num_layers] exp(gamma), the factor applied to each layer's inner
+          step size.
+        z: [z_dim] the posterior mean of z (first half multiplicative, per conv layer and
+          channel; second half additive).
+
+    Raises:
+      tf.errors.InvalidArgumentError: for a bad request (see :func:`input_assertions`).
+    """
+    c = self.config
+    way, (support_images, support_labels) = input_assertions(
+        support_images, support_labels, None, c.max_way, c.image_shape)
+    support_mask = tf.ones([tf.shape(support_labels)[0]], tf.float32)
+    class_mask = tf.cast(tf.range(c.max_way) < way, tf.float32)
+    dists = self.learner.posterior(support_images, support_labels, support_mask, class_mask)
+    bal, _ = self.learner.balancing_values(dists, class_mask, 'mean', tf.zeros([2], tf.int32))
+    omega_mean = tf.zeros([c.max_way]) if bal.omega is None else bal.omega
+    gamma = tf.zeros([c.num_layers]) if bal.gamma is None else bal.gamma
+    z = tf.zeros([c.z_dim]) if bal.z is None else bal.z
+    return {'omega': balancing.class_weights(bal.omega, class_mask)[:way],
+            'omega_mean': omega_mean[:way] * 1.0,
+            'gamma': tf.identity(gamma), 'gamma_multiplier': tf.exp(gamma),
+            'z': tf.identity(z)}
+
+  def _model_info(self):
+    """Static facts a client needs: max_way, image_shape (H, W, C), inner_steps, mc_samples,
+    z_dim and num_layers, as int32 tensors."""
+    c = self.config
+    return {'max_way': tf.constant(c.max_way, tf.int32),
+            'image_shape': tf.constant(c.image_shape, tf.int32),
+            'inner_steps': tf.constant(self.inner_steps, tf.int32),
+            'mc_samples': tf.constant(self.mc_samples, tf.int32),
+            'z_dim': tf.constant(c.z_dim, tf.int32),
+            'num_layers': tf.constant(c.num_layers, tf.int32)}
+
+
+def serving_variables(learner: MetaLearner) -> list:
+  """Every tf.Variable the serving computation reads (backbone, set encoder, alpha)."""
+  keras_vars = list(learner.backbone.variables)
+  if learner.encoder is not None:
+    keras_vars += list(learner.encoder.variables)
+  keras_vars += [learner.alpha[k] for k in sorted(learner.alpha)]
+  out = []
+  for v in keras_vars:
+    raw = v.value if not isinstance(v, tf.Variable) else v
+    if not isinstance(raw, tf.Variable):
+      raise TypeError(f'variable {getattr(v, "path", v)} is not backed by a tf.Variable')
+    out.append(raw)
+  return out
+
+
+def _named(spec: tf.TensorSpec, name: str) -> tf.TensorSpec:
+  return tf.TensorSpec(spec.shape, spec.dtype, name=name)
+
+
+def export_saved_model(learner: typing.Union[MetaLearner, ServingModule], export_dir: str,
+                       overwrite: bool = False, inner_steps: typing.Optional[int] = None,
+                       mc_samples: typing.Optional[int] = None) -> str:
+  """Writes the serving SavedModel of a learner atomically.
+
+  The model is written into a temporary sibling of `export_dir` (same parent, so the same
+  file system) and renamed into place only when complete; the resolved ModelConfig is written
+  to ``assets.extra/model_config.json``. On any failure the temporary directory is removed and
+  an existing `export_dir` is left as it was. Local file systems only (a rename on GCS is not
+  atomic).
+
+  Args:
+    learner: a MetaLearner, or a ServingModule wrapping one (reused, so its traces are too).
+    export_dir: the SavedModel directory to create.
+    overwrite: replace an existing `export_dir` (the old one is removed only after the new one
+      is in place); if False an existing `export_dir` is an error.
+    inner_steps: serving inner steps (default ``config.test_inner_steps``); ignored when a
+      ServingModule is passed.
+    mc_samples: Monte-Carlo samples (default ``config.n_mc_samples``); ignored when a
+      ServingModule is passed.
+
+  Returns:
+    The absolute path of the export.
+
+  Raises:
+    FileExistsError: if `export_dir` exists and `overwrite` is False.
+    ValueError: for bad `inner_steps` / `mc_samples`.
+  """
+  export_dir = os.path.abspath(os.fspath(export_dir))
+  if os.path.lexists(export_dir) and not overwrite:
+    raise FileExistsError(f'export_dir {export_dir} already exists; pass overwrite=True to '
+                          f'replace it')
+  module = (learner if isinstance(learner, ServingModule)
+            else ServingModule(learner, inner_steps, mc_samples))
+  parent, base = os.path.split(export_dir)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
+  try:
+    tf.saved_model.save(module, tmp, signatures=module.signatures())
+    os.makedirs(os.path.join(tmp, 'assets.extra'), exist_ok=True)
+    with open(os.path.join(tmp, CONFIG_FILE), 'w') as f:
+      f.write(module.config.to_json())
+    _move_into_place(tmp, export_dir, overwrite)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return export_dir
+
+
+def _move_into_place(tmp: str, export_dir: str, overwrite: bool) -> None:
+  """Renames `tmp` to `export_dir`, swapping out an existing one when `overwrite`."""
+  if not os.path.lexists(export_dir):
+    os.rename(tmp, export_dir)  # Fails (rather than merges) if a non-empty dir appeared.
+    return
+  if not overwrite:
+    raise FileExistsError(f'export_dir {export_dir} appeared during the export')
+  parent, base = os.path.split(export_dir)
+  old = os.path.join(parent, f'.{base}.old-{uuid.uuid4().hex}')
+  os.rename(export_dir, old)
+  try:
+    os.rename(tmp, export_dir)
+  except BaseException:
+    os.rename(old, export_dir)
+    raise
+  if os.path.isdir(old) and not os.path.islink(old):
+    shutil.rmtree(old, ignore_errors=True)
+  else:
+    os.remove(old)
+
+
+def restore_learner(config: ModelConfig, checkpoint_path: str) -> MetaLearner:
+  """Builds a MetaLearner from `config` and restores its variables from a training checkpoint.
+
+  The checkpoint is one written by ``tf.train.Checkpoint(learner=learner, ...)`` (optimizer,
+  step and other objects in it are ignored).
+
+  Args:
+    config: the configuration the checkpoint was trained with.
+    checkpoint_path: a checkpoint prefix, or a directory (its latest checkpoint is used).
+
+  Returns:
+    The restored learner.
+
+  Raises:
+    FileNotFoundError: if no checkpoint is found at `checkpoint_path`.
+    ValueError: if the checkpoint does not hold every variable of the learner (e.g. another
+      config or no `learner` entry).
+  """
+  path = os.fspath(checkpoint_path)
+  if tf.io.gfile.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise FileNotFoundError(f'no checkpoint in directory {path}')
+    path = latest
+  elif not tf.io.gfile.exists(path + '.index'):
+    raise FileNotFoundError(f'no checkpoint at {path} (expected {path}.index)')
+  learner = MetaLearner(config)
+  missing = uncheckpointed_variables(learner)
+  if missing:
+    raise ValueError(
+        f'{len(missing)} variables of the learner are not reachable from '
+        f'tf.train.Checkpoint(learner=learner), so no checkpoint can hold them and exporting '
+        f'would serve untrained weights: {missing[:8]}{" ..." if len(missing) > 8 else ""}')
+  status = tf.train.Checkpoint(learner=learner).restore(path).expect_partial()
+  try:
+    status.assert_existing_objects_matched()
+  except AssertionError as e:
+    raise ValueError(f'checkpoint {path} does not hold the learner built from the config '
+                     f'(written by tf.train.Checkpoint(learner=...) with this config?): '
+                     f'{e}') from e
+  return learner
+
+
+def uncheckpointed_variables(learner: MetaLearner) -> list:
+  """Paths of the serving variables that ``tf.train.Checkpoint(learner=learner)`` misses.
+
+  A variable the checkpoint's object graph does not reach is neither saved by the training
+  loop nor restored here; an export would then silently serve its initial value.
+
+  Args:
+    learner: a MetaLearner.
+
+  Returns:
+    Variable paths (empty when every variable is checkpointed).
+  """
+  reached = set()
+  for obj in tf.train.TrackableView(learner).descendants():
+    reached.add(id(obj))
+    value = getattr(obj, '_value', None)
+    if isinstance(value, tf.Variable):
+      reached.add(id(value))
+  keras_vars = list(learner.backbone.variables)
+  if learner.encoder is not None:
+    keras_vars += list(learner.encoder.variables)
+  keras_vars += [learner.alpha[k] for k in sorted(learner.alpha)]
+  out = []
+  for v in keras_vars:
+    raw = v if isinstance(v, tf.Variable) else v.value
+    if id(v) not in reached and id(raw) not in reached:
+      out.append(getattr(v, 'path', getattr(v, 'name', repr(v))))
+  return out
+
+
+def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir: str,
+                           overwrite: bool = False, inner_steps: typing.Optional[int] = None,
+                           mc_samples: typing.Optional[int] = None) -> str:
+  """Restores a learner from a training checkpoint and exports it (see export_saved_model).
+
+  Args:
+    config: the configuration the checkpoint was trained with.
+    checkpoint_path: a checkpoint prefix, or a directory (its latest checkpoint is used).
+    export_dir: the SavedModel directory to create.
+    overwrite: replace an existing `export_dir`.
+    inner_steps: serving inner steps (default ``config.test_inner_steps``).
+    mc_samples: Monte-Carlo samples (default ``config.n_mc_samples``).
+
+  Returns:
+    The absolute path of the export.
+
+  Raises:
+    FileNotFoundError: if no checkpoint is found.
+    FileExistsError: if `export_dir` exists and `overwrite` is False.
+    ValueError: if the checkpoint does not match the config.
+  """
+  export_dir = os.path.abspath(os.fspath(export_dir))
+  if os.path.lexists(export_dir) and not overwrite:
+    raise FileExistsError(f'export_dir {export_dir} already exists; pass overwrite=True to '
+                          f'replace it')
+  learner = restore_learner(config, checkpoint_path)
+  return export_saved_model(learner, export_dir, overwrite, inner_steps, mc_samples)
