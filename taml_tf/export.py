@@ -16,8 +16,10 @@ number of classes = max(support_labels) + 1, at most ``config.max_way``):
   gamma [num_layers], gamma_multiplier [num_layers], z [z_dim] (posterior means).
 * ``model_info``: no inputs -> max_way, image_shape, inner_steps, mc_samples, z_dim, num_layers.
 
-Bad inputs fail with ``tf.errors.InvalidArgumentError`` (see :func:`input_assertions`);
-images of the wrong size fail at the signature's TensorSpec.
+Bad inputs fail with ``tf.errors.InvalidArgumentError`` naming the problem (see
+:func:`input_assertions`), wrong image sizes included: a loaded signature does not enforce its
+TensorSpec's static (H, W, C), so it is checked at run time as well (an in-process
+:class:`ServingModule` refuses such a call at the TensorSpec already).
 
 Usage::
 
@@ -66,10 +68,11 @@ def input_assertions(support_images, support_labels, query_images, max_way: int,
     (query_images omitted when None).
 
   Raises:
-    tf.errors.InvalidArgumentError: (when run) images are not (H, W, C), the support set or query set is empty, support
-      labels and images disagree in length, a label is negative or reaches max_way ("more
-      classes than the model allows"), the task has fewer than 2 classes, a class id below
-      way has no support example, or a pixel is NaN or infinite.
+    tf.errors.InvalidArgumentError: (when run) images are not [N, H, W, C] ("wrong image
+      size"), the support or query set is empty, support labels and images disagree in
+      length, a label is negative or reaches max_way ("more classes than the model allows"),
+      the task has fewer than 2 classes, a class id below way has no support example
+      ("missing class"), or a pixel is NaN or infinite.
   """
   s = tf.shape(support_labels)[0]
   checks = []
@@ -286,13 +289,17 @@ class ServingModule(tf.Module):
     gamma = tf.zeros([c.num_layers]) if bal.gamma is None else bal.gamma
     z = tf.zeros([c.z_dim]) if bal.z is None else bal.z
     return {'omega': balancing.class_weights(bal.omega, class_mask)[:way],
-            'omega_mean': omega_mean[:way] * 1.0,
+            'omega_mean': omega_mean[:way],
             'gamma': tf.identity(gamma), 'gamma_multiplier': tf.exp(gamma),
             'z': tf.identity(z)}
 
   def _model_info(self):
-    """Static facts a client needs: max_way, image_shape (H, W, C), inner_steps, mc_samples,
-    z_dim and num_layers, as int32 tensors."""
+    """Static facts a client needs to form requests.
+
+    Returns:
+      A dict of int32 tensors: max_way, image_shape (H, W, C), inner_steps, mc_samples, z_dim,
+      num_layers.
+    """
     c = self.config
     return {'max_way': tf.constant(c.max_way, tf.int32),
             'image_shape': tf.constant(c.image_shape, tf.int32),
@@ -302,19 +309,31 @@ class ServingModule(tf.Module):
             'num_layers': tf.constant(c.num_layers, tf.int32)}
 
 
-def serving_variables(learner: MetaLearner) -> list:
-  """Every tf.Variable the serving computation reads (backbone, set encoder, alpha)."""
+def _learner_variables(learner: MetaLearner) -> list:
+  """(Keras variable, its backing tf.Variable) for every variable serving reads."""
   keras_vars = list(learner.backbone.variables)
   if learner.encoder is not None:
     keras_vars += list(learner.encoder.variables)
   keras_vars += [learner.alpha[k] for k in sorted(learner.alpha)]
   out = []
   for v in keras_vars:
-    raw = v.value if not isinstance(v, tf.Variable) else v
+    raw = v if isinstance(v, tf.Variable) else v.value
     if not isinstance(raw, tf.Variable):
       raise TypeError(f'variable {getattr(v, "path", v)} is not backed by a tf.Variable')
-    out.append(raw)
+    out.append((v, raw))
   return out
+
+
+def serving_variables(learner: MetaLearner) -> list:
+  """Every tf.Variable the serving computation reads (backbone, set encoder, alpha).
+
+  Args:
+    learner: a MetaLearner.
+
+  Returns:
+    The backing ``tf.Variable``s of its Keras variables, in a fixed order.
+  """
+  return [raw for _, raw in _learner_variables(learner)]
 
 
 def _named(spec: tf.TensorSpec, name: str) -> tf.TensorSpec:
@@ -449,18 +468,13 @@ def uncheckpointed_variables(learner: MetaLearner) -> list:
   reached = set()
   for obj in tf.train.TrackableView(learner).descendants():
     reached.add(id(obj))
-    value = getattr(obj, '_value', None)
+    value = getattr(obj, '_value', None)  # A Keras variable's backing tf.Variable.
     if isinstance(value, tf.Variable):
       reached.add(id(value))
-  keras_vars = list(learner.backbone.variables)
-  if learner.encoder is not None:
-    keras_vars += list(learner.encoder.variables)
-  keras_vars += [learner.alpha[k] for k in sorted(learner.alpha)]
   out = []
-  for v in keras_vars:
-    raw = v if isinstance(v, tf.Variable) else v.value
+  for v, raw in _learner_variables(learner):
     if id(v) not in reached and id(raw) not in reached:
-      out.append(getattr(v, 'path', getattr(v, 'name', repr(v))))
+      out.append(getattr(v, 'path', raw.name))
   return out
 
 

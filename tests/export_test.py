@@ -171,7 +171,8 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     rgb = tf.tile(good['query_images'], [1, 1, 1, 3])
     errors = (ValueError, TypeError, tf.errors.InvalidArgumentError)
     for case, request, pattern in (
-        ('support 14x14', dict(good, support_images=small), r'support_images must be \[N, 28, 28, 1\]'),
+        ('support 14x14', dict(good, support_images=small),
+         r'support_images must be \[N, 28, 28, 1\]'),
         ('query rgb', dict(good, query_images=rgb), r'query_images must be \[N, 28, 28, 1\]')):
       with self.subTest(case=case):
         # The saved signature checks at run time and names the problem ...
