@@ -378,6 +378,10 @@ def export_saved_model(learner: typing.Union[MetaLearner, ServingModule], export
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
   try:
+    # mkdtemp makes the directory private (0700); give the export the usual permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     tf.saved_model.save(module, tmp, signatures=module.signatures())
     os.makedirs(os.path.join(tmp, 'assets.extra'), exist_ok=True)
     with open(os.path.join(tmp, CONFIG_FILE), 'w') as f:

@@ -82,6 +82,9 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
   def test_export_dir_contents_and_signatures(self):
     self.assertEqual(listing(self.root), ['model'])
     self.assertIn('saved_model.pb', listing(self.export_dir))
+    umask = os.umask(0)
+    os.umask(umask)
+    self.assertEqual(os.stat(self.export_dir).st_mode & 0o777, 0o777 & ~umask)
     with open(os.path.join(self.export_dir, export.CONFIG_FILE)) as f:
       self.assertEqual(config_lib.ModelConfig.from_json(f.read()), self.config)
     self.assertCountEqual(self.loaded.signatures.keys(),
