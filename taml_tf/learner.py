@@ -80,6 +80,12 @@ class MetaLearner(tf.Module):
             keras.initializers.Constant(config.alpha_init), shape=shape,
             name='alpha_' + k.replace('/', '_'))
     self.optimizer = keras.optimizers.Adam(config.meta_lr)
+    # tf.train.Checkpoint follows tf.Module attributes, not the layers Keras 3 keeps in lists
+    # and dicts (the conv blocks, most encoder layers): name every variable explicitly.
+    variables = list(self.backbone.variables)
+    if self.encoder is not None:
+      variables += list(self.encoder.variables)
+    self.checkpoint_variables = {v.path: v for v in variables}
     # XLA (when configured) compiles the gradient computation only: the value assertions of
     # validation.py and the optimizer update stay outside the compiled cluster.
     self._compiled_gradients = tf.function(self.compute_gradients,
@@ -275,7 +281,9 @@ class MetaLearner(tf.Module):
 
   def compute_gradients(self, batch: Episode, seed, mode: str = 'sample'):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped)."""
-    variables = self.meta_variables
+    # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g. the
+    # z head of omega-TAML) from their dtype, which Keras variables report as a string.
+    variables = [v.value for v in self.meta_variables]
     with tf.GradientTape() as tape:
       loss, metrics = self.batch_loss(batch, seed, mode)
     grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)

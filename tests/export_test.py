@@ -334,55 +334,29 @@ class SwitchedOffVariablesTest(tf.test.TestCase):
           self.assertEqual(out['omega_mean'].shape, (3,))
 
 
-class _CheckpointedLearner(MetaLearner):
-  """A MetaLearner whose checkpoint object graph reaches every variable.
-
-  This is the fix proposed for MetaLearner itself: Keras 3 keeps the layers of Conv4 and of
-  the set encoder in lists and dicts that tf.train.Checkpoint does not follow.
-  """
-
-  def __init__(self, config, name='meta_learner'):
-    super().__init__(config, name=name)
-    variables = list(self.backbone.variables)
-    if self.encoder is not None:
-      variables += list(self.encoder.variables)
-    self.checkpoint_variables = {v.path: v for v in variables}
-
-
 class ExportFromCheckpointTest(tf.test.TestCase):
 
   def test_round_trip(self):
     config = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), max_way=4,
                          test_inner_steps=1, n_mc_samples=2)
     root = temp_dir(self)
-    missing = export.uncheckpointed_variables(MetaLearner(config))
-    learner_class = MetaLearner
-    if missing:
-      # tf.train.Checkpoint(learner=...) misses these variables (Keras layers held in lists
-      # and dicts): exporting such a checkpoint would serve initial weights, so it is refused.
-      trained = MetaLearner(config)
-      path = tf.train.Checkpoint(learner=trained).save(os.path.join(root, 'broken', 'ckpt'))
-      with self.assertRaisesRegex(ValueError, 'not reachable from tf.train.Checkpoint'):
-        export.export_from_checkpoint(config, path, os.path.join(root, 'refused'))
-      self.assertFalse(os.path.exists(os.path.join(root, 'refused')))
-      learner_class = _CheckpointedLearner
-    with mock.patch.object(export, 'MetaLearner', learner_class):
-      tf.keras.utils.set_random_seed(1)
-      trained = learner_class(config)
-      perturb(trained, 1)
-      self.assertEqual(export.uncheckpointed_variables(trained), [])
-      checkpoint = tf.train.Checkpoint(learner=trained, step=tf.Variable(7, dtype=tf.int64))
-      checkpoint.save(os.path.join(root, 'ckpt', 'ckpt'))
-      # A checkpoint that does not hold a learner is refused.
-      other = tf.train.Checkpoint(model=trained).save(os.path.join(root, 'other', 'ckpt'))
-      with self.assertRaisesRegex(ValueError, 'does not hold the learner'):
-        export.export_from_checkpoint(config, other, os.path.join(root, 'refused'))
-      with self.assertRaisesRegex(FileNotFoundError, 'no checkpoint'):
-        export.export_from_checkpoint(config, os.path.join(root, 'nothing'),
-                                      os.path.join(root, 'refused'))
-      tf.keras.utils.set_random_seed(2)  # The exported learner starts from other weights.
-      target = export.export_from_checkpoint(config, os.path.join(root, 'ckpt'),
-                                             os.path.join(root, 'model'))
+    tf.keras.utils.set_random_seed(1)
+    trained = MetaLearner(config)
+    perturb(trained, 1)
+    # Every variable is reachable from tf.train.Checkpoint(learner=...).
+    self.assertEqual(export.uncheckpointed_variables(trained), [])
+    checkpoint = tf.train.Checkpoint(learner=trained, step=tf.Variable(7, dtype=tf.int64))
+    checkpoint.save(os.path.join(root, 'ckpt', 'ckpt'))
+    # A checkpoint that does not hold a learner is refused.
+    other = tf.train.Checkpoint(model=trained).save(os.path.join(root, 'other', 'ckpt'))
+    with self.assertRaisesRegex(ValueError, 'does not hold the learner'):
+      export.export_from_checkpoint(config, other, os.path.join(root, 'refused'))
+    with self.assertRaisesRegex(FileNotFoundError, 'no checkpoint'):
+      export.export_from_checkpoint(config, os.path.join(root, 'nothing'),
+                                    os.path.join(root, 'refused'))
+    tf.keras.utils.set_random_seed(2)  # The exported learner starts from other weights.
+    target = export.export_from_checkpoint(config, os.path.join(root, 'ckpt'),
+                                           os.path.join(root, 'model'))
     loaded = tf.saved_model.load(target)
     ep, request = task_of(np.random.default_rng(11), [2, 1, 3], max_way=4, image_size=14)
     expected, _ = trained.predict(ep, mode='mean')
