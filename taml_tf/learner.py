@@ -253,14 +253,16 @@ class MetaLearner(tf.Module):
 
   # -------------------------------------------------------------------- a meta-batch
   def batch_loss(self, batch: Episode, seed, mode: str = 'sample',
-                 num_steps: typing.Optional[int] = None):
+                 num_steps: typing.Optional[int] = None, task_offset=0):
     """Mean objective over a meta-batch and its metrics.
 
     Args:
       batch: a batched Episode (static meta-batch size T).
-      seed: int32 [2]; task t uses fold_in(seed, t).
+      seed: int32 [2]; task t uses fold_in(seed, task_offset + t).
       mode: how phi is drawn ('sample' in training, 'mean' for validation).
       num_steps: inner steps.
+      task_offset: index of this batch's first task in the global meta-batch, so a replica
+        draws the same samples for a task as one device holding the whole meta-batch.
 
     Returns:
       (loss, metrics dict of scalars: loss, cross_entropy, kl, accuracy).
@@ -269,7 +271,7 @@ class MetaLearner(tf.Module):
     losses, ces, kls, accs = [], [], [], []
     for t in range(int(batch.support_images.shape[0])):
       task = Episode(*[x[t] for x in batch])
-      loss, out = self.task_loss(task, _fold(seed, t), mode, num_steps)
+      loss, out = self.task_loss(task, _fold(seed, task_offset + t), mode, num_steps)
       losses.append(loss)
       ces.append(out.cross_entropy)
       kls.append(out.kl)
@@ -279,20 +281,33 @@ class MetaLearner(tf.Module):
     return loss, {'loss': loss, 'cross_entropy': mean(ces), 'kl': mean(kls),
                   'accuracy': mean(accs)}
 
-  def compute_gradients(self, batch: Episode, seed, mode: str = 'sample'):
+  def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped)."""
     # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g. the
     # z head of omega-TAML) from their dtype, which Keras variables report as a string.
     variables = [v.value for v in self.meta_variables]
     with tf.GradientTape() as tape:
-      loss, metrics = self.batch_loss(batch, seed, mode)
+      loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset)
     grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return grads, metrics
 
   def apply_gradients(self, grads):
-    """Clips by value to [-grad_clip, grad_clip] and takes one Adam step."""
+    """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
+
+    Under a distribution strategy with R replicas (called inside ``strategy.run``), each
+    replica's gradient is that of the mean loss over its own tasks; the global meta-batch
+    gradient is their mean, and clipping applies to that global gradient, so R replicas
+    compute exactly the update of one device on the whole meta-batch.
+    """
     clip = self.config.grad_clip
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    context = tf.distribute.get_replica_context()
+    if replicas > 1 and context is not None:
+      grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [g / replicas for g in grads])
     grads = [tf.clip_by_value(g, -clip, clip) for g in grads]
+    if replicas > 1 and context is not None:
+      # The Keras optimizer sums the replicas' gradients once more.
+      grads = [g / replicas for g in grads]
     self.optimizer.apply_gradients(zip(grads, self.meta_variables))
 
   def build_optimizer(self):
@@ -304,7 +319,7 @@ class MetaLearner(tf.Module):
     return validation.validated(episode, self.config.image_shape, self.config.max_way,
                                 batched)
 
-  def train_step(self, batch: Episode, seed):
+  def train_step(self, batch: Episode, seed, task_offset=0):
     """One meta-update: validate the batch, compute the meta-gradient, clip, Adam.
 
     Usable eagerly or inside ``tf.function`` / ``strategy.run``. The gradient computation is
@@ -313,6 +328,7 @@ class MetaLearner(tf.Module):
     Args:
       batch: a batched Episode of tensors.
       seed: int32 [2] stateless seed for the posterior samples.
+      task_offset: see :meth:`batch_loss` (the replica's first task in the global batch).
 
     Returns:
       The metrics dict of :meth:`batch_loss`.
@@ -321,7 +337,8 @@ class MetaLearner(tf.Module):
       ValueError / tf.errors.InvalidArgumentError: for a malformed batch, before any update.
     """
     batch = self.validate(batch, batched=True)
-    grads, metrics = self._compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32))
+    grads, metrics = self._compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32),
+                                              task_offset=task_offset)
     # Inside tf.function the optimizer's step counter has no data dependency on the gradients,
     # and a control dependency on a (possibly inlined) function call only waits for its side
     # effects. A dependency on a data output keeps the whole update behind `validate`'s checks.

@@ -1,0 +1,333 @@
+"""Strategy-agnostic meta-training: the replica step, the host loop, checkpoints, summaries.
+
+The loop follows tensorflow/models' orbit style: a ``tf.function`` runs ``steps_per_call``
+steps of ``strategy.run(replica_step, ...)`` per host call (what TPUs need), and the host does
+the rest between calls: checkpoints (``tf.train.CheckpointManager``), TensorBoard summaries, a
+progress line, periodic validation and the best-checkpoint rule. A run killed at any moment
+resumes from its last checkpoint with the same step, optimizer state and episode stream, and
+reaches the same parameters as an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import time
+import typing
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from taml_tf import evaluation
+from taml_tf.config import ModelConfig
+from taml_tf.learner import MetaLearner
+
+BEST_RULES = ('id', 'ood', 'mean')
+CONFIG_FILE = 'config.json'
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How long and how to meta-train.
+
+  Attributes:
+    savedir: folder for checkpoints, the resolved configuration, logs and the best model.
+    num_steps: meta-updates in total (the authors' ``n_train_iters``).
+    meta_batch: tasks per meta-update over all replicas (the authors' ``metabatch``).
+    steps_per_call: meta-updates per host call (several amortise host overhead; TPUs).
+    save_freq: checkpoint every this many steps.
+    eval_freq: validate every this many steps (0: never during training).
+    log_freq: progress line and summaries every this many steps.
+    seed: seeds the episode stream and the posterior samples.
+    best_rule: which validation accuracy picks the best checkpoint: 'id' (in-distribution
+      validation, the default: out-of-distribution data stays unseen until meta-test), 'ood'
+      (the authors' rule) or 'mean' (of the two).
+    max_to_keep: recent checkpoints kept.
+  """
+
+  savedir: str
+  num_steps: int = 50000
+  meta_batch: int = 4
+  steps_per_call: int = 1
+  save_freq: int = 1000
+  eval_freq: int = 1000
+  log_freq: int = 50
+  seed: int = 0
+  best_rule: str = 'id'
+  max_to_keep: int = 3
+
+  def __post_init__(self):
+    problems = []
+    for name in ('num_steps', 'meta_batch', 'steps_per_call', 'save_freq', 'log_freq',
+                 'max_to_keep'):
+      if getattr(self, name) < 1:
+        problems.append(f'{name} must be >= 1, got {getattr(self, name)}')
+    if self.eval_freq < 0:
+      problems.append(f'eval_freq must be >= 0, got {self.eval_freq}')
+    if self.best_rule not in BEST_RULES:
+      problems.append(f'best_rule must be one of {BEST_RULES}, got {self.best_rule!r}')
+    if not self.savedir:
+      problems.append('savedir must be set')
+    if problems:
+      raise ValueError('invalid TrainConfig: ' + '; '.join(problems))
+
+
+# Fields that may change between a run and its resumption; any other difference is refused.
+_RESUMABLE = {('train', 'num_steps'), ('train', 'save_freq'), ('train', 'eval_freq'),
+              ('train', 'log_freq'), ('train', 'max_to_keep'), ('train', 'steps_per_call')}
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+  folder = os.path.dirname(path) or '.'
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+  try:
+    with os.fdopen(fd, 'w') as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def resolved_config(model: ModelConfig, train: TrainConfig, data: dict) -> dict:
+  """The complete configuration of a run, as written to ``savedir/config.json``."""
+  return {'model': dataclasses.asdict(model), 'train': dataclasses.asdict(train),
+          'data': data}
+
+
+def check_resumable(saved: dict, current: dict) -> None:
+  """Refuses to resume a run with an incompatible configuration.
+
+  Raises:
+    ValueError: listing every field that differs and may not change.
+  """
+  saved = json.loads(json.dumps(saved))
+  current = json.loads(json.dumps(current))
+  problems = []
+  for section in ('model', 'train', 'data'):
+    a, b = saved.get(section, {}), current.get(section, {})
+    for key in sorted(set(a) | set(b)):
+      if (section, key) in _RESUMABLE or key == 'savedir':
+        continue
+      if a.get(key) != b.get(key):
+        problems.append(f'{section}.{key}: saved {a.get(key)!r}, now {b.get(key)!r}')
+  if problems:
+    raise ValueError('cannot resume: the configuration differs from the saved run in '
+                     + '; '.join(problems) + ' (use a new --savedir or the saved settings)')
+
+
+def load_run_config(savedir: str) -> dict:
+  """Reads ``savedir/config.json``.
+
+  Raises:
+    FileNotFoundError: if the run has no configuration.
+  """
+  path = os.path.join(savedir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: is {savedir!r} a taml-tf training folder?')
+  with open(path) as f:
+    return json.load(f)
+
+
+class Trainer:
+  """Meta-trains a MetaLearner under any tf.distribute strategy.
+
+  Args:
+    model_config: the model.
+    train_config: the schedule.
+    dataset_fn: ``dataset_fn(start_episode, input_context) -> tf.data.Dataset`` of per-replica
+      meta-batches (batched Episodes); `start_episode` is where this input pipeline's stream
+      resumes.
+    strategy: a tf.distribute strategy (default: the current one).
+    validation_sets: optional ``() -> {name: finite dataset of batched Episodes}``.
+    ood_names: which validation sets are out-of-distribution.
+    data_config: description of the data (written to config.json and checked on resume).
+  """
+
+  def __init__(self, model_config: ModelConfig, train_config: TrainConfig,
+               dataset_fn: typing.Callable, strategy: tf.distribute.Strategy | None = None,
+               validation_sets: typing.Callable | None = None, ood_names=(),
+               data_config: dict | None = None):
+    self.model_config = model_config
+    self.config = train_config
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.dataset_fn = dataset_fn
+    self.validation_sets = validation_sets
+    self.ood_names = tuple(ood_names)
+    replicas = self.strategy.num_replicas_in_sync
+    if train_config.meta_batch % replicas:
+      raise ValueError(f'meta_batch={train_config.meta_batch} is not divisible by the '
+                       f'{replicas} replicas of the strategy')
+    self.per_replica_batch = train_config.meta_batch // replicas
+    self.run_config = resolved_config(model_config, train_config, data_config or {})
+    with self.strategy.scope():
+      self.learner = MetaLearner(model_config)
+      self.learner.build_optimizer()
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+    self.checkpoint = tf.train.Checkpoint(learner=self.learner, step=self.step)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(train_config.savedir, 'checkpoints'),
+        max_to_keep=train_config.max_to_keep, step_counter=self.step)
+    self.best_manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(train_config.savedir, 'best'), max_to_keep=1,
+        checkpoint_name='best')
+    self._train_fn = None
+
+  # ------------------------------------------------------------------------- state
+  def restore(self) -> int:
+    """Writes or checks config.json, restores the latest checkpoint; returns the step."""
+    savedir = self.config.savedir
+    os.makedirs(savedir, exist_ok=True)
+    path = os.path.join(savedir, CONFIG_FILE)
+    if os.path.exists(path):
+      check_resumable(load_run_config(savedir), self.run_config)
+    _atomic_write_text(path, json.dumps(self.run_config, indent=2, sort_keys=True))
+    if self.manager.latest_checkpoint:
+      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      logging.info('resumed from %s at step %d', self.manager.latest_checkpoint,
+                   int(self.step))
+    return int(self.step)
+
+  # ------------------------------------------------------------------------ stepping
+  def replica_step(self, batch, seed):
+    """One meta-update on this replica's share of the global meta-batch."""
+    context = tf.distribute.get_replica_context()
+    offset = context.replica_id_in_sync_group * self.per_replica_batch
+    return self.learner.train_step(batch, seed, task_offset=offset)
+
+  def _build_train_fn(self):
+    strategy, steps_per_call, seed = self.strategy, self.config.steps_per_call, self.config.seed
+
+    @tf.function
+    def train_fn(iterator):
+      losses = tf.TensorArray(tf.float32, size=steps_per_call)
+      metrics = {k: tf.constant(0.0) for k in ('loss', 'cross_entropy', 'kl', 'accuracy')}
+      for i in tf.range(steps_per_call):
+        step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(self.step, tf.int32)])
+        per_replica = strategy.run(self.replica_step, args=(next(iterator), step_seed))
+        metrics = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                   for k, v in per_replica.items()}
+        self.step.assign_add(1)
+        losses = losses.write(i, metrics['loss'])
+      return metrics, losses.stack()
+
+    return train_fn
+
+  def make_iterator(self, start_step: int):
+    """The distributed episode stream, positioned at `start_step`."""
+    start_episode = start_step * self.per_replica_batch
+    dataset = self.strategy.distribute_datasets_from_function(
+        lambda ctx: self.dataset_fn(start_episode, ctx))
+    return iter(dataset)
+
+  # ---------------------------------------------------------------------- validation
+  def validate(self) -> dict:
+    """Validation accuracy per set (posterior mean, meta-test inner steps)."""
+    if self.validation_sets is None:
+      return {}
+    result = evaluation.evaluate(self.learner, self.validation_sets(), mode='mean',
+                                 seed=self.config.seed + 1)
+    return result
+
+  def _best_score(self, accs: dict) -> float:
+    ood = [v for k, v in accs.items() if k in self.ood_names]
+    ind = [v for k, v in accs.items() if k not in self.ood_names]
+    if self.config.best_rule == 'id':
+      return float(np.mean(ind)) if ind else float('nan')
+    if self.config.best_rule == 'ood':
+      return float(np.mean(ood)) if ood else float('nan')
+    return float(np.mean(list(accs.values())))
+
+  # --------------------------------------------------------------------------- loop
+  def run(self) -> dict:
+    """Trains until ``num_steps``; returns a summary (step, last metrics, best validation).
+
+    Raises:
+      FloatingPointError: if a loss is not finite; the last good checkpoint is kept.
+    """
+    cfg = self.config
+    start = self.restore()
+    if start >= cfg.num_steps:
+      logging.info('already at step %d >= num_steps=%d', start, cfg.num_steps)
+      return {'step': start, 'metrics': {}, 'best': self._read_best()}
+    iterator = self.make_iterator(start)
+    self._train_fn = self._train_fn or self._build_train_fn()
+    logs = os.path.join(cfg.savedir, 'logs')
+    train_writer = tf.summary.create_file_writer(os.path.join(logs, 'train'))
+    val_writer = tf.summary.create_file_writer(os.path.join(logs, 'validation'))
+    metrics, step, t0, last_log, last_time = {}, start, time.time(), start, time.time()
+    while step < cfg.num_steps:
+      metrics, losses = self._train_fn(iterator)
+      losses = losses.numpy()
+      if not np.all(np.isfinite(losses)):
+        bad = step + int(np.argmin(np.isfinite(losses))) + 1
+        raise FloatingPointError(
+            f'non-finite loss at step {bad}; stopping. The last good checkpoint is '
+            f'{self.manager.latest_checkpoint} (nothing after it was saved)')
+      previous, step = step, int(self.step)
+      metrics = {k: float(v) for k, v in metrics.items()}
+      if step // cfg.log_freq > previous // cfg.log_freq or step >= cfg.num_steps:
+        now = time.time()
+        rate = (step - last_log) / max(now - last_time, 1e-9)
+        left = (cfg.num_steps - step) / max(rate, 1e-9)
+        logging.info('step %d/%d  loss %.4f  ce %.4f  kl %.3f  acc %.3f  %.2f steps/s  '
+                     '%s left', step, cfg.num_steps, metrics['loss'], metrics['cross_entropy'],
+                     metrics['kl'], metrics['accuracy'], rate, _duration(left))
+        with train_writer.as_default(step=step):
+          for k, v in metrics.items():
+            tf.summary.scalar(k, v)
+          tf.summary.scalar('steps_per_sec', rate)
+        last_log, last_time = step, now
+      if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
+        self.manager.save(checkpoint_number=step)
+      if cfg.eval_freq and (step // cfg.eval_freq > previous // cfg.eval_freq
+                            or step >= cfg.num_steps):
+        self._validate_and_keep_best(step, val_writer)
+    logging.info('done: step %d in %s', step, _duration(time.time() - t0))
+    return {'step': step, 'metrics': metrics, 'best': self._read_best()}
+
+  def _validate_and_keep_best(self, step: int, writer) -> None:
+    result = self.validate()
+    if not result:
+      return
+    accs = {name: r.accuracy for name, r in result.datasets.items()}
+    with writer.as_default(step=step):
+      for name, r in result.datasets.items():
+        tf.summary.scalar(f'{name}/accuracy', r.accuracy)
+        tf.summary.scalar(f'{name}/nll', r.nll)
+        tf.summary.scalar(f'{name}/ece', r.ece)
+      arrays = evaluation.balancing_arrays(result.records)
+      for key in ('omega', 'exp_gamma', 'z'):
+        if key in arrays:
+          values = np.asarray(arrays[key], np.float32)
+          if key == 'omega':
+            values = values[values > 0]
+          tf.summary.histogram(key, values)
+    logging.info('validation at step %d: %s', step,
+                 ', '.join(f'{k} {100 * v:.2f}%' for k, v in accs.items()))
+    score = self._best_score(accs)
+    best = self._read_best()
+    if best is None or (math.isfinite(score) and score > best['score']):
+      self.best_manager.save(checkpoint_number=step)
+      _atomic_write_text(os.path.join(self.config.savedir, 'best', 'best.json'), json.dumps(
+          {'step': step, 'score': score, 'rule': self.config.best_rule, 'accuracy': accs},
+          indent=2))
+
+  def _read_best(self):
+    path = os.path.join(self.config.savedir, 'best', 'best.json')
+    if not os.path.exists(path):
+      return None
+    with open(path) as f:
+      return json.load(f)
+
+
+def _duration(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return f'{h}h{m:02d}m' if h else f'{m}m{s:02d}s'
