@@ -134,6 +134,34 @@ def load_run_config(savedir: str) -> dict:
     return json.load(f)
 
 
+def checkpoint_path(savedir: str, which: str = 'best') -> str:
+  """The checkpoint of a run to evaluate or export.
+
+  Args:
+    savedir: the run folder.
+    which: 'best' (the best validation checkpoint, falling back to the latest when validation
+      never ran) or 'latest'.
+
+  Returns:
+    A checkpoint prefix.
+
+  Raises:
+    FileNotFoundError: if the run has no checkpoint.
+    ValueError: for an unknown `which`.
+  """
+  if which not in ('best', 'latest'):
+    raise ValueError(f"checkpoint must be 'best' or 'latest', got {which!r}")
+  if which == 'best':
+    path = tf.train.latest_checkpoint(os.path.join(savedir, 'best'))
+    if path:
+      return path
+  path = tf.train.latest_checkpoint(os.path.join(savedir, 'checkpoints'))
+  if not path:
+    raise FileNotFoundError(f'no checkpoint in {savedir!r}: train first (taml-train '
+                            f'--savedir={savedir})')
+  return path
+
+
 class Trainer:
   """Meta-trains a MetaLearner under any tf.distribute strategy.
 

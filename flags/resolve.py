@@ -1,0 +1,147 @@
+"""The one place absl flags become the library's frozen configurations.
+
+Contradictory or invalid flags fail here, at start-up, with a message naming the flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from absl import flags
+
+from taml_tf import experiment
+from taml_tf import training
+from taml_tf.config import ModelConfig, VARIANTS
+from taml_tf.experiment import DataConfig
+
+
+class FlagError(ValueError):
+  """Flags that contradict each other or are invalid."""
+
+
+def _present(values: flags.FlagValues, name: str) -> bool:
+  return name in values and values[name].present
+
+
+def _switches(values: flags.FlagValues) -> dict:
+  """alpha/omega/gamma/z/deterministic from --variant and the explicit switch flags."""
+  names = ('alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')
+  explicit = {n: values[n].value for n in names if values[n].value is not None}
+  variant = values.variant
+  if variant is None:
+    if explicit and not any(explicit.get(n) for n in ('alpha_on', 'omega_on', 'gamma_on',
+                                                       'z_on')) and not explicit.get(
+                                                           'deterministic'):
+      variant = 'maml'
+    elif explicit:
+      # Switches alone: unspecified ones are off, as in the authors' run scripts.
+      return {n: bool(explicit.get(n, False)) for n in names}
+    else:
+      variant = 'bayesian_taml'
+  preset = {n: False for n in names}
+  preset.update(VARIANTS[variant])
+  clashes = [f'--{n}={explicit[n]}' for n in explicit if explicit[n] != preset[n]]
+  if clashes:
+    raise FlagError(f'--variant={variant} contradicts {", ".join(clashes)}: give either the '
+                    f'variant or the switches')
+  return preset
+
+
+def image_shape(values: flags.FlagValues) -> tuple:
+  """(H, W, C) from --image_size/--image_channels or the first --id_dataset's convention."""
+  h, w, c = experiment.default_image_shape(values.id_dataset[0])
+  if values.image_size is not None:
+    h = w = values.image_size
+  if values.image_channels is not None:
+    c = values.image_channels
+  if c not in (1, 3):
+    raise FlagError(f'--image_channels must be 1 or 3, got {c}')
+  return (h, w, c)
+
+
+def _padding(values: flags.FlagValues) -> str:
+  fixed = values.jit_compile or values.strategy == 'tpu'
+  if values.pad_to is None:
+    return 'max' if fixed else 'bucket'
+  if values.pad_to == 'bucket' and fixed:
+    raise FlagError('--pad_to=bucket contradicts --jit_compile / --strategy=tpu: XLA and TPUs '
+                    'need fixed shapes (use --pad_to=max)')
+  return values.pad_to
+
+
+def data_config(values: flags.FlagValues) -> DataConfig:
+  """DataConfig from the data flags."""
+  if not values.id_dataset:
+    raise FlagError('--id_dataset is empty: name at least one in-distribution data set')
+  try:
+    return DataConfig(
+        id_datasets=tuple(values.id_dataset), ood_datasets=tuple(values.ood_dataset or ()),
+        data_dir=values.data_dir, image_shape=image_shape(values), way=values.way,
+        min_way=values.min_way, max_shot=values.max_shot, query=values.query,
+        shot_mode=values.shot_mode, pad_to=_padding(values), rotations=values.rotations)
+  except ValueError as e:
+    raise FlagError(f'invalid data flags: {e}') from e
+
+
+def model_config(values: flags.FlagValues, shape: tuple) -> ModelConfig:
+  """ModelConfig from the model flags."""
+  switches = _switches(values)
+  if _present(values, 'inner_lr') and switches['alpha_on']:
+    raise FlagError('--inner_lr is the fixed step size of MAML and is unused with alpha on '
+                    '(Meta-SGD / TAML learn it; set --alpha_init instead)')
+  if _present(values, 'n_mc_samples') and switches['deterministic']:
+    raise FlagError('--n_mc_samples has no effect on a deterministic variant')
+  try:
+    return ModelConfig(
+        image_shape=shape, channels=values.n_channels, max_way=values.way,
+        max_shot=values.max_shot, inner_lr=values.inner_lr, alpha_init=values.alpha_init,
+        train_inner_steps=values.n_steps, test_inner_steps=values.n_test_steps,
+        first_order=values.first_order, n_mc_samples=values.n_mc_samples,
+        meta_lr=values.meta_lr, grad_clip=values.grad_clip, jit_compile=values.jit_compile,
+        **switches)
+  except ValueError as e:
+    raise FlagError(f'invalid model flags: {e}') from e
+
+
+def train_config(values: flags.FlagValues) -> training.TrainConfig:
+  """TrainConfig from the training flags."""
+  if values.tpu and values.strategy != 'tpu':
+    raise FlagError(f'--tpu={values.tpu!r} needs --strategy=tpu (got --strategy='
+                    f'{values.strategy})')
+  try:
+    return training.TrainConfig(
+        savedir=values.savedir, num_steps=values.n_train_iters, meta_batch=values.metabatch,
+        steps_per_call=values.steps_per_call, save_freq=values.save_freq,
+        eval_freq=values.eval_freq, log_freq=values.log_freq, seed=values.seed,
+        best_rule=values.best_rule)
+  except ValueError as e:
+    raise FlagError(f'invalid training flags: {e}') from e
+
+
+def saved_configs(savedir: str) -> tuple:
+  """(ModelConfig, DataConfig, TrainConfig) of a trained run, from its config.json."""
+  run = training.load_run_config(savedir)
+  model = ModelConfig(**run['model'])
+  data = DataConfig(**run['data'])
+  train = training.TrainConfig(**run['train'])
+  return model, data, train
+
+
+def evaluation_overrides(values: flags.FlagValues, model: ModelConfig,
+                         data: DataConfig) -> tuple:
+  """Applies the meta-test flags given explicitly to a saved run's configs."""
+  changes = {}
+  if _present(values, 'n_test_steps'):
+    changes['test_inner_steps'] = values.n_test_steps
+  if _present(values, 'n_mc_samples'):
+    changes['n_mc_samples'] = values.n_mc_samples
+  if changes:
+    model = model.replace(**changes)
+  data_changes = {}
+  if _present(values, 'ood_dataset'):
+    data_changes['ood_datasets'] = tuple(values.ood_dataset or ())
+  if _present(values, 'data_dir'):
+    data_changes['data_dir'] = values.data_dir
+  if data_changes:
+    data = dataclasses.replace(data, **data_changes)
+  return model, data

@@ -1,0 +1,44 @@
+"""taml-export: writes a trained run as a SavedModel with adapt-and-predict signatures.
+
+  taml-export --savedir=runs/omniglot_taml --export_dir=models/omniglot_taml
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+from taml_tf import export
+from taml_tf import training
+from taml_tf.flags import definitions
+from taml_tf.flags import resolve
+
+definitions.define_run_flags()
+definitions.define_export_flags()
+definitions.define_eval_flags()
+flags.adopt_module_key_flags(definitions)
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:
+    model, _, _ = resolve.saved_configs(FLAGS.savedir)
+    path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
+  except (FileNotFoundError, ValueError) as e:
+    raise app.UsageError(str(e))
+  target = FLAGS.export_dir or os.path.join(FLAGS.savedir, 'saved_model')
+  try:
+    written = export.export_from_checkpoint(model, path, target, overwrite=FLAGS.overwrite)
+  except FileExistsError as e:
+    raise app.UsageError(f'{e} (pass --overwrite to replace it)')
+  print(f'exported {path} to {written}')
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,61 @@
+"""taml-train: meta-trains MAML / Meta-SGD / (Bayesian) TAML from absl flags.
+
+Example (Omniglot -> MNIST, the files in ../shared/data as they are):
+
+  taml-train --id_dataset=omniglot --ood_dataset=mnist --data_dir=../shared/data \\
+      --variant=bayesian_taml --savedir=runs/omniglot_taml
+"""
+
+import sys
+
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+from taml_tf import distribute
+from taml_tf import experiment
+from taml_tf import training
+from taml_tf.flags import definitions
+from taml_tf.flags import resolve
+
+definitions.define_run_flags()
+definitions.define_data_flags()
+definitions.define_model_flags()
+definitions.define_train_flags()
+definitions.define_eval_flags()
+flags.adopt_module_key_flags(definitions)
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:
+    data = resolve.data_config(FLAGS)
+    model = resolve.model_config(FLAGS, data.image_shape)
+    train = resolve.train_config(FLAGS)
+  except resolve.FlagError as e:
+    raise app.UsageError(str(e))
+  if FLAGS.op_determinism:
+    tf.config.experimental.enable_op_determinism()
+  strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
+  # Every data set is loaded (and checked) now, before any training step.
+  dataset_fn = experiment.train_dataset_fn(data, train.seed, train.meta_batch)
+  validation = (experiment.evaluation_sets(data, 'val', FLAGS.n_val_episodes)
+                if train.eval_freq else None)
+  trainer = training.Trainer(model, train, dataset_fn, strategy,
+                             validation_sets=(lambda: validation) if validation else None,
+                             ood_names=experiment.ood_names(data), data_config=data.to_dict())
+  try:
+    summary = trainer.run()
+  except FloatingPointError as e:
+    sys.exit(f'taml-train: {e}')
+  print(f'trained {summary["step"]} steps; best: {summary["best"]}')
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()
