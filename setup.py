@@ -14,7 +14,7 @@ setuptools.setup(
     # unrelated top-level packages called `flags` and `launch`.
     packages=['taml_tf', 'taml_tf.data', 'taml_tf.models', 'taml_tf.flags', 'taml_tf.launch'],
     package_dir={'taml_tf': 'taml_tf', 'taml_tf.flags': 'flags', 'taml_tf.launch': 'launch'},
-    package_data={'taml_tf.launch': ['*.sh', 'flagfiles/*.cfg']},
+    package_data={'taml_tf.launch': ['*.sh', 'flagfiles/*.cfg', 'experiments/*.sh']},
     install_requires=[
         'tensorflow>=2.21,<2.22',
         'keras>=3.15,<3.16',

@@ -38,16 +38,24 @@ def main(argv):
     raise app.UsageError(str(e))
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
-  strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
-  # Every data set is loaded (and checked) now, before any training step.
-  dataset_fn = experiment.train_dataset_fn(data, train.seed, train.meta_batch)
-  validation = (experiment.evaluation_sets(data, 'val', FLAGS.n_val_episodes)
-                if train.eval_freq else None)
-  trainer = training.Trainer(model, train, dataset_fn, strategy,
-                             validation_sets=(lambda: validation) if validation else None,
-                             ood_names=experiment.ood_names(data), data_config=data.to_dict())
+  try:
+    strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
+    # Every data set is loaded (and checked) now, before any training step.
+    dataset_fn = experiment.train_dataset_fn(data, train.seed, train.meta_batch)
+    validation = (experiment.evaluation_sets(data, 'val', FLAGS.n_val_episodes)
+                  if train.eval_freq else None)
+    trainer = training.Trainer(model, train, dataset_fn, strategy,
+                               validation_sets=(lambda: validation) if validation else None,
+                               ood_names=experiment.ood_names(data),
+                               data_config=data.to_dict())
+  except (ValueError, FileNotFoundError) as e:
+    # Missing or unusable data, a meta-batch the replicas cannot share, ...: a message, not a
+    # traceback.
+    raise app.UsageError(str(e))
   try:
     summary = trainer.run()
+  except training.IncompatibleRunError as e:
+    raise app.UsageError(str(e))
   except FloatingPointError as e:
     sys.exit(f'taml-train: {e}')
   print(f'trained {summary["step"]} steps; best: {summary["best"]}')

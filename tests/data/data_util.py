@@ -1,19 +1,20 @@
-"""Shared helpers for the data tests: where the real data lives, and skipping without it."""
+"""Shared helpers for the data tests: where the real data lives, and skipping without it.
+
+Thin wrappers over :mod:`tests.real_data`, which fails instead of skipping when
+TAML_REQUIRE_REAL_DATA=1 (set by CI).
+"""
 
 import os
 
-import pytest
+from tests import real_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def data_dir() -> str:
-  return os.environ.get('TAML_DATA_DIR') or os.path.join(os.path.dirname(REPO), 'shared', 'data')
+  return real_data.data_dir()
 
 
 def real_file(name: str) -> str:
   """Path of a real data file, skipping the test (reason says 'real data absent') without it."""
-  path = os.path.join(data_dir(), name)
-  if not os.path.exists(path):
-    pytest.skip(f'real data absent: {path}')
-  return path
+  return os.path.join(real_data.require(name), name)

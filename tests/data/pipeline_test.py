@@ -1,19 +1,17 @@
 """Tests of the tf.data pipelines."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data_util  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests.data import data_util
 
-from taml_tf import episodes  # pylint: disable=wrong-import-position
-from taml_tf.data import pipeline  # pylint: disable=wrong-import-position
-from taml_tf.data import registry  # pylint: disable=wrong-import-position
-from taml_tf.data import sampler as sampler_lib  # pylint: disable=wrong-import-position
+from taml_tf import episodes
+from taml_tf.data import pipeline
+from taml_tf.data import registry
+from taml_tf.data import sampler as sampler_lib
 
 CFG = sampler_lib.SamplerConfig(way=5, max_shot=15, query=5)
 

@@ -1,17 +1,15 @@
 """Tests of the any-shot sampler on the real Omniglot background set."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data_util  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests.data import data_util
 
-from taml_tf.data import class_images  # pylint: disable=wrong-import-position
-from taml_tf.data import registry  # pylint: disable=wrong-import-position
-from taml_tf.data import sampler as sampler_lib  # pylint: disable=wrong-import-position
+from taml_tf.data import class_images
+from taml_tf.data import registry
+from taml_tf.data import sampler as sampler_lib
 
 N_TASKS = 400
 

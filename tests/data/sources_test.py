@@ -1,21 +1,19 @@
 """Tests of the data sources and the registry on the real data in ../shared/data."""
 
 import os
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data_util  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests.data import data_util
 
-from taml_tf.data import class_images  # pylint: disable=wrong-import-position
-from taml_tf.data import embedded  # pylint: disable=wrong-import-position
-from taml_tf.data import folder_source  # pylint: disable=wrong-import-position
-from taml_tf.data import npz_source  # pylint: disable=wrong-import-position
-from taml_tf.data import registry  # pylint: disable=wrong-import-position
+from taml_tf.data import class_images
+from taml_tf.data import embedded
+from taml_tf.data import folder_source
+from taml_tf.data import npz_source
+from taml_tf.data import registry
 
 
 @pytest.fixture(scope='module')
