@@ -1,10 +1,13 @@
 """absl flag definitions, grouped by binary (the authors' names keep their meaning).
 
 Every flag is optional, so importing this module in tests never trips on a missing flag. Each
-``define_*`` function is idempotent.
+``define_*(flag_values=FLAGS)`` function is idempotent per FlagValues (tests define the flags on
+a fresh ``flags.FlagValues()``).
 """
 
 from __future__ import annotations
+
+import functools
 
 from absl import flags
 
@@ -16,117 +19,132 @@ from taml_tf.training import BEST_RULES
 FLAGS = flags.FLAGS
 
 
+class _Definer:
+  """``flags.DEFINE_*`` bound to one FlagValues (the global FLAGS, or a test's own)."""
+
+  def __init__(self, flag_values: flags.FlagValues):
+    self.flag_values = flag_values
+
+  def __getattr__(self, name):
+    return functools.partial(getattr(flags, name), flag_values=self.flag_values)
+
+
 def _once(define):
-  def wrapper():
-    if getattr(wrapper, 'done', False):
+  """Makes `define(flag_values=FLAGS)` idempotent per FlagValues object."""
+  done = []
+
+  def wrapper(flag_values: flags.FlagValues | None = None):
+    flag_values = FLAGS if flag_values is None else flag_values
+    if any(fv is flag_values for fv in done):
       return
-    define()
-    wrapper.done = True
+    define(_Definer(flag_values))
+    done.append(flag_values)
   wrapper.__doc__ = define.__doc__
+  wrapper.__name__ = define.__name__
   return wrapper
 
 
 @_once
-def define_run_flags():
+def define_run_flags(d):
   """Flags every binary shares: where the run lives and the data it reads."""
-  flags.DEFINE_string('savedir', './runs/taml', 'Run folder: checkpoints, config.json, logs, '
+  d.DEFINE_string('savedir', './runs/taml', 'Run folder: checkpoints, config.json, logs, '
                       'results (authors\' flag).')
-  flags.DEFINE_string('data_dir', None, 'Folder with the data files (omniglot_28x28.npz, '
+  d.DEFINE_string('data_dir', None, 'Folder with the data files (omniglot_28x28.npz, '
                       'mnist_test.npz, ...) and/or TFDS data; default $TAML_DATA_DIR, else '
                       '../shared/data next to the repository.')
-  flags.DEFINE_integer('seed', 0, 'Seed of the episode stream and the posterior samples.')
-  flags.DEFINE_boolean('op_determinism', False, 'Enable TF op determinism (bit-identical '
+  d.DEFINE_integer('seed', 0, 'Seed of the episode stream and the posterior samples.')
+  d.DEFINE_boolean('op_determinism', False, 'Enable TF op determinism (bit-identical '
                        'reruns, slower).')
 
 
 @_once
-def define_data_flags():
+def define_data_flags(d):
   """The data sets and the task distribution."""
-  flags.DEFINE_list('id_dataset', ['embedded'], 'In-distribution data set(s): a name (embedded, '
+  d.DEFINE_list('id_dataset', ['embedded'], 'In-distribution data set(s): a name (embedded, '
                     'omniglot, mnist, cifar_fs, cub, svhn, vgg_flower, quickdraw, ...), '
                     'name:split, a labelled .npz or an image folder; several are mixed '
                     'round-robin (authors\' flag).')
-  flags.DEFINE_list('ood_dataset', None, 'Out-of-distribution data set(s), evaluated only; same '
+  d.DEFINE_list('ood_dataset', None, 'Out-of-distribution data set(s), evaluated only; same '
                     'forms as --id_dataset (authors\' flag; default: none, or the saved run\'s '
                     'for taml-evaluate).')
-  flags.DEFINE_integer('way', 5, 'Classes per task (the largest way with --min_way).')
-  flags.DEFINE_integer('min_way', None, 'Any-way tasks: draw the way from [min_way, way].')
-  flags.DEFINE_integer('max_shot', 15, 'Shots per class are drawn from [1, max_shot] '
+  d.DEFINE_integer('way', 5, 'Classes per task (the largest way with --min_way).')
+  d.DEFINE_integer('min_way', None, 'Any-way tasks: draw the way from [min_way, way].')
+  d.DEFINE_integer('max_shot', 15, 'Shots per class are drawn from [1, max_shot] '
                        '(authors\' flag; 50 in the paper\'s CIFAR-FS / miniImageNet runs).')
-  flags.DEFINE_integer('query', 5, 'Query examples per class (authors\' flag; 15 in the paper).')
-  flags.DEFINE_enum('shot_mode', 'mixed', list(MODES), 'Task distribution: mixed = the paper '
+  d.DEFINE_integer('query', 5, 'Query examples per class (authors\' flag; 15 in the paper).')
+  d.DEFINE_enum('shot_mode', 'mixed', list(MODES), 'Task distribution: mixed = the paper '
                     '(half class-imbalanced, half one shared shot), class_imbalance, '
                     'task_imbalance, fixed (classic N-way K-shot with K = max_shot).')
-  flags.DEFINE_enum('pad_to', None, ['max', 'bucket'], 'Support padding of training batches: '
+  d.DEFINE_enum('pad_to', None, ['max', 'bucket'], 'Support padding of training batches: '
                     'max = way*max_shot (fixed shapes; needed for XLA / TPU), bucket = fewer '
                     'padded rows (CPU / GPU). Default: max with --jit_compile or TPU, else '
                     'bucket.')
-  flags.DEFINE_boolean('rotations', False, 'Omniglot: rotated characters as extra classes.')
-  flags.DEFINE_integer('image_size', None, 'Image height = width (default per data set: 28 '
+  d.DEFINE_boolean('rotations', False, 'Omniglot: rotated characters as extra classes.')
+  d.DEFINE_integer('image_size', None, 'Image height = width (default per data set: 28 '
                        'Omniglot / MNIST / embedded, 32 CIFAR-FS / SVHN, 84 CUB).')
-  flags.DEFINE_integer('image_channels', None, 'Image channels, 1 or 3 (default per data set).')
+  d.DEFINE_integer('image_channels', None, 'Image channels, 1 or 3 (default per data set).')
 
 
 @_once
-def define_model_flags():
+def define_model_flags(d):
   """The meta-learner and its variant."""
-  flags.DEFINE_enum('variant', None, sorted(VARIANTS), 'Preset of the four switches: maml, '
+  d.DEFINE_enum('variant', None, sorted(VARIANTS), 'Preset of the four switches: maml, '
                     'metasgd, omega_taml, gamma_taml, z_taml, deterministic_taml, bayesian_taml '
                     '(default: bayesian_taml unless switches are given).')
-  flags.DEFINE_boolean('alpha_on', None, 'Meta-SGD: learn per-parameter inner step sizes '
+  d.DEFINE_boolean('alpha_on', None, 'Meta-SGD: learn per-parameter inner step sizes '
                        '(authors\' flag).')
-  flags.DEFINE_boolean('omega_on', None, 'Class-imbalance variable omega (authors\' flag).')
-  flags.DEFINE_boolean('gamma_on', None, 'Task-imbalance variable gamma (authors\' flag).')
-  flags.DEFINE_boolean('z_on', None, 'Out-of-distribution variable z (authors\' flag).')
-  flags.DEFINE_boolean('deterministic', None, 'Posterior means and no KL (deterministic TAML).')
-  flags.DEFINE_integer('n_steps', 5, 'Inner gradient steps in meta-training (authors\' flag).')
-  flags.DEFINE_integer('n_test_steps', 10, 'Inner gradient steps at meta-test.')
-  flags.DEFINE_float('inner_lr', 0.5, 'Fixed inner step size when alpha is off (MAML; '
+  d.DEFINE_boolean('omega_on', None, 'Class-imbalance variable omega (authors\' flag).')
+  d.DEFINE_boolean('gamma_on', None, 'Task-imbalance variable gamma (authors\' flag).')
+  d.DEFINE_boolean('z_on', None, 'Out-of-distribution variable z (authors\' flag).')
+  d.DEFINE_boolean('deterministic', None, 'Posterior means and no KL (deterministic TAML).')
+  d.DEFINE_integer('n_steps', 5, 'Inner gradient steps in meta-training (authors\' flag).')
+  d.DEFINE_integer('n_test_steps', 10, 'Inner gradient steps at meta-test.')
+  d.DEFINE_float('inner_lr', 0.5, 'Fixed inner step size when alpha is off (MAML; '
                      'authors\' flag).')
-  flags.DEFINE_float('alpha_init', 0.01, 'Initial Meta-SGD step size.')
-  flags.DEFINE_float('meta_lr', 1e-3, 'Adam learning rate of the outer loop (authors\' flag).')
-  flags.DEFINE_float('grad_clip', 3.0, 'Outer gradients are clipped by value to +-grad_clip.')
-  flags.DEFINE_integer('n_channels', 32, 'Filters per conv4 block.')
-  flags.DEFINE_integer('n_mc_samples', 10, 'Monte-Carlo samples of the balancing variables at '
+  d.DEFINE_float('alpha_init', 0.01, 'Initial Meta-SGD step size.')
+  d.DEFINE_float('meta_lr', 1e-3, 'Adam learning rate of the outer loop (authors\' flag).')
+  d.DEFINE_float('grad_clip', 3.0, 'Outer gradients are clipped by value to +-grad_clip.')
+  d.DEFINE_integer('n_channels', 32, 'Filters per conv4 block.')
+  d.DEFINE_integer('n_mc_samples', 10, 'Monte-Carlo samples of the balancing variables at '
                        'meta-test (authors\' flag).')
-  flags.DEFINE_boolean('first_order', False, 'First-order meta-gradient (no second order).')
-  flags.DEFINE_boolean('jit_compile', False, 'Compile the meta-gradient with XLA (for TPU; '
+  d.DEFINE_boolean('first_order', False, 'First-order meta-gradient (no second order).')
+  d.DEFINE_boolean('jit_compile', False, 'Compile the meta-gradient with XLA (for TPU; '
                        'measure before using it on CPU).')
 
 
 @_once
-def define_train_flags():
+def define_train_flags(d):
   """The training schedule and the distribution strategy."""
-  flags.DEFINE_integer('metabatch', 4, 'Tasks per meta-update, over all replicas (authors\' '
+  d.DEFINE_integer('metabatch', 4, 'Tasks per meta-update, over all replicas (authors\' '
                        'flag).')
-  flags.DEFINE_integer('n_train_iters', 50000, 'Meta-updates in total (authors\' flag).')
-  flags.DEFINE_integer('save_freq', 1000, 'Checkpoint every this many steps (authors\' flag).')
-  flags.DEFINE_integer('eval_freq', 1000, 'Validate every this many steps (0: never).')
-  flags.DEFINE_integer('n_val_episodes', 100, 'Episodes per validation set.')
-  flags.DEFINE_integer('log_freq', 50, 'Progress line and summaries every this many steps.')
-  flags.DEFINE_integer('steps_per_call', 1, 'Meta-updates per host call (TPU: 50-100).')
-  flags.DEFINE_enum('best_rule', 'id', list(BEST_RULES), 'Validation accuracy that picks the '
+  d.DEFINE_integer('n_train_iters', 50000, 'Meta-updates in total (authors\' flag).')
+  d.DEFINE_integer('save_freq', 1000, 'Checkpoint every this many steps (authors\' flag).')
+  d.DEFINE_integer('eval_freq', 1000, 'Validate every this many steps (0: never).')
+  d.DEFINE_integer('n_val_episodes', 100, 'Episodes per validation set.')
+  d.DEFINE_integer('log_freq', 50, 'Progress line and summaries every this many steps.')
+  d.DEFINE_integer('steps_per_call', 1, 'Meta-updates per host call (TPU: 50-100).')
+  d.DEFINE_enum('best_rule', 'id', list(BEST_RULES), 'Validation accuracy that picks the '
                     'best checkpoint: id (in-distribution; default), ood (the authors\' rule) '
                     'or mean.')
-  flags.DEFINE_enum('strategy', 'default', list(STRATEGIES), 'Distribution strategy.')
-  flags.DEFINE_string('tpu', None, 'TPU name or address for --strategy=tpu (\'local\' on a TPU '
+  d.DEFINE_enum('strategy', 'default', list(STRATEGIES), 'Distribution strategy.')
+  d.DEFINE_string('tpu', None, 'TPU name or address for --strategy=tpu (\'local\' on a TPU '
                       'VM).')
 
 
 @_once
-def define_eval_flags():
+def define_eval_flags(d):
   """Meta-test settings."""
-  flags.DEFINE_integer('n_test_episodes', 1000, 'Meta-test episodes per data set (authors\' '
+  d.DEFINE_integer('n_test_episodes', 1000, 'Meta-test episodes per data set (authors\' '
                        'flag).')
-  flags.DEFINE_enum('eval_mode', 'mc', ['mc', 'mean'], 'mc: average n_mc_samples posterior '
+  d.DEFINE_enum('eval_mode', 'mc', ['mc', 'mean'], 'mc: average n_mc_samples posterior '
                     'samples (the paper\'s meta-test); mean: the posterior mean.')
-  flags.DEFINE_enum('checkpoint', 'best', ['best', 'latest'], 'Which checkpoint to evaluate or '
+  d.DEFINE_enum('checkpoint', 'best', ['best', 'latest'], 'Which checkpoint to evaluate or '
                     'export (best falls back to latest when there is none).')
-  flags.DEFINE_string('output_dir', None, 'Where results go (default: <savedir>/results).')
+  d.DEFINE_string('output_dir', None, 'Where results go (default: <savedir>/results).')
 
 
 @_once
-def define_export_flags():
+def define_export_flags(d):
   """SavedModel export."""
-  flags.DEFINE_string('export_dir', None, 'SavedModel folder (default: <savedir>/saved_model).')
-  flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
+  d.DEFINE_string('export_dir', None, 'SavedModel folder (default: <savedir>/saved_model).')
+  d.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')

@@ -131,6 +131,13 @@ def evaluation_overrides(values: flags.FlagValues, model: ModelConfig,
                          data: DataConfig) -> tuple:
   """Applies the meta-test flags given explicitly to a saved run's configs."""
   changes = {}
+  # The authors' meta-test runs pass the meta-test inner steps as --n_steps.
+  if _present(values, 'n_steps') and _present(values, 'n_test_steps') and (
+      values.n_steps != values.n_test_steps):
+    raise FlagError(f'--n_steps={values.n_steps} and --n_test_steps={values.n_test_steps} '
+                    'both set the meta-test inner steps here')
+  if _present(values, 'n_steps'):
+    changes['test_inner_steps'] = values.n_steps
   if _present(values, 'n_test_steps'):
     changes['test_inner_steps'] = values.n_test_steps
   if _present(values, 'n_mc_samples'):

@@ -7,6 +7,6 @@ variant="${1:-bayesian_taml}"; shift || true
 source "$(dirname "$0")/common.sh" "$variant"
 savedir="${SAVEDIR:-runs/cifar_fs_$variant}"
 taml-train "${variant_flags[@]}" --id_dataset=cifar_fs --ood_dataset=svhn \
-  --way=5 --max_shot=50 --query=15 --metabatch=4 --meta_lr=1e-3 --inner_lr=0.5 \
+  --way=5 --max_shot=50 --query=15 --metabatch=4 --meta_lr=1e-3 \
   --n_steps=5 --n_test_steps=10 --n_train_iters=50000 --save_freq=1000 --savedir="$savedir" "$@"
 taml-evaluate --savedir="$savedir" --n_test_episodes=1000
