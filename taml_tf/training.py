@@ -18,6 +18,7 @@ import tempfile
 import time
 import typing
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -42,7 +43,8 @@ class TrainConfig:
     save_freq: checkpoint every this many steps.
     eval_freq: validate every this many steps (0: never during training).
     log_freq: progress line and summaries every this many steps.
-    seed: seeds the episode stream and the posterior samples.
+    seed: seeds the initial parameters (the Trainer sets Keras' global seed), the episode
+      stream and the posterior samples.
     best_rule: which validation accuracy picks the best checkpoint: 'id' (in-distribution
       validation, the default: out-of-distribution data stays unseen until meta-test), 'ood'
       (the authors' rule) or 'mean' (of the two).
@@ -78,7 +80,13 @@ class TrainConfig:
 
 # Fields that may change between a run and its resumption; any other difference is refused.
 _RESUMABLE = {('train', 'num_steps'), ('train', 'save_freq'), ('train', 'eval_freq'),
-              ('train', 'log_freq'), ('train', 'max_to_keep'), ('train', 'steps_per_call')}
+              ('train', 'log_freq'), ('train', 'max_to_keep'), ('train', 'steps_per_call'),
+              # Where the data files live, not what they are (a run resumed on another machine).
+              ('data', 'data_dir')}
+
+
+class IncompatibleRunError(ValueError):
+  """Resuming a run with a configuration that differs from the saved one."""
 
 
 def _atomic_write_text(path: str, text: str) -> None:
@@ -104,7 +112,7 @@ def check_resumable(saved: dict, current: dict) -> None:
   """Refuses to resume a run with an incompatible configuration.
 
   Raises:
-    ValueError: listing every field that differs and may not change.
+    IncompatibleRunError: (a ValueError) listing every field that differs and may not change.
   """
   saved = json.loads(json.dumps(saved))
   current = json.loads(json.dumps(current))
@@ -117,7 +125,7 @@ def check_resumable(saved: dict, current: dict) -> None:
       if a.get(key) != b.get(key):
         problems.append(f'{section}.{key}: saved {a.get(key)!r}, now {b.get(key)!r}')
   if problems:
-    raise ValueError('cannot resume: the configuration differs from the saved run in '
+    raise IncompatibleRunError('cannot resume: the configuration differs from the saved run in '
                      + '; '.join(problems) + ' (use a new --savedir or the saved settings)')
 
 
@@ -192,7 +200,13 @@ class Trainer:
       raise ValueError(f'meta_batch={train_config.meta_batch} is not divisible by the '
                        f'{replicas} replicas of the strategy')
     self.per_replica_batch = train_config.meta_batch // replicas
+    if validation_sets is not None and train_config.best_rule == 'ood' and not self.ood_names:
+      raise ValueError("best_rule='ood' needs out-of-distribution validation sets "
+                       '(--ood_dataset)')
     self.run_config = resolved_config(model_config, train_config, data_config or {})
+    # The initial parameters come from the seed: a killed run and its resumption in another
+    # process, and an uninterrupted run with the same seed, start from the same parameters.
+    keras.utils.set_random_seed(train_config.seed)
     with self.strategy.scope():
       self.learner = MetaLearner(model_config)
       self.learner.build_optimizer()
@@ -229,13 +243,14 @@ class Trainer:
     return self.learner.train_step(batch, seed, task_offset=offset)
 
   def _build_train_fn(self):
-    strategy, steps_per_call, seed = self.strategy, self.config.steps_per_call, self.config.seed
+    strategy, seed = self.strategy, self.config.seed
 
     @tf.function
-    def train_fn(iterator):
-      losses = tf.TensorArray(tf.float32, size=steps_per_call)
+    def train_fn(iterator, num_steps):
+      # num_steps (<= steps_per_call, a tensor: no retracing) stops the last call at num_steps.
+      losses = tf.TensorArray(tf.float32, size=num_steps)
       metrics = {k: tf.constant(0.0) for k in ('loss', 'cross_entropy', 'kl', 'accuracy')}
-      for i in tf.range(steps_per_call):
+      for i in tf.range(num_steps):
         step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(self.step, tf.int32)])
         per_replica = strategy.run(self.replica_step, args=(next(iterator), step_seed))
         metrics = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
@@ -248,10 +263,14 @@ class Trainer:
 
   def make_iterator(self, start_step: int):
     """The distributed episode stream, positioned at `start_step`."""
-    start_episode = start_step * self.per_replica_batch
-    dataset = self.strategy.distribute_datasets_from_function(
-        lambda ctx: self.dataset_fn(start_episode, ctx))
-    return iter(dataset)
+
+    def fn(ctx):
+      # An input pipeline feeds num_replicas / num_input_pipelines replicas, one per-replica
+      # batch each per step (MirroredStrategy: one pipeline for all its replicas).
+      replicas_per_pipeline = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+      start_episode = start_step * self.per_replica_batch * replicas_per_pipeline
+      return self.dataset_fn(start_episode, ctx)
+    return iter(self.strategy.distribute_datasets_from_function(fn))
 
   # ---------------------------------------------------------------------- validation
   def validate(self) -> dict:
@@ -289,33 +308,39 @@ class Trainer:
     train_writer = tf.summary.create_file_writer(os.path.join(logs, 'train'))
     val_writer = tf.summary.create_file_writer(os.path.join(logs, 'validation'))
     metrics, step, t0, last_log, last_time = {}, start, time.time(), start, time.time()
-    while step < cfg.num_steps:
-      metrics, losses = self._train_fn(iterator)
-      losses = losses.numpy()
-      if not np.all(np.isfinite(losses)):
-        bad = step + int(np.argmin(np.isfinite(losses))) + 1
-        raise FloatingPointError(
-            f'non-finite loss at step {bad}; stopping. The last good checkpoint is '
-            f'{self.manager.latest_checkpoint} (nothing after it was saved)')
-      previous, step = step, int(self.step)
-      metrics = {k: float(v) for k, v in metrics.items()}
-      if step // cfg.log_freq > previous // cfg.log_freq or step >= cfg.num_steps:
-        now = time.time()
-        rate = (step - last_log) / max(now - last_time, 1e-9)
-        left = (cfg.num_steps - step) / max(rate, 1e-9)
-        logging.info('step %d/%d  loss %.4f  ce %.4f  kl %.3f  acc %.3f  %.2f steps/s  '
-                     '%s left', step, cfg.num_steps, metrics['loss'], metrics['cross_entropy'],
-                     metrics['kl'], metrics['accuracy'], rate, _duration(left))
-        with train_writer.as_default(step=step):
-          for k, v in metrics.items():
-            tf.summary.scalar(k, v)
-          tf.summary.scalar('steps_per_sec', rate)
-        last_log, last_time = step, now
-      if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
-        self.manager.save(checkpoint_number=step)
-      if cfg.eval_freq and (step // cfg.eval_freq > previous // cfg.eval_freq
-                            or step >= cfg.num_steps):
-        self._validate_and_keep_best(step, val_writer)
+    try:
+      while step < cfg.num_steps:
+        count = min(cfg.steps_per_call, cfg.num_steps - step)
+        metrics, losses = self._train_fn(iterator, tf.constant(count, tf.int32))
+        losses = losses.numpy()
+        if not np.all(np.isfinite(losses)):
+          bad = step + int(np.argmin(np.isfinite(losses))) + 1
+          raise FloatingPointError(
+              f'non-finite loss at step {bad}; stopping. The last good checkpoint is '
+              f'{self.manager.latest_checkpoint} (nothing after it was saved)')
+        previous, step = step, int(self.step)
+        metrics = {k: float(v) for k, v in metrics.items()}
+        if step // cfg.log_freq > previous // cfg.log_freq or step >= cfg.num_steps:
+          now = time.time()
+          rate = (step - last_log) / max(now - last_time, 1e-9)
+          left = (cfg.num_steps - step) / max(rate, 1e-9)
+          logging.info('step %d/%d  loss %.4f  ce %.4f  kl %.3f  acc %.3f  %.2f steps/s  '
+                       '%s left', step, cfg.num_steps, metrics['loss'], metrics['cross_entropy'],
+                       metrics['kl'], metrics['accuracy'], rate, _duration(left))
+          with train_writer.as_default(step=step):
+            for k, v in metrics.items():
+              tf.summary.scalar(k, v)
+            tf.summary.scalar('steps_per_sec', rate)
+          last_log, last_time = step, now
+        if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
+          self.manager.save(checkpoint_number=step)
+        if cfg.eval_freq and (step // cfg.eval_freq > previous // cfg.eval_freq
+                              or step >= cfg.num_steps):
+          self._validate_and_keep_best(step, val_writer)
+    finally:
+      # Summaries reach the disk even when the run stops on a non-finite loss.
+      train_writer.close()
+      val_writer.close()
     logging.info('done: step %d in %s', step, _duration(time.time() - t0))
     return {'step': step, 'metrics': metrics, 'best': self._read_best()}
 

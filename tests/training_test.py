@@ -1,0 +1,326 @@
+"""Trainer: resume equivalence, the resumed data stream, refused resumes, non-finite losses,
+the best-checkpoint rule, config.json, TensorBoard summaries and checkpoint_path."""
+
+import json
+import os
+import shutil
+import tempfile
+import types
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+from tensorflow.python.framework import config as tf_config
+
+from taml_tf import config as config_lib
+from taml_tf import experiment
+from taml_tf import training
+
+try:  # Same split as tests/conftest.py when this file runs on its own.
+  from taml_tf import distribute
+  distribute.split_cpu(2)
+except RuntimeError:
+  pass
+
+WAY, SHOT, QUERY = 3, 2, 1
+
+
+def tiny_model(variant='bayesian_taml', **overrides):
+  """A model small enough for 2 shared CPU cores."""
+  kw = dict(image_shape=(16, 16, 1), channels=4, num_blocks=2, max_way=WAY, max_shot=SHOT,
+            train_inner_steps=1, test_inner_steps=1, n_mc_samples=2, encoder_channels=4,
+            encoder_features=8, meta_lr=1e-2)
+  kw.update(overrides)
+  return config_lib.variant(variant, **kw)
+
+
+def tiny_data(**overrides):
+  kw = dict(id_datasets=('embedded',), ood_datasets=('embedded_ood',), image_shape=(16, 16, 1),
+            way=WAY, max_shot=SHOT, query=QUERY, pad_to='max')
+  kw.update(overrides)
+  return experiment.DataConfig(**kw)
+
+
+_SOURCES = {}
+
+
+def dataset_fn(data, seed, meta_batch):
+  """experiment.train_dataset_fn, with the sources loaded once per process."""
+  key = (data, seed, meta_batch)
+  if key not in _SOURCES:
+    _SOURCES[key] = experiment.train_dataset_fn(data, seed, meta_batch)
+  return _SOURCES[key]
+
+
+def make_trainer(savedir, num_steps=4, model=None, data=None, strategy=None, validation=False,
+                 **train_kw):
+  model = model or tiny_model()
+  data = data or tiny_data()
+  kw = dict(savedir=savedir, num_steps=num_steps, meta_batch=2, save_freq=2, eval_freq=0,
+            log_freq=1, seed=3)
+  kw.update(train_kw)
+  train = training.TrainConfig(**kw)
+  sets = None
+  if validation:
+    cached = experiment.evaluation_sets(data, 'val', 2)
+    sets = lambda: cached
+  return training.Trainer(model, train, dataset_fn(data, train.seed, train.meta_batch),
+                          strategy, validation_sets=sets,
+                          ood_names=experiment.ood_names(data), data_config=data.to_dict())
+
+
+def state(trainer):
+  """Every variable of the run as numpy: step, optimizer iterations, meta-variables, slots."""
+  out = {'step': int(trainer.step.numpy()),
+         'iterations': int(trainer.learner.optimizer.iterations.numpy())}
+  for i, v in enumerate(trainer.learner.meta_variables):
+    out[f'var{i}'] = np.array(v.numpy())
+  for i, v in enumerate(trainer.learner.optimizer.variables):
+    out[f'opt{i}'] = np.array(v.numpy())
+  return out
+
+
+def tmpdir(test):
+  """A fresh folder removed after `test` (works under pytest, where absl flags are unparsed)."""
+  path = tempfile.mkdtemp(prefix='taml_test_')
+  test.addCleanup(shutil.rmtree, path, ignore_errors=True)
+  return path
+
+
+def flat(batch):
+  return [np.asarray(x) for x in batch]
+
+
+class TrainerTest(tf.test.TestCase, parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    # Resume equivalence must hold without op determinism (the binaries' default).
+    self.assertFalse(tf_config.is_op_determinism_enabled())
+
+  def assertStatesEqual(self, a, b):
+    self.assertEqual(sorted(a), sorted(b))
+    self.assertEqual(a['step'], b['step'])
+    self.assertEqual(a['iterations'], b['iterations'])
+    for k in a:
+      self.assertAllClose(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)
+
+  def test_resume_reaches_the_uninterrupted_parameters(self):
+    full = make_trainer(tmpdir(self), num_steps=4)
+    initial = state(full)
+    self.assertEqual(full.run()['step'], 4)
+    expected = state(full)
+    # Training moved the parameters (the comparison below is not vacuous).
+    moved = [k for k in expected if k.startswith('var')
+             and not np.allclose(expected[k], initial[k])]
+    self.assertNotEmpty(moved)
+
+    savedir = tmpdir(self)
+    first = make_trainer(savedir, num_steps=2)
+    self.assertStatesEqual(initial, state(first))  # the seed fixes the initial parameters
+    self.assertEqual(first.run()['step'], 2)
+    resumed = make_trainer(savedir, num_steps=4)  # num_steps may grow on resume
+    self.assertEqual(resumed.restore(), 2)
+    self.assertEqual(int(resumed.learner.optimizer.iterations.numpy()), 2)
+    self.assertStatesEqual(state(first), state(resumed))
+    self.assertEqual(resumed.run()['step'], 4)
+    got = state(resumed)
+    self.assertEqual(got['iterations'], 4)
+    self.assertStatesEqual(expected, got)
+    # A finished run started again trains nothing.
+    again = make_trainer(savedir, num_steps=4)
+    self.assertEqual(again.run()['step'], 4)
+    self.assertStatesEqual(expected, state(again))
+
+  def test_resumed_data_stream_continues_where_it_stopped(self):
+    trainer = make_trainer(tmpdir(self))
+    stream = iter(trainer.make_iterator(0))
+    batches = [flat(next(stream)) for _ in range(3)]
+    resumed = iter(trainer.make_iterator(2))
+    after = flat(next(resumed))
+    for x, y in zip(batches[2], after):
+      self.assertAllEqual(x, y)
+    # and differs from the first batch (the stream does move).
+    self.assertNotAllClose(batches[0][0], after[0])
+
+  def test_steps_per_call_stops_at_num_steps(self):
+    trainer = make_trainer(tmpdir(self), num_steps=3, steps_per_call=2,
+                           model=tiny_model('metasgd'))
+    self.assertEqual(trainer.run()['step'], 3)
+    self.assertEqual(int(trainer.learner.optimizer.iterations.numpy()), 3)
+    self.assertEqual(trainer.manager.latest_checkpoint.rsplit('-', 1)[1], '3')
+
+  def test_incompatible_resume_is_refused(self):
+    savedir = tmpdir(self)
+    make_trainer(savedir).restore()  # writes config.json
+    before = open(os.path.join(savedir, 'config.json')).read()
+    changes = [(dict(model=tiny_model('metasgd')), 'model.gamma_on.*model.omega_on'),
+               (dict(model=tiny_model(max_way=4), data=tiny_data(way=4)), 'data.way'),
+               (dict(meta_batch=4), 'train.meta_batch'),
+               (dict(seed=9), 'train.seed')]
+    for change, field in changes:
+      with self.subTest(field):
+        with self.assertRaisesRegex(training.IncompatibleRunError, 'cannot resume.*' + field):
+          make_trainer(savedir, num_steps=8, **change).restore()
+        # The saved configuration is left as it was.
+        self.assertEqual(before, open(os.path.join(savedir, 'config.json')).read())
+    # A longer schedule is accepted.
+    self.assertEqual(make_trainer(savedir, num_steps=8, save_freq=4).restore(), 0)
+
+  def test_resume_allows_schedule_and_data_dir_changes(self):
+    saved = training.resolved_config(tiny_model(), training.TrainConfig('a', num_steps=2),
+                                     tiny_data().to_dict())
+    now = training.resolved_config(
+        tiny_model(), training.TrainConfig('b', num_steps=10, save_freq=5, eval_freq=3,
+                                           log_freq=2, steps_per_call=2, max_to_keep=1),
+        tiny_data(data_dir='/elsewhere').to_dict())
+    training.check_resumable(saved, now)  # no error
+    now['model']['channels'] = 8
+    now['train']['best_rule'] = 'ood'
+    with self.assertRaisesRegex(ValueError, 'model.channels.*train.best_rule'):
+      training.check_resumable(saved, now)
+
+  def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(self):
+    savedir = tmpdir(self)
+    model = tiny_model('metasgd')
+    first = make_trainer(savedir, num_steps=2, model=model)
+    first.run()
+    good = state(first)
+    poisoned = make_trainer(savedir, num_steps=4, model=model)
+    original = poisoned.learner.batch_loss
+
+    def batch_loss(*args, **kwargs):
+      loss, metrics = original(*args, **kwargs)
+      loss = loss + tf.constant(np.inf, tf.float32)
+      return loss, dict(metrics, loss=loss)
+
+    poisoned.learner.batch_loss = batch_loss
+    with self.assertRaisesRegex(FloatingPointError, r'non-finite loss at step 3\b.*ckpt-2'):
+      poisoned.run()
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(
+        os.path.join(savedir, 'checkpoints'))), 'ckpt-2')
+    again = make_trainer(savedir, num_steps=4, model=model)
+    self.assertEqual(again.restore(), 2)
+    self.assertStatesEqual(good, state(again))
+    # The summaries written before the failure reached the disk.
+    self.assertIn('loss', _scalars(os.path.join(savedir, 'logs', 'train')))
+
+  @parameterized.named_parameters(('id', 'id', 2), ('ood', 'ood', 4), ('mean', 'mean', 4))
+  def test_best_checkpoint_rule(self, rule, best_step):
+    savedir = tmpdir(self)
+    trainer = make_trainer(savedir, num_steps=6, best_rule=rule, validation=True)
+    trainer.restore()
+    script = {2: {'embedded': 0.6, 'embedded_ood': 0.2},
+              4: {'embedded': 0.5, 'embedded_ood': 0.9},
+              6: {'embedded': 0.1, 'embedded_ood': 0.1}}
+
+    def validate():
+      accs = script[int(trainer.step.numpy())]
+      return types.SimpleNamespace(
+          datasets={k: types.SimpleNamespace(accuracy=v, nll=1.0, ece=0.1)
+                    for k, v in accs.items()}, records=[])
+
+    trainer.validate = validate
+    writer = tf.summary.create_noop_writer()
+    for step in (2, 4, 6):
+      trainer.step.assign(step)
+      trainer.manager.save(checkpoint_number=step)
+      trainer._validate_and_keep_best(step, writer)
+    best = json.load(open(os.path.join(savedir, 'best', 'best.json')))
+    self.assertEqual(best['step'], best_step)
+    self.assertEqual(best['rule'], rule)
+    self.assertEqual(best['accuracy'], script[best_step])
+    self.assertEqual(trainer._read_best(), best)
+    self.assertEqual(os.path.basename(training.checkpoint_path(savedir, 'best')),
+                     f'best-{best_step}')
+    self.assertEqual(os.path.basename(training.checkpoint_path(savedir, 'latest')), 'ckpt-6')
+    reader = tf.train.load_checkpoint(training.checkpoint_path(savedir, 'best'))
+    self.assertEqual(reader.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE'), best_step)
+
+  def test_ood_rule_needs_ood_sets(self):
+    with self.assertRaisesRegex(ValueError, "best_rule='ood'.*ood_dataset"):
+      make_trainer(tmpdir(self), best_rule='ood', validation=True,
+                   data=tiny_data(ood_datasets=()))
+
+  def test_config_json_and_summaries(self):
+    savedir = tmpdir(self)
+    model, data = tiny_model(), tiny_data()
+    trainer = make_trainer(savedir, num_steps=2, eval_freq=2, validation=True, model=model,
+                           data=data)
+    trainer.run()
+    saved = training.load_run_config(savedir)
+    self.assertEqual(saved, json.loads(json.dumps(trainer.run_config)))
+    self.assertEqual(config_lib.ModelConfig(**saved['model']), model)
+    self.assertEqual(experiment.DataConfig(**saved['data']), data)
+    self.assertEqual(saved['train']['num_steps'], 2)
+    # Written atomically: no temporary file left next to it.
+    self.assertEqual([f for f in os.listdir(savedir) if f.startswith('.')], [])
+
+    train = _scalars(os.path.join(savedir, 'logs', 'train'))
+    for tag in ('loss', 'cross_entropy', 'kl', 'accuracy', 'steps_per_sec'):
+      self.assertIn(tag, train)
+      self.assertEqual(sorted(train[tag]), [1, 2])
+      self.assertTrue(all(np.isfinite(v) for v in train[tag].values()), tag)
+    val = _scalars(os.path.join(savedir, 'logs', 'validation'))
+    for tag in ('embedded/accuracy', 'embedded_ood/accuracy', 'embedded/nll',
+                'embedded_ood/ece'):
+      self.assertIn(tag, val)
+    histograms = _histograms(os.path.join(savedir, 'logs', 'validation'))
+    self.assertContainsSubset({'omega', 'exp_gamma', 'z'}, histograms)
+    best = json.load(open(os.path.join(savedir, 'best', 'best.json')))
+    self.assertEqual(best['step'], 2)
+    self.assertEqual(set(best['accuracy']), {'embedded', 'embedded_ood'})
+
+
+def _events(folder):
+  files = [os.path.join(folder, f) for f in os.listdir(folder) if 'tfevents' in f]
+  assert files, f'no event file in {folder}'
+  for path in files:
+    yield from tf.compat.v1.train.summary_iterator(path)
+
+
+def _scalars(folder):
+  out = {}
+  for event in _events(folder):
+    for v in event.summary.value:
+      if v.metadata.plugin_data.plugin_name == 'scalars':
+        out.setdefault(v.tag, {})[event.step] = float(tf.make_ndarray(v.tensor))
+  return out
+
+
+def _histograms(folder):
+  return {v.tag for event in _events(folder) for v in event.summary.value
+          if v.metadata.plugin_data.plugin_name == 'histograms'}
+
+
+class CheckpointPathTest(tf.test.TestCase):
+
+  def test_fallbacks_and_errors(self):
+    savedir = tmpdir(self)
+    with self.assertRaisesRegex(FileNotFoundError, 'no checkpoint.*train first'):
+      training.checkpoint_path(savedir)
+    with self.assertRaisesRegex(ValueError, "'best' or 'latest'"):
+      training.checkpoint_path(savedir, 'newest')
+    with self.assertRaisesRegex(FileNotFoundError, 'config.json not found'):
+      training.load_run_config(savedir)
+    ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+    latest = tf.train.CheckpointManager(ckpt, os.path.join(savedir, 'checkpoints'), 2)
+    latest.save(checkpoint_number=5)
+    # No best checkpoint (validation never ran): best falls back to the latest.
+    self.assertEndsWith(training.checkpoint_path(savedir, 'best'), 'ckpt-5')
+    best = tf.train.CheckpointManager(ckpt, os.path.join(savedir, 'best'), 1,
+                                      checkpoint_name='best')
+    best.save(checkpoint_number=3)
+    latest.save(checkpoint_number=7)
+    self.assertEndsWith(training.checkpoint_path(savedir, 'best'), 'best-3')
+    self.assertEndsWith(training.checkpoint_path(savedir, 'latest'), 'ckpt-7')
+
+  def test_train_config_validation(self):
+    with self.assertRaisesRegex(ValueError, 'num_steps must be >= 1.*best_rule'):
+      training.TrainConfig('x', num_steps=0, best_rule='best')
+    with self.assertRaisesRegex(ValueError, 'savedir must be set'):
+      training.TrainConfig('')
+
+
+if __name__ == '__main__':
+  tf.test.main()
