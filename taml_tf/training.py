@@ -232,8 +232,8 @@ class Trainer:
     if self.manager.latest_checkpoint:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
       logging.info('resumed from %s at step %d', self.manager.latest_checkpoint,
-                   int(self.step))
-    return int(self.step)
+                   int(self.step.numpy()))
+    return int(self.step.numpy())
 
   # ------------------------------------------------------------------------ stepping
   def replica_step(self, batch, seed):
@@ -244,13 +244,19 @@ class Trainer:
 
   def _build_train_fn(self):
     strategy, seed = self.strategy, self.config.seed
+    # Cross-replica all-reduces inside a tf.while_loop are not matched up reliably across the
+    # replicas of a Mirrored / MultiWorkerMirrored strategy (collective shape mismatch): unroll
+    # the steps of a host call there (a Python int count; at most two traces). One device and
+    # TPUs keep the loop (TPU programs of 50-100 steps per call).
+    unroll = (strategy.num_replicas_in_sync > 1
+              and not isinstance(strategy, tf.distribute.TPUStrategy))
 
     @tf.function
     def train_fn(iterator, num_steps):
-      # num_steps (<= steps_per_call, a tensor: no retracing) stops the last call at num_steps.
+      # num_steps (<= steps_per_call) stops the last call at num_steps.
       losses = tf.TensorArray(tf.float32, size=num_steps)
       metrics = {k: tf.constant(0.0) for k in ('loss', 'cross_entropy', 'kl', 'accuracy')}
-      for i in tf.range(num_steps):
+      for i in (range(num_steps) if unroll else tf.range(num_steps)):
         step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(self.step, tf.int32)])
         per_replica = strategy.run(self.replica_step, args=(next(iterator), step_seed))
         metrics = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
@@ -259,6 +265,7 @@ class Trainer:
         losses = losses.write(i, metrics['loss'])
       return metrics, losses.stack()
 
+    train_fn.unrolled = unroll
     return train_fn
 
   def make_iterator(self, start_step: int):
@@ -311,14 +318,15 @@ class Trainer:
     try:
       while step < cfg.num_steps:
         count = min(cfg.steps_per_call, cfg.num_steps - step)
-        metrics, losses = self._train_fn(iterator, tf.constant(count, tf.int32))
+        metrics, losses = self._train_fn(
+          iterator, count if self._train_fn.unrolled else tf.constant(count, tf.int32))
         losses = losses.numpy()
         if not np.all(np.isfinite(losses)):
           bad = step + int(np.argmin(np.isfinite(losses))) + 1
           raise FloatingPointError(
               f'non-finite loss at step {bad}; stopping. The last good checkpoint is '
               f'{self.manager.latest_checkpoint} (nothing after it was saved)')
-        previous, step = step, int(self.step)
+        previous, step = step, int(self.step.numpy())
         metrics = {k: float(v) for k, v in metrics.items()}
         if step // cfg.log_freq > previous // cfg.log_freq or step >= cfg.num_steps:
           now = time.time()

@@ -1,0 +1,140 @@
+"""Flags -> configs: the authors' flags map to the right fields; every contradictory or invalid
+combination fails with a message naming the flags (on a fresh FlagValues per test)."""
+
+import os
+
+from absl import flags
+from absl.testing import absltest
+from absl.testing import parameterized
+
+from taml_tf import experiment
+from taml_tf import training
+from taml_tf.flags import definitions
+from taml_tf.flags import resolve
+from tests import training_test as tt
+
+
+def parse(*args):
+  values = flags.FlagValues()
+  for define in (definitions.define_run_flags, definitions.define_data_flags,
+                 definitions.define_model_flags, definitions.define_train_flags,
+                 definitions.define_eval_flags, definitions.define_export_flags):
+    define(values)
+    define(values)  # idempotent per FlagValues
+  values(['prog', *args])
+  return values
+
+
+def resolve_all(*args):
+  values = parse(*args)
+  data = resolve.data_config(values)
+  return data, resolve.model_config(values, data.image_shape), resolve.train_config(values)
+
+
+class ResolveTest(parameterized.TestCase):
+
+  def test_defaults(self):
+    data, model, train = resolve_all()
+    self.assertEqual(data.id_datasets, ('embedded',))
+    self.assertEqual(data.pad_to, 'bucket')
+    self.assertTrue(model.alpha_on and model.omega_on and model.gamma_on and model.z_on)
+    self.assertFalse(model.deterministic)
+    self.assertEqual(train.num_steps, 50000)
+    self.assertNotIn('x', flags.FLAGS)  # nothing leaks to the global flags
+
+  def test_authors_flags_map_to_fields(self):
+    data, model, train = resolve_all(
+        '--savedir=/tmp/r', '--id_dataset=omniglot', '--ood_dataset=mnist,embedded_ood',
+        '--way=10', '--max_shot=7', '--query=3', '--n_steps=2', '--n_test_steps=4',
+        '--metabatch=8', '--meta_lr=0.01', '--alpha_on', '--omega_on', '--n_mc_samples=3',
+        '--n_train_iters=99', '--save_freq=11', '--seed=4', '--first_order', '--jit_compile',
+        '--n_channels=8')
+    self.assertEqual((data.way, data.max_shot, data.query), (10, 7, 3))
+    self.assertEqual(data.ood_datasets, ('mnist', 'embedded_ood'))
+    self.assertEqual(data.pad_to, 'max')  # --jit_compile needs fixed shapes
+    self.assertEqual(data.image_shape, (28, 28, 1))
+    # Switches alone, as in the authors' run scripts: the others are off.
+    self.assertEqual((model.alpha_on, model.omega_on, model.gamma_on, model.z_on),
+                     (True, True, False, False))
+    self.assertEqual((model.train_inner_steps, model.test_inner_steps), (2, 4))
+    self.assertEqual((model.max_way, model.max_shot, model.channels), (10, 7, 8))
+    self.assertEqual((model.meta_lr, model.n_mc_samples), (0.01, 3))
+    self.assertTrue(model.first_order and model.jit_compile)
+    self.assertEqual((train.savedir, train.meta_batch, train.num_steps, train.save_freq,
+                      train.seed), ('/tmp/r', 8, 99, 11, 4))
+
+  @parameterized.named_parameters(
+      ('maml_switches', ['--noalpha_on'], (False, False, False, False)),
+      ('maml_inner_lr', ['--noalpha_on', '--inner_lr=0.4'], (False, False, False, False)),
+      ('metasgd', ['--alpha_on'], (True, False, False, False)),
+      ('variant', ['--variant=z_taml'], (True, False, False, True)),
+      ('variant_agrees', ['--variant=gamma_taml', '--gamma_on'], (True, False, True, False)))
+  def test_switches(self, args, expected):
+    _, model, _ = resolve_all(*args)
+    self.assertEqual((model.alpha_on, model.omega_on, model.gamma_on, model.z_on), expected)
+
+  def test_deterministic_variant(self):
+    _, model, _ = resolve_all('--variant=deterministic_taml')
+    self.assertTrue(model.deterministic)
+
+  @parameterized.named_parameters(
+      ('variant_vs_switch', ['--variant=maml', '--omega_on'],
+       '--variant=maml contradicts --omega_on=True'),
+      ('variant_vs_off', ['--variant=bayesian_taml', '--noz_on'],
+       '--variant=bayesian_taml contradicts --z_on=False'),
+      ('tpu_without_strategy', ['--tpu=x'], "--tpu='x' needs --strategy=tpu"),
+      ('bucket_with_jit', ['--pad_to=bucket', '--jit_compile'],
+       '--pad_to=bucket contradicts --jit_compile'),
+      ('bucket_with_tpu', ['--pad_to=bucket', '--strategy=tpu'],
+       '--pad_to=bucket contradicts --jit_compile / --strategy=tpu'),
+      ('inner_lr_with_alpha', ['--variant=metasgd', '--inner_lr=0.1'], '--inner_lr'),
+      ('mc_with_deterministic', ['--variant=deterministic_taml', '--n_mc_samples=3'],
+       '--n_mc_samples has no effect on a deterministic'),
+      ('min_way_above_way', ['--way=3', '--min_way=4'], 'min_way <= way'),
+      ('image_channels', ['--image_channels=2'], '--image_channels must be 1 or 3'),
+      ('empty_id', ['--id_dataset='], '--id_dataset is empty'),
+      ('duplicate_sets', ['--id_dataset=mnist', '--ood_dataset=mnist'], 'distinct'),
+      ('deterministic_alone', ['--deterministic'], 'deterministic=True needs'),
+      ('tiny_images', ['--image_size=8'], 'too small'),
+      ('zero_steps', ['--n_train_iters=0'], 'num_steps must be >= 1'),
+      ('zero_metabatch', ['--metabatch=0'], 'meta_batch must be >= 1'),
+  )
+  def test_invalid_flags(self, args, message):
+    with self.assertRaisesRegex(resolve.FlagError, message.replace('(', r'\(')
+                                .replace('[', r'\[')):
+      resolve_all(*args)
+
+  def test_bad_enum_is_rejected_by_absl(self):
+    with self.assertRaisesRegex(flags.IllegalFlagValueError, 'strategy'):
+      parse('--strategy=horovod')
+
+  def test_metabatch_not_divisible_by_replicas(self):
+    from tests import distribute_test  # pylint: disable=g-import-not-at-top
+    with self.assertRaisesRegex(ValueError, 'meta_batch=3 is not divisible by the 2 replicas'):
+      tt.make_trainer(tt.tmpdir(self), meta_batch=3, strategy=distribute_test.mirrored())
+
+  def test_unknown_and_missing_data_fail_at_source_build(self):
+    data, _, train = resolve_all('--id_dataset=no_such_dataset_xyz', '--image_size=16')
+    with self.assertRaisesRegex((ValueError, FileNotFoundError), 'no_such_dataset_xyz'):
+      experiment.train_dataset_fn(data, train.seed, train.meta_batch)
+    missing = os.path.join(tt.tmpdir(self), 'missing.npz')
+    data, _, train = resolve_all(f'--id_dataset={missing}')
+    with self.assertRaisesRegex(FileNotFoundError, 'missing.npz'):
+      experiment.train_dataset_fn(data, train.seed, train.meta_batch)
+
+  def test_evaluation_overrides_and_saved_configs(self):
+    savedir = tt.tmpdir(self)
+    tt.make_trainer(savedir).restore()  # writes config.json
+    model, data, train = resolve.saved_configs(savedir)
+    self.assertEqual(model, tt.tiny_model())
+    self.assertEqual(data, tt.tiny_data())
+    self.assertIsInstance(train, training.TrainConfig)
+    values = parse('--n_test_steps=7', '--ood_dataset=mnist', '--data_dir=/d')
+    model2, data2 = resolve.evaluation_overrides(values, model, data)
+    self.assertEqual(model2.test_inner_steps, 7)
+    self.assertEqual(model2.n_mc_samples, model.n_mc_samples)  # not given: kept
+    self.assertEqual((data2.ood_datasets, data2.data_dir), (('mnist',), '/d'))
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,216 @@
+"""End-to-end tests of taml-train / taml-evaluate / taml-export on the real Omniglot -> MNIST
+data: train, kill and resume, evaluate, export, serve; --help, --flagfile and bad flags.
+
+Every binary runs as a subprocess (``python -m taml_tf.launch.<name>``), as users run it. One
+trained run is shared by the class (setUpClass): each subprocess costs TF start-up + tracing.
+"""
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import numpy as np
+import tensorflow as tf
+
+from tests import real_data
+
+DATA_FILES = ('omniglot_28x28.npz', 'mnist_test.npz')
+STEPS = 8
+TINY = ['--id_dataset=omniglot', '--ood_dataset=mnist', '--n_channels=4', '--n_steps=1',
+        '--n_test_steps=1', '--way=3', '--max_shot=2', '--query=1', '--metabatch=2',
+        f'--n_train_iters={STEPS}', '--save_freq=2', '--eval_freq=3', '--n_val_episodes=2',
+        '--log_freq=1', '--n_mc_samples=2', '--seed=5',
+        # Two uninterrupted CPU runs with the same seed already differ in the last bits without
+        # op determinism (multi-threaded kernels); with it, resume must be bit-exact.
+        '--op_determinism']
+# The authors' flags and the new ones the issue lists (export_dir is taml-export's).
+ISSUE_FLAGS = ('savedir id_dataset ood_dataset way max_shot query n_steps metabatch meta_lr '
+               'inner_lr alpha_on omega_on gamma_on z_on n_mc_samples n_train_iters '
+               'n_test_episodes save_freq data_dir strategy tpu jit_compile first_order '
+               'seed').split()
+
+
+def binary(name, *args, check=True, timeout=300):
+  """Runs taml-<name>; returns the CompletedProcess."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
+  proc = subprocess.run([sys.executable, '-m', f'taml_tf.launch.{name}', *args],
+                        capture_output=True, text=True, timeout=timeout, env=env,
+                        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+  if check and proc.returncode:
+    raise AssertionError(f'taml-{name} {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
+  return proc
+
+
+def variables(prefix):
+  """Every variable of a checkpoint (by its checkpoint key) as numpy."""
+  reader = tf.train.load_checkpoint(prefix)
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+          if not k.startswith('_CHECKPOINTABLE_OBJECT_GRAPH')}
+
+
+class BinariesTest(unittest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data_dir = real_data.require(*DATA_FILES)
+    cls.root = tempfile.mkdtemp(prefix='binaries_test_')
+    cls.run_dir = os.path.join(cls.root, 'run')
+    cls.train = binary('train', *TINY, f'--data_dir={cls.data_dir}', f'--savedir={cls.run_dir}')
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(getattr(cls, 'root', ''), ignore_errors=True)
+    super().tearDownClass()
+
+  def test_train_writes_a_complete_run(self):
+    self.assertIn(f'trained {STEPS} steps', self.train.stdout)
+    self.assertRegex(self.train.stderr, r'step 8/8 +loss [\d.]+ .*acc [\d.]+ .*steps/s .*left')
+    config = json.load(open(os.path.join(self.run_dir, 'config.json')))
+    self.assertEqual(config['data']['id_datasets'], ['omniglot'])
+    self.assertEqual(config['data']['ood_datasets'], ['mnist'])
+    self.assertEqual(config['model']['channels'], 4)
+    self.assertTrue(config['model']['omega_on'] and config['model']['z_on'])  # bayesian_taml
+    latest = tf.train.latest_checkpoint(os.path.join(self.run_dir, 'checkpoints'))
+    self.assertTrue(latest.endswith(f'ckpt-{STEPS}'), latest)
+    best = json.load(open(os.path.join(self.run_dir, 'best', 'best.json')))
+    self.assertIn(best['step'], (3, 6, 8))
+    self.assertEqual(set(best['accuracy']), {'omniglot', 'mnist'})
+
+  def test_killed_run_resumes_to_the_uninterrupted_parameters(self):
+    savedir = os.path.join(self.root, 'killed')
+    ckpts = os.path.join(savedir, 'checkpoints')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'taml_tf.launch.train', *TINY, f'--data_dir={self.data_dir}',
+         f'--savedir={savedir}'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+      deadline = time.time() + 240
+      while not (os.path.isdir(ckpts) and tf.train.latest_checkpoint(ckpts)):
+        self.assertIsNone(proc.poll(), 'training ended before its first checkpoint was seen')
+        self.assertLess(time.time(), deadline)
+        time.sleep(0.02)
+      self.assertIsNone(proc.poll(), 'training ended before it could be killed')
+      proc.send_signal(signal.SIGKILL)
+    finally:
+      proc.kill()
+      proc.wait()
+    self.assertEqual(proc.returncode, -signal.SIGKILL)
+    killed_at = int(tf.train.latest_checkpoint(ckpts).rsplit('-', 1)[1])
+    self.assertLess(killed_at, STEPS)
+    resumed = binary('train', *TINY, f'--data_dir={self.data_dir}', f'--savedir={savedir}')
+    self.assertRegex(resumed.stderr, f'resumed from .*ckpt-{killed_at} at step {killed_at}')
+    self.assertIn(f'trained {STEPS} steps', resumed.stdout)
+    got = variables(os.path.join(ckpts, f'ckpt-{STEPS}'))
+    want = variables(os.path.join(self.run_dir, 'checkpoints', f'ckpt-{STEPS}'))
+    self.assertEqual(sorted(got), sorted(want))
+    self.assertEqual(int(got['step/.ATTRIBUTES/VARIABLE_VALUE']), STEPS)
+    iterations = [k for k in got if k.endswith('iterations/.ATTRIBUTES/VARIABLE_VALUE')
+                  or 'iteration' in k]
+    self.assertTrue(iterations, sorted(got)[:20])
+    for k in iterations:
+      self.assertEqual(int(got[k]), STEPS, k)
+    for k in want:
+      np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+  def test_evaluate_reports_both_data_sets(self):
+    out = os.path.join(self.root, 'results')
+    proc = binary('evaluate', f'--savedir={self.run_dir}', '--n_test_episodes=3',
+                  f'--output_dir={out}')
+    results = json.load(open(os.path.join(out, 'results.json')))
+    text = json.dumps(results)
+    for name in ('omniglot', 'mnist'):
+      self.assertIn(name, text)
+      self.assertIn(name, proc.stdout)  # the markdown table
+    numbers = []
+
+    def collect(x):
+      if isinstance(x, dict):
+        for v in x.values():
+          collect(v)
+      elif isinstance(x, list):
+        for v in x:
+          collect(v)
+      elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        numbers.append(x)
+
+    collect(results)
+    self.assertTrue(numbers)
+    self.assertTrue(all(math.isfinite(v) for v in numbers))
+    self.assertTrue(os.path.exists(os.path.join(out, 'results.md')))
+
+  def test_export_serves_a_real_mnist_task(self):
+    target = os.path.join(self.root, 'saved_model')
+    binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}')
+    model = tf.saved_model.load(target)
+    with np.load(os.path.join(self.data_dir, 'mnist_test.npz')) as d:
+      images, labels = d['images'], d['labels']
+    rng = np.random.default_rng(0)
+    support, support_labels, query = [], [], []
+    for c, digit in enumerate((3, 7, 9)):
+      rows = rng.permutation(np.flatnonzero(labels == digit))
+      support += list(images[rows[:2]])
+      support_labels += [c, c]
+      query += list(images[rows[2:4]])
+    as_input = lambda x: tf.constant(np.stack(x)[..., None].astype(np.float32) / 255.0)
+    out = model.signatures['adapt_and_predict'](
+        support_images=as_input(support),
+        support_labels=tf.constant(support_labels, tf.int32), query_images=as_input(query))
+    probs = out['probs'].numpy()
+    self.assertEqual(probs.shape, (6, 3))
+    self.assertTrue(np.all(np.isfinite(probs)))
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    # An existing export is not replaced silently.
+    again = binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}',
+                   check=False)
+    self.assertNotEqual(again.returncode, 0)
+    self.assertIn('--overwrite', again.stderr)
+
+  def test_help_lists_every_flag_and_flagfile_works(self):
+    text = binary('train', '--help', check=False).stdout  # absl's --help exits with 1
+    for name in ISSUE_FLAGS + ['variant', 'eval_freq']:  # --flagfile: in --helpfull
+      self.assertRegex(text, rf'--\[?(no)?\]?{name}\b', name)
+    self.assertIn('authors\' flag', text)  # meanings are shown
+    export_help = binary('export', '--help', check=False).stdout
+    self.assertRegex(export_help, r'--export_dir:')
+    # --flagfile: the tiny flags from a file; the run resumes the finished shared run (same
+    # configuration), so it only proves the file was read and resolved to the same config.
+    flagfile = os.path.join(self.root, 'tiny.cfg')
+    with open(flagfile, 'w') as f:
+      f.write('\n'.join(TINY + [f'--data_dir={self.data_dir}']) + '\n')
+    proc = binary('train', f'--flagfile={flagfile}', f'--savedir={self.run_dir}')
+    self.assertIn(f'trained {STEPS} steps', proc.stdout)
+
+  def test_bad_flags_fail_with_a_message(self):
+    cases = [
+        (['--variant=maml', '--omega_on'], '--variant=maml contradicts --omega_on=True'),
+        (['--tpu=x'], "--tpu='x' needs --strategy=tpu"),
+        ([f'--id_dataset={os.path.join(self.root, "nowhere.npz")}'], 'nowhere.npz'),
+    ]
+    for args, message in cases:
+      with self.subTest(args=args):
+        proc = binary('train', *args, f'--savedir={os.path.join(self.root, "bad")}',
+                      f'--data_dir={self.data_dir}', check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(message, proc.stderr)
+        self.assertNotIn('Traceback', proc.stderr)
+    self.assertFalse(os.path.exists(os.path.join(self.root, 'bad', 'checkpoints')))
+
+  def test_evaluate_without_a_run_fails_clearly(self):
+    empty = tempfile.mkdtemp(dir=self.root)
+    proc = binary('evaluate', f'--savedir={empty}', check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('config.json not found', proc.stderr)
+    self.assertIn('taml-tf training folder', proc.stderr)
+    self.assertNotIn('Traceback', proc.stderr)
+
+
+if __name__ == '__main__':
+  unittest.main()
