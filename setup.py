@@ -31,6 +31,7 @@ setuptools.setup(
         'taml-train=taml_tf.launch.train:run',
         'taml-evaluate=taml_tf.launch.evaluate:run',
         'taml-export=taml_tf.launch.export:run',
+        'taml-benchmark=taml_tf.launch.benchmark:run',
     ]},
     license='MIT',
 )

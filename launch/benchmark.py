@@ -1,0 +1,109 @@
+"""taml-benchmark: meta-training throughput, peak memory, meta-test time and GFLOP/s.
+
+Each configuration runs in its own process (so peak memory is its own) and the table is written
+as markdown. Run it on an otherwise idle machine.
+
+  python -m taml_tf.launch.benchmark --out=docs/benchmark.md
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+
+from taml_tf import benchmarking
+
+flags.DEFINE_string('out', 'docs/benchmark.md', 'Markdown file the results are written to.')
+flags.DEFINE_string('json_out', None, 'Optional JSON file with every measurement.')
+flags.DEFINE_list('plan', None, 'Measurements as shape:variant:order:execution:phase '
+                  '(default: the standard table).')
+flags.DEFINE_integer('iterations', 6, 'Timed iterations per measurement (median reported).')
+flags.DEFINE_string('single', None, 'Internal: run one measurement (JSON Spec) and print it.')
+flags.DEFINE_string('data_dir', None, 'Data folder with omniglot_28x28.npz.')
+FLAGS = flags.FLAGS
+
+STANDARD = [
+    'A:bayesian_taml:second:function:train', 'B:bayesian_taml:second:function:train',
+    'A:maml:second:function:train', 'B:maml:second:function:train',
+    'A:bayesian_taml:first:function:train', 'B:bayesian_taml:first:function:train',
+    'A:maml:first:function:train',
+    'A:bayesian_taml:second:eager:train', 'A:bayesian_taml:second:xla:train',
+    'A:maml:second:xla:train',
+    'A:bayesian_taml:second:function:test', 'B:bayesian_taml:second:function:test',
+]
+
+
+def _run_one(item: str) -> dict:
+  shape, variant, order, execution, phase = item.split(':')
+  spec = dict(shape=shape, variant=variant, order=order, execution=execution, phase=phase,
+              iterations=FLAGS.iterations if execution != 'eager' else 2)
+  cmd = [sys.executable, '-m', 'taml_tf.launch.benchmark', '--single=' + json.dumps(spec)]
+  if FLAGS.data_dir:
+    cmd.append('--data_dir=' + FLAGS.data_dir)
+  out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+  lines = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
+  if out.returncode or not lines:
+    raise RuntimeError(f'{item} failed:\n{out.stderr[-3000:]}')
+  return json.loads(lines[-1][len('RESULT '):])
+
+
+def _table(results, flops, rate) -> str:
+  rows = ['| shape | variant | order | execution | phase | s / iteration (median) | tasks/s | '
+          'peak RSS (MB) | warm-up (s) |', '|---|---|---|---|---|---|---|---|---|']
+  for r in results:
+    rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {r['execution']} | "
+                f"{r['phase']} | {r['seconds']:.3f} | {r['tasks_per_second']:.2f} | "
+                f"{r['peak_rss_mb']:.0f} | {r['warmup_seconds']:.1f} |")
+  text = '\n'.join(rows)
+  text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
+           '| FLOP count (max-padded meta-batch) | GFLOP / update | s / update | GFLOP/s | '
+           'fraction of matmul rate |\n|---|---|---|---|---|\n')
+  for f in flops:
+    text += (f"| {f['shape']} {f['variant']} {f['order']}-order | {f['flops'] / 1e9:.2f} | "
+             f"{f['seconds']:.3f} | {f['gflops_per_second']:.1f} | "
+             f"{f['gflops_per_second'] / rate:.0%} |\n")
+  return text
+
+
+def main(argv):
+  del argv
+  if FLAGS.single:
+    spec = benchmarking.Spec(**json.loads(FLAGS.single))
+    if spec.phase == 'flops':
+      result = benchmarking.count_train_flops(spec.shape, spec.variant, spec.order,
+                                              FLAGS.data_dir)
+    else:
+      result = benchmarking.measure(spec, FLAGS.data_dir)
+    print('RESULT ' + json.dumps(result), flush=True)
+    return
+  results = []
+  for item in FLAGS.plan or STANDARD:
+    results.append(_run_one(item))
+    print(json.dumps(results[-1]), flush=True)
+  flops = [_run_one(f'{s}:bayesian_taml:second:function:flops') for s in ('A', 'B')]
+  rate = benchmarking.matmul_rate()
+  machine = (f'{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, '
+             f'Python {platform.python_version()}')
+  body = _table(results, flops, rate)
+  header = ('# Benchmark\n\nCommand: `python -m taml_tf.launch.benchmark '
+            + ' '.join(sys.argv[1:]) + f'`\n\nMachine: {machine}.\n\n')
+  os.makedirs(os.path.dirname(FLAGS.out) or '.', exist_ok=True)
+  with open(FLAGS.out + '.tmp', 'w') as f:
+    f.write(header + body + '\n')
+  os.replace(FLAGS.out + '.tmp', FLAGS.out)
+  if FLAGS.json_out:
+    with open(FLAGS.json_out, 'w') as f:
+      json.dump(dict(results=results, flops=flops, matmul_gflops=rate), f, indent=1)
+  print(header + body)
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

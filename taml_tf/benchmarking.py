@@ -1,0 +1,168 @@
+"""Throughput, memory and FLOP measurements of the meta-learner (issue 5's benchmark).
+
+One measurement = one configuration (shape, variant, first/second order, execution mode,
+meta-training or meta-test) run in its own process, so peak resident memory is that
+configuration's. The same episodes are used every run (fixed sampler seed).
+
+Shapes (the paper's settings):
+  A: 28x28x1, 5-way, shots 1..15 per class (mixed mode), 5 queries per class, meta-batch 4;
+  B: 32x32x3, 5-way, shots 1..50 (mixed mode), 15 queries per class, meta-batch 4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import config as config_lib
+from taml_tf import data
+from taml_tf import episodes
+from taml_tf.learner import MetaLearner
+
+SHAPES = {
+    'A': dict(image_shape=(28, 28, 1), max_shot=15, query=5),
+    'B': dict(image_shape=(32, 32, 3), max_shot=50, query=15),
+}
+META_BATCH, WAY = 4, 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+  """One measurement.
+
+  Attributes:
+    shape: 'A' or 'B'.
+    variant: a ModelConfig variant ('bayesian_taml', 'maml', ...).
+    order: 'second' or 'first'.
+    execution: 'function' (tf.function, bucketed padding, one trace for all sizes), 'xla'
+      (jit_compile, fixed max padding) or 'eager'.
+    phase: 'train' (one meta-update over the meta-batch, 5 inner steps) or 'test' (one task,
+      10 inner steps, 10 Monte-Carlo samples for Bayesian variants, the mean otherwise).
+    iterations: timed iterations after the warm-up.
+  """
+
+  shape: str = 'A'
+  variant: str = 'bayesian_taml'
+  order: str = 'second'
+  execution: str = 'function'
+  phase: str = 'train'
+  iterations: int = 6
+
+
+def _source(image_shape, data_dir):
+  # Shape B's CIFAR-FS is not on an offline machine: real Omniglot drawings resized to
+  # 32x32x3 have the same array sizes, hence the same cost.
+  return data.build_source('omniglot', 'test', image_shape, data_dir)
+
+
+def measure(spec: Spec, data_dir=None) -> dict:
+  """Runs one measurement; returns seconds per iteration (median), rates and peak memory."""
+  shape = SHAPES[spec.shape]
+  xla = spec.execution == 'xla'
+  cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
+                           max_shot=shape['max_shot'], first_order=spec.order == 'first',
+                           jit_compile=xla, train_inner_steps=5, test_inner_steps=10,
+                           n_mc_samples=10)
+  tf.keras.utils.set_random_seed(0)
+  learner = MetaLearner(cfg)
+  learner.build_optimizer()
+  sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shape['max_shot'], query=shape['query'],
+                                   mode='mixed', pad_to='max' if xla else 'bucket')
+  sampler = data.EpisodeSampler([_source(shape['image_shape'], data_dir)], sampler_cfg, seed=0)
+  batch_size = META_BATCH if spec.phase == 'train' else 1
+  batches = [episodes.to_tensors(episodes.Episode(*sampler.sample_batch(i * batch_size,
+                                                                        batch_size)))
+             for i in range(spec.iterations + 1)]
+  support = None if spec.execution != 'xla' else sampler_cfg.max_support
+  seed = tf.constant([0, 0])
+  if spec.phase == 'train':
+    signature = [episodes.spec(shape['image_shape'], support, sampler_cfg.query_size, WAY,
+                               META_BATCH), tf.TensorSpec([2], tf.int32)]
+    if spec.execution == 'eager':
+      def step(b, s):
+        grads, metrics = learner.compute_gradients(b, s)
+        learner.apply_gradients(grads)
+        return metrics
+    else:
+      step = tf.function(learner.train_step, input_signature=signature)
+    run = lambda b: step(b, seed)['loss'].numpy()
+  else:
+    mode = 'mean' if cfg.deterministic or not cfg.uses_encoder else 'mc'
+    signature = [episodes.spec(shape['image_shape'], support, sampler_cfg.query_size, WAY),
+                 tf.TensorSpec([2], tf.int32)]
+    predict = lambda t, s: learner.predict(t, s, mode=mode)[0]
+    if spec.execution != 'eager':
+      predict = tf.function(predict, input_signature=signature, jit_compile=xla)
+    run = lambda b: predict(episodes.Episode(*[x[0] for x in b]), seed).numpy()
+  start = time.perf_counter()
+  run(batches[0])
+  warmup = time.perf_counter() - start
+  times = []
+  for b in batches[1:]:
+    start = time.perf_counter()
+    run(b)
+    times.append(time.perf_counter() - start)
+  median = statistics.median(times)
+  real_support = float(np.mean([float(tf.reduce_sum(b.support_mask)) for b in batches[1:]]))
+  out = dataclasses.asdict(spec)
+  out.update(seconds=median, seconds_all=times, warmup_seconds=warmup,
+             tasks_per_second=batch_size / median,
+             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+             mean_real_support_per_task=real_support / batch_size)
+  return out
+
+
+def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='second',
+                      data_dir=None) -> dict:
+  """FLOPs of one meta-update on a max-padded meta-batch (TF profiler), and its time.
+
+  The profiler counts the registered float operations (convolutions and their gradients,
+  matmuls, element-wise ops) of the traced step; padding rows are counted, as they are computed.
+  """
+  from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top
+  s = SHAPES[shape]
+  cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
+                           max_shot=s['max_shot'], first_order=order == 'first')
+  tf.keras.utils.set_random_seed(0)
+  learner = MetaLearner(cfg)
+  learner.build_optimizer()
+  sampler_cfg = data.SamplerConfig(way=WAY, max_shot=s['max_shot'], query=s['query'],
+                                   mode='mixed', pad_to='max')
+  sampler = data.EpisodeSampler([_source(s['image_shape'], data_dir)], sampler_cfg, seed=0)
+  batches = [episodes.to_tensors(episodes.Episode(*sampler.sample_batch(i * META_BATCH,
+                                                                        META_BATCH)))
+             for i in range(4)]
+  fn = tf.function(lambda b, seed: learner.compute_gradients(b, seed))
+  graph = fn.get_concrete_function(batches[0], tf.constant([0, 0])).graph
+  opts = option_builder.ProfileOptionBuilder.float_operation()
+  opts['output'] = 'none'
+  flops = model_analyzer.profile(graph, options=opts).total_float_ops
+  fn(batches[0], tf.constant([0, 0]))
+  times = []
+  for b in batches[1:]:
+    start = time.perf_counter()
+    fn(b, tf.constant([0, 0]))[1]['loss'].numpy()
+    times.append(time.perf_counter() - start)
+  seconds = statistics.median(times)
+  return dict(shape=shape, variant=variant, order=order, flops=int(flops), seconds=seconds,
+              gflops_per_second=flops / seconds / 1e9)
+
+
+def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
+  """This machine's float32 matrix-multiply rate in GFLOP/s (n x n times n x n)."""
+  a = tf.random.stateless_normal([n, n], seed=[1, 2])
+  b = tf.random.stateless_normal([n, n], seed=[3, 4])
+  fn = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+  fn(a, b).numpy()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn(a, b).numpy()
+    times.append(time.perf_counter() - start)
+  return 2.0 * n ** 3 / statistics.median(times) / 1e9
