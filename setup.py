@@ -25,6 +25,7 @@ setuptools.setup(
         'numpy>=1.26',
         'pillow>=10',
         'scikit-learn>=1.3',
+        'matplotlib>=3.8',
     ],
     extras_require={'test': ['pytest>=8']},
     entry_points={'console_scripts': [
@@ -32,6 +33,7 @@ setuptools.setup(
         'taml-evaluate=taml_tf.launch.evaluate:run',
         'taml-export=taml_tf.launch.export:run',
         'taml-benchmark=taml_tf.launch.benchmark:run',
+        'taml-figures=taml_tf.launch.figures:run',
     ]},
     license='MIT',
 )

@@ -1,0 +1,186 @@
+"""The paper's figures from a trained run (PNG, matplotlib).
+
+* gamma per layer against task size, including sizes beyond the training range (the paper's
+  "tendency" figure: larger tasks get larger gamma for conv2..conv4);
+* omega against class size within class-imbalanced tasks (small classes get larger weights);
+* how far z moves the initialisation for in- vs out-of-distribution tasks;
+* reliability diagrams of several runs (e.g. MAML vs Bayesian TAML);
+* training curves from the TensorBoard logs.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import typing
+
+import matplotlib
+
+matplotlib.use('Agg')  # files only; no display on servers
+import matplotlib.ticker  # pylint: disable=g-import-not-at-top,wrong-import-position
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from taml_tf import episodes  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _save(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  tmp = path + '.tmp.png'
+  fig.savefig(tmp, dpi=120, bbox_inches='tight')
+  plt.close(fig)
+  os.replace(tmp, path)
+  return path
+
+
+def gamma_tendency(learner, source, shots: typing.Sequence[int], way: int, tasks: int = 20,
+                   seed: int = 0) -> np.ndarray:
+  """Posterior-mean exp(gamma) per layer for tasks of `way` classes with `k` shots each.
+
+  Args:
+    learner: a MetaLearner with gamma_on.
+    source: ClassImages to draw classes and images from.
+    shots: shots per class to probe (may exceed the training max_shot).
+    way: classes per task.
+    tasks: tasks averaged per size.
+    seed: numpy seed.
+
+  Returns:
+    [len(shots), num_layers] mean exp(gamma).
+  """
+  rng = np.random.default_rng(seed)
+  infer = tf.function(lambda t: learner.balancing_values(
+      learner.posterior(t.support_images, t.support_labels, t.support_mask, t.class_mask),
+      t.class_mask, 'mean', tf.constant([0, 0]))[0].gamma)
+  out = []
+  for k in shots:
+    values = []
+    for _ in range(tasks):
+      classes = rng.choice(source.num_classes, way, replace=False)
+      images, labels = [], []
+      for c, cls in enumerate(classes):
+        pool = source.class_images(int(cls))
+        idx = rng.choice(len(pool), min(k, len(pool)), replace=False)
+        images.append(pool[idx])
+        labels += [c] * len(idx)
+      ep = episodes.from_arrays(np.concatenate(images), labels, np.concatenate(images)[:way],
+                                np.arange(way), max_way=learner.config.max_way)
+      values.append(np.exp(infer(episodes.to_tensors(ep)).numpy()))
+    out.append(np.mean(values, 0))
+  return np.array(out)
+
+
+def plot_gamma_tendency(shots, gamma, max_shot: int, way: int, path: str) -> str:
+  """Line plot of exp(gamma) per layer against task size (support examples)."""
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  sizes = np.asarray(shots) * way
+  names = [f'conv{i + 1}' for i in range(gamma.shape[1] - 1)] + ['dense']
+  for layer, name in enumerate(names):
+    ax.plot(sizes, gamma[:, layer], marker='o', label=name)
+  ax.axvline(max_shot * way, color='grey', linestyle='--', linewidth=1)
+  ax.text(max_shot * way, ax.get_ylim()[1], ' training max', va='top', fontsize=8)
+  ax.set_xscale('log')
+  ax.set_xticks(sizes)
+  ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+  ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  ax.set_xlabel('task size (support examples)')
+  ax.set_ylabel('exp(gamma) (posterior mean)')
+  ax.legend(fontsize=8)
+  return _save(fig, path)
+
+
+def plot_omega_vs_class_size(arrays: dict, path: str) -> str:
+  """omega (softmax weight) against the class's shot, within class-imbalanced tasks."""
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  shots, omega, way = arrays['shots'], arrays['omega'], arrays['way']
+  xs, ys = [], []
+  for i in range(len(way)):
+    s, o = shots[i, :way[i]], omega[i, :way[i]]
+    if s.min() != s.max():  # class-imbalanced tasks only
+      xs.append(s)
+      ys.append(o * way[i])  # 1 = the uniform weight
+  xs, ys = np.concatenate(xs), np.concatenate(ys)
+  ax.scatter(xs, ys, s=6, alpha=0.3)
+  for s in np.unique(xs):
+    ax.plot(s, ys[xs == s].mean(), 'r_', markersize=12)
+  ax.axhline(1.0, color='grey', linewidth=1)
+  ax.set_xlabel('class size (support shots)')
+  ax.set_ylabel('omega weight x way (1 = uniform)')
+  return _save(fig, path)
+
+
+def plot_z_shift(arrays: dict, ood: typing.Sequence[str], path: str) -> str:
+  """Histograms of ||theta (*) z - theta|| / ||theta|| per data set, ID vs OOD."""
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  for name in np.unique(arrays['dataset']):
+    values = arrays['z_relative_change'][arrays['dataset'] == name]
+    kind = 'OOD' if name in ood else 'ID'
+    ax.hist(values, bins=30, alpha=0.5, label=f'{name} ({kind}), mean {values.mean():.3f}')
+  ax.set_xlabel('relative change of the initialisation by z')
+  ax.set_ylabel('tasks')
+  ax.legend(fontsize=8)
+  return _save(fig, path)
+
+
+def plot_reliability(results: typing.Mapping[str, dict], dataset: str, path: str) -> str:
+  """Reliability diagrams (accuracy vs confidence) of several runs on one data set."""
+  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  ax.plot([0, 1], [0, 1], color='grey', linestyle='--', linewidth=1)
+  for label, result in results.items():
+    r = result['datasets'][dataset]
+    rel = r['reliability']
+    conf = np.array([np.nan if v is None else v for v in rel['confidence']], float)
+    acc = np.array([np.nan if v is None else v for v in rel['accuracy']], float)
+    ok = np.isfinite(conf) & np.isfinite(acc)
+    ax.plot(conf[ok], acc[ok], marker='o', label=f"{label} (ECE {r['ece']:.3f})")
+  ax.set_xlabel('confidence')
+  ax.set_ylabel('accuracy')
+  ax.set_title(dataset)
+  ax.legend(fontsize=8)
+  return _save(fig, path)
+
+
+def read_scalars(logdir: str) -> dict:
+  """tag -> (steps, values) from the TensorBoard event files under `logdir`."""
+  out = {}
+  for path in sorted(glob.glob(os.path.join(logdir, 'events.out.tfevents.*'))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        number = tf.make_ndarray(value.tensor) if value.HasField('tensor') else value.simple_value
+        if np.ndim(number) == 0:
+          steps, values = out.setdefault(value.tag, ([], []))
+          steps.append(event.step)
+          values.append(float(number))
+  return out
+
+
+def plot_training_curves(savedir: str, path: str) -> str:
+  """Training loss / accuracy and validation accuracy against the step."""
+  train = read_scalars(os.path.join(savedir, 'logs', 'train'))
+  val = read_scalars(os.path.join(savedir, 'logs', 'validation'))
+  fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+  for tag in ('loss', 'cross_entropy'):
+    if tag in train:
+      a.plot(*train[tag], label=tag)
+  a.set_xlabel('step')
+  a.legend(fontsize=8)
+  if 'accuracy' in train:
+    b.plot(*train['accuracy'], label='train (query)')
+  for tag, (steps, values) in val.items():
+    if tag.endswith('/accuracy'):
+      b.plot(steps, values, marker='o', label='validation ' + tag.split('/')[0])
+  b.set_xlabel('step')
+  b.set_ylabel('accuracy')
+  b.legend(fontsize=8)
+  return _save(fig, path)
+
+
+def load_results(result_dir: str) -> tuple:
+  """(results.json dict, balancing.npz arrays) of an evaluation."""
+  with open(os.path.join(result_dir, 'results.json')) as f:
+    results = json.load(f)
+  with np.load(os.path.join(result_dir, 'balancing.npz')) as d:
+    arrays = {k: d[k] for k in d.files}
+  return results, arrays

@@ -1,0 +1,58 @@
+"""Tests of the figure helpers (PNG files from synthetic records and real summaries)."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import figures
+
+
+def _is_png(path):
+  with open(path, 'rb') as f:
+    return f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+class FiguresTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    rng = np.random.default_rng(0)
+    e = 40
+    shots = rng.integers(1, 10, size=(e, 5))
+    omega = rng.random((e, 5)).astype(np.float32)
+    self.arrays = dict(
+        dataset=np.array(['omniglot'] * 20 + ['mnist'] * 20), way=np.full(e, 5),
+        shots=shots, omega=omega / omega.sum(1, keepdims=True),
+        z_relative_change=rng.random(e))
+    self.out = self.create_tempdir().full_path
+
+  def test_balancing_figures_are_pngs(self):
+    for path in (figures.plot_omega_vs_class_size(self.arrays, os.path.join(self.out, 'o.png')),
+                 figures.plot_z_shift(self.arrays, ['mnist'], os.path.join(self.out, 'z.png')),
+                 figures.plot_gamma_tendency([1, 2, 4], np.ones((3, 5)), 2, 5,
+                                             os.path.join(self.out, 'g.png'))):
+      self.assertTrue(_is_png(path), path)
+      self.assertFalse(os.path.exists(path + '.tmp.png'))
+
+  def test_reliability_and_training_curves(self):
+    rel = dict(confidence=[None, 0.3, 0.9], accuracy=[None, 0.2, 0.95], count=[0, 5, 10])
+    run = {'datasets': {'mnist': {'reliability': rel, 'ece': 0.05}}}
+    path = figures.plot_reliability({'maml': run, 'taml': run}, 'mnist',
+                                    os.path.join(self.out, 'r.png'))
+    self.assertTrue(_is_png(path))
+    logs = os.path.join(self.out, 'run', 'logs')
+    for kind, tag in (('train', 'loss'), ('validation', 'mnist/accuracy')):
+      writer = tf.summary.create_file_writer(os.path.join(logs, kind))
+      with writer.as_default():
+        for step in range(3):
+          tf.summary.scalar(tag, 0.5 * step, step=step)
+      writer.close()
+    scalars = figures.read_scalars(os.path.join(logs, 'train'))
+    self.assertEqual(scalars['loss'], ([0, 1, 2], [0.0, 0.5, 1.0]))
+    self.assertTrue(_is_png(figures.plot_training_curves(os.path.join(self.out, 'run'),
+                                                         os.path.join(self.out, 't.png'))))
+
+
+if __name__ == '__main__':
+  tf.test.main()
