@@ -25,7 +25,7 @@ class FiguresTest(tf.test.TestCase):
         dataset=np.array(['omniglot'] * 20 + ['mnist'] * 20), way=np.full(e, 5),
         shots=shots, omega=omega / omega.sum(1, keepdims=True),
         z_relative_change=rng.random(e))
-    self.out = self.create_tempdir().full_path
+    self.out = self.get_temp_dir()
 
   def test_balancing_figures_are_pngs(self):
     for path in (figures.plot_omega_vs_class_size(self.arrays, os.path.join(self.out, 'o.png')),
