@@ -23,11 +23,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-_KERNEL_INIT = keras.initializers.RandomNormal(stddev=0.02)
-
-
 def _dense(units, activation=None, name=None):
-  return keras.layers.Dense(units, activation=activation, kernel_initializer=_KERNEL_INIT,
+  # A new initializer per layer: a shared (module-level) instance would fix its seed at import,
+  # before keras.utils.set_random_seed, and give every layer of one shape the same values.
+  return keras.layers.Dense(units, activation=activation,
+                            kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
                             bias_initializer='zeros', name=name)
 
 

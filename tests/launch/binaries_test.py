@@ -84,11 +84,6 @@ class BinariesTest(unittest.TestCase):
     self.assertIn(best['step'], (3, 6, 8))
     self.assertEqual(set(best['accuracy']), {'omniglot', 'mnist'})
 
-  # OPEN: across processes, ckpt-8 of the resumed run differs from the uninterrupted one in
-  # optimizer slot learner/optimizer/_variables/88 (32 values, up to 1.8% relative), even with
-  # --op_determinism; in-process resume (tests/training_test.py) is exact. Under investigation:
-  # an unexpected pass is reported, so this cannot stay hidden once fixed.
-  @unittest.expectedFailure
   def test_killed_run_resumes_to_the_uninterrupted_parameters(self):
     savedir = os.path.join(self.root, 'killed')
     ckpts = os.path.join(savedir, 'checkpoints')

@@ -62,6 +62,19 @@ class SetEncoderTest(tf.test.TestCase):
     self.assertAllClose(base['z'][0], out['z'][0], atol=1e-5)
     self.assertAllClose(base['omega'][0], tf.gather(out['omega'][0], perm), atol=1e-5)
 
+  def test_initial_weights_follow_the_global_seed_and_differ_between_layers(self):
+    def weights():
+      tf.keras.utils.set_random_seed(3)
+      encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5)
+      encoder(tf.zeros([2, 28, 28, 1]), tf.zeros([2], tf.int32), tf.ones([2]), tf.ones([3]))
+      return encoder, [v.numpy() for v in encoder.trainable_variables]
+    (encoder, first), (_, second) = weights(), weights()
+    for a, b in zip(first, second):
+      self.assertAllEqual(a, b)
+    # Same-shaped heads must not share values (a shared initializer instance would).
+    _, mu, sigma = encoder.heads['gamma']
+    self.assertNotAllClose(mu.kernel, sigma.kernel)
+
   def test_compiles_with_xla(self):
     ep = tasks.omniglot_task(self.rng, [2, 2], max_way=4, support_size=10)
     eager = self.run_encoder(ep)
