@@ -7,6 +7,8 @@ configuration's. The same episodes are used every run (fixed sampler seed).
 Shapes (the paper's settings):
   A: 28x28x1, 5-way, shots 1..15 per class (mixed mode), 5 queries per class, meta-batch 4;
   B: 32x32x3, 5-way, shots 1..50 (mixed mode), 15 queries per class, meta-batch 4.
+
+The reported `mean_real_support_per_task` shows the task sizes really drawn.
 """
 
 from __future__ import annotations
@@ -55,9 +57,13 @@ class Spec:
 
 
 def _source(image_shape, data_dir):
-  # Shape B's CIFAR-FS is not on an offline machine: real Omniglot drawings resized to
-  # 32x32x3 have the same array sizes, hence the same cost.
-  return data.build_source('omniglot', 'test', image_shape, data_dir)
+  # Shape A: Omniglot evaluation characters (20 drawings: 1..15 shots + 5 queries fit).
+  # Shape B's CIFAR-FS is not on an offline machine, and Omniglot's 20 drawings per class
+  # cannot fill 50 shots + 15 queries: MNIST digits (about 1000 per class) resized to 32x32x3
+  # give tasks of the same sizes, hence the same cost.
+  if image_shape[-1] == 1:
+    return data.build_source('omniglot', 'test', image_shape, data_dir)
+  return data.build_source('mnist', 'test', image_shape, data_dir)
 
 
 def measure(spec: Spec, data_dir=None) -> dict:

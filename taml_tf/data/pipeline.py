@@ -70,7 +70,9 @@ def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: in
     batch_size: global meta-batch size; under a distribution strategy each replica gets
       `input_context.get_per_replica_batch_size(batch_size)`.
     start_episode: index (within this input pipeline's stream) of the first episode; to resume
-      after `step` steps pass `step * per_replica_batch_size`.
+      after `step` steps pass `step * per_replica_batch_size * replicas_per_pipeline` (an
+      input pipeline feeds num_replicas / num_input_pipelines replicas each step; see
+      taml_tf.training.Trainer.make_iterator).
     input_context: from `strategy.distribute_datasets_from_function`; each input pipeline gets
       its own stream (`input_pipeline_id` enters the seed).
     prefetch: prefetch buffer (batches).
