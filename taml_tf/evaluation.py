@@ -33,7 +33,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 import typing
 
@@ -42,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from taml_tf import balancing as balancing_lib
+from taml_tf import atomic
 from taml_tf import calibration
 from taml_tf import episodes as episodes_lib
 
@@ -569,19 +569,6 @@ def markdown(result: EvaluationResult) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-  folder = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
 def write_results(result: EvaluationResult, out_dir: str) -> dict:
   """Writes results.json, results.md and balancing.npz into `out_dir` (created if needed).
 
@@ -600,9 +587,9 @@ def write_results(result: EvaluationResult, out_dir: str) -> dict:
            'markdown': os.path.join(out_dir, 'results.md'),
            'balancing': os.path.join(out_dir, 'balancing.npz')}
   text = json.dumps(result.to_dict(), indent=2, allow_nan=False) + '\n'
-  _atomic_write(paths['json'], text.encode())
-  _atomic_write(paths['markdown'], markdown(result).encode())
+  atomic.write_bytes(paths['json'], text.encode())
+  atomic.write_bytes(paths['markdown'], markdown(result).encode())
   buffer = io.BytesIO()
   np.savez(buffer, **balancing_arrays(result.records))
-  _atomic_write(paths['balancing'], buffer.getvalue())
+  atomic.write_bytes(paths['balancing'], buffer.getvalue())
   return paths

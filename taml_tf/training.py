@@ -14,7 +14,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 import typing
 
@@ -23,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from taml_tf import atomic
 from taml_tf import evaluation
 from taml_tf.config import ModelConfig
 from taml_tf.learner import MetaLearner
@@ -87,19 +87,6 @@ _RESUMABLE = {('train', 'num_steps'), ('train', 'save_freq'), ('train', 'eval_fr
 
 class IncompatibleRunError(ValueError):
   """Resuming a run with a configuration that differs from the saved one."""
-
-
-def _atomic_write_text(path: str, text: str) -> None:
-  folder = os.path.dirname(path) or '.'
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-  try:
-    with os.fdopen(fd, 'w') as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def resolved_config(model: ModelConfig, train: TrainConfig, data: dict) -> dict:
@@ -228,7 +215,7 @@ class Trainer:
     path = os.path.join(savedir, CONFIG_FILE)
     if os.path.exists(path):
       check_resumable(load_run_config(savedir), self.run_config)
-    _atomic_write_text(path, json.dumps(self.run_config, indent=2, sort_keys=True))
+    atomic.write_text(path, json.dumps(self.run_config, indent=2, sort_keys=True))
     if self.manager.latest_checkpoint:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
       logging.info('resumed from %s at step %d', self.manager.latest_checkpoint,
@@ -280,10 +267,10 @@ class Trainer:
     return iter(self.strategy.distribute_datasets_from_function(fn))
 
   # ---------------------------------------------------------------------- validation
-  def validate(self) -> dict:
-    """Validation accuracy per set (posterior mean, meta-test inner steps)."""
+  def validate(self) -> typing.Optional[evaluation.EvaluationResult]:
+    """Meta-tests the validation sets (posterior mean, meta-test inner steps); None if none."""
     if self.validation_sets is None:
-      return {}
+      return None
     result = evaluation.evaluate(self.learner, self.validation_sets(), mode='mean',
                                  seed=self.config.seed + 1)
     return result
@@ -354,7 +341,7 @@ class Trainer:
 
   def _validate_and_keep_best(self, step: int, writer) -> None:
     result = self.validate()
-    if not result:
+    if result is None:
       return
     accs = {name: r.accuracy for name, r in result.datasets.items()}
     with writer.as_default(step=step):
@@ -375,7 +362,7 @@ class Trainer:
     best = self._read_best()
     if best is None or (math.isfinite(score) and score > best['score']):
       self.best_manager.save(checkpoint_number=step)
-      _atomic_write_text(os.path.join(self.config.savedir, 'best', 'best.json'), json.dumps(
+      atomic.write_text(os.path.join(self.config.savedir, 'best', 'best.json'), json.dumps(
           {'step': step, 'score': score, 'rule': self.config.best_rule, 'accuracy': accs},
           indent=2))
 
