@@ -1,10 +1,11 @@
-"""How the balancing variables act on the inner loop (Lee et al., ICLR 2020, eq. 2-4).
+"""How the balancing variables act on the inner loop (the balanced inner-gradient
+update of Lee et al., ICLR 2020).
 
 * z modulates the initialisation: conv kernels theta * (1 + z_w), conv biases theta + z_b,
-  per output channel; the dense head is not modulated (eq. 4).
+  per output channel; the dense head is not modulated.
 * omega weights the class losses: sum_c softmax(omega)_c * L_c, where L_c is class c's summed
-  cross-entropy times way / N, so uniform weights give the plain mean loss (eq. 2).
-* gamma scales each layer's step size: exp(gamma_l) * alpha (eq. 3).
+  cross-entropy times way / N, so uniform weights give the plain mean loss.
+* gamma scales each layer's step size: exp(gamma_l) * alpha.
 
 All functions take masks so padding rows and padding classes change nothing.
 """
@@ -31,7 +32,7 @@ def layer_index(name: str, num_blocks: int) -> int:
 
 def modulate_init(params: Mapping[str, tf.Tensor], z: Optional[tf.Tensor], channels: int,
                   num_blocks: int) -> dict:
-  """theta (*) z: the task-specific initialisation of eq. (4).
+  """theta (*) z: the task-specific initialisation.
 
   Args:
     params: conv{l}/kernel [3, 3, C_in, channels] and conv{l}/bias [channels] (other keys are
@@ -66,7 +67,7 @@ def class_weights(omega: Optional[tf.Tensor], class_mask) -> tf.Tensor:
 
 
 def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
-  """The inner loss sum_c softmax(omega)_c * L_c of eq. (2).
+  """The inner loss sum_c softmax(omega)_c * L_c.
 
   Args:
     logits: [B, max_way] (already masked or not; masking is idempotent here).
@@ -88,7 +89,7 @@ def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
 
 
 def step_sizes(names, base, gamma: Optional[tf.Tensor], num_blocks: int) -> dict:
-  """Per-parameter inner step sizes exp(gamma_l) * alpha of eq. (3).
+  """Per-parameter inner step sizes exp(gamma_l) * alpha.
 
   Args:
     names: parameter names.

@@ -237,7 +237,7 @@ def bucket_index(size: int, buckets) -> int:
 
 
 def z_shift(z, kernels: typing.Sequence[np.ndarray], biases: typing.Sequence[np.ndarray]):
-  """How far z moves the conv initialisation (eq. 4: theta * (1 + z_w), theta + z_b).
+  """How far z moves the conv initialisation (theta * (1 + z_w), theta + z_b).
 
   Args:
     z: [2 * channels * num_blocks] (multiplicative values first, per layer and channel).

@@ -1,4 +1,5 @@
-"""The inner loop: K gradient steps on a task's support set (Lee et al., ICLR 2020, eq. 3).
+"""The inner loop: K gradient steps on a task's support set (the balanced
+inner-gradient update of Lee et al., ICLR 2020).
 
 theta_k = theta_{k-1} - step_size * grad(inner loss), with nested ``tf.GradientTape``s so that
 an enclosing tape differentiates through every step (second order). Adapted weights are plain

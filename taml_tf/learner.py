@@ -4,8 +4,8 @@ One class with switches (``ModelConfig.alpha_on/omega_on/gamma_on/z_on/determini
 implements every variant of Lee et al., ICLR 2020:
 
     q(phi | D) from the set encoder         (section 3.3; phi = omega, gamma, z)
-    theta_0 = theta (*) z                   (eq. 4)
-    theta_k = theta_{k-1} - exp(gamma) * alpha * grad sum_c softmax(omega)_c L_c   (eq. 2-3)
+    theta_0 = theta (*) z
+    theta_k = theta_{k-1} - exp(gamma) * alpha * grad sum_c softmax(omega)_c L_c
     loss = query cross-entropy + KL(q(phi | D) || N(0, I)) / (N + M)               (eq. 8)
 
 The classifier head of theta is a fixed zero matrix (not a variable) and its Meta-SGD step
@@ -138,7 +138,7 @@ class MetaLearner(tf.Module):
     return posteriors.Balancing(**values), kl
 
   def initial_params(self, bal: posteriors.Balancing, max_way: int) -> dict:
-    """theta (*) z plus the zero head [F, max_way] (eq. 4)."""
+    """theta (*) z plus the zero head [F, max_way]."""
     params = {k: tf.convert_to_tensor(v.value)
               for k, v in self.backbone.adaptable_variables().items()}
     params = balancing.modulate_init(params, bal.z, self.config.channels,
@@ -148,7 +148,7 @@ class MetaLearner(tf.Module):
     return params
 
   def step_sizes(self, names, bal: posteriors.Balancing) -> dict:
-    """exp(gamma_l) * alpha per parameter (eq. 3)."""
+    """exp(gamma_l) * alpha per parameter."""
     base = ({k: v.value for k, v in self.alpha.items()} if self.config.alpha_on
             else self.config.inner_lr)
     return balancing.step_sizes(names, base, bal.gamma, self.config.num_blocks)

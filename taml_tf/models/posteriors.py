@@ -2,7 +2,7 @@
 
 q(omega | D) (one value per class), q(gamma | D) (one per layer) and q(z | D) (per channel,
 multiplicative and additive, conv layers only) are fully factorised
-``tfp.distributions.Normal``s with scale = softplus(pre_scale) (Lee et al., ICLR 2020, eq. 5-7).
+``tfp.distributions.Normal``s with scale = softplus(pre_scale) (the amortised variational posterior of Lee et al., ICLR 2020).
 Samples are reparameterised (loc + scale * noise) with Philox stateless noise, so they compile
 under XLA and the same seed gives the same sample with or without XLA.
 """
