@@ -92,19 +92,11 @@ def display_name(dataset: str) -> str:
       os.sep in dataset or dataset.endswith('.npz')) else dataset.split(':')[0]
 
 
-def _split_of(dataset: str, default: str) -> typing.Tuple[str, str]:
-  if ':' in dataset and not os.path.exists(dataset):
-    name, _, split = dataset.partition(':')
-    return name, split
-  return dataset, default
-
-
 def build_source(cfg: DataConfig, dataset: str, split: str):
-  """ClassImages of `dataset` (an explicit `name:split` wins over `split`), checked against
-  the task distribution."""
-  name, split = _split_of(dataset, split)
-  return data.build_source(name, split, cfg.image_shape, cfg.data_dir, rotations=cfg.rotations,
-                           way=cfg.min_way or cfg.way, query=cfg.query)
+  """ClassImages of `dataset` (an explicit `name:split` wins over `split`, as in
+  :func:`taml_tf.data.build_source`), checked against the task distribution."""
+  return data.build_source(dataset, split, cfg.image_shape, cfg.data_dir,
+                           rotations=cfg.rotations, way=cfg.min_way or cfg.way, query=cfg.query)
 
 
 def train_dataset_fn(cfg: DataConfig, seed: int, meta_batch: int) -> typing.Callable:

@@ -190,16 +190,11 @@ class MetaLearner(tf.Module):
     return TaskOutput(logits, cross_entropy, kl, accuracy, bal)
 
   @staticmethod
-  def _score(logits_or_none, task: Episode, probs=None):
+  def _score(logits, task: Episode):
+    """Mean query cross-entropy and accuracy over the real queries."""
     m = tf.maximum(tf.reduce_sum(task.query_mask), 1.0)
-    if probs is None:
-      ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=task.query_labels,
-                                                          logits=logits_or_none)
-      pred = tf.argmax(logits_or_none, -1, output_type=tf.int32)
-    else:
-      picked = tf.gather(probs, task.query_labels, batch_dims=1)
-      ce = -tf.math.log(tf.maximum(picked, 1e-12))
-      pred = tf.argmax(probs, -1, output_type=tf.int32)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=task.query_labels, logits=logits)
+    pred = tf.argmax(logits, -1, output_type=tf.int32)
     ce = tf.reduce_sum(ce * task.query_mask) / m
     acc = tf.reduce_sum(tf.cast(tf.equal(pred, task.query_labels), tf.float32)
                         * task.query_mask) / m
