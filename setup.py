@@ -34,6 +34,7 @@ setuptools.setup(
         'taml-export=taml_tf.launch.export:run',
         'taml-benchmark=taml_tf.launch.benchmark:run',
         'taml-figures=taml_tf.launch.figures:run',
+        'taml-compare=taml_tf.launch.compare:run',
     ]},
     license='MIT',
 )

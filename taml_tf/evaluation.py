@@ -35,6 +35,7 @@ import math
 import os
 import time
 import typing
+import zipfile
 
 from absl import logging
 import numpy as np
@@ -593,3 +594,32 @@ def write_results(result: EvaluationResult, out_dir: str) -> dict:
   np.savez(buffer, **balancing_arrays(result.records))
   atomic.write_bytes(paths['balancing'], buffer.getvalue())
   return paths
+
+
+def read_results(result_dir: str) -> tuple:
+  """Reads back what :func:`write_results` wrote.
+
+  Args:
+    result_dir: the folder holding ``results.json`` and ``balancing.npz``.
+
+  Returns:
+    (results.json as a dict, balancing.npz as a dict of numpy arrays).
+
+  Raises:
+    FileNotFoundError: a file is missing (the run was not evaluated).
+    ValueError: a file is not valid JSON / npz or lacks the per-data-set results.
+  """
+  paths = [os.path.join(result_dir, n) for n in ('results.json', 'balancing.npz')]
+  for path in paths:
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f'{path} does not exist (evaluate the run with taml-evaluate)')
+  try:
+    with open(paths[0]) as f:
+      results = json.load(f)
+    with np.load(paths[1]) as d:
+      arrays = {k: d[k] for k in d.files}
+  except (ValueError, OSError, zipfile.BadZipFile) as e:
+    raise ValueError(f'corrupt evaluation results in {result_dir}: {e}') from e
+  if not isinstance(results, dict) or not isinstance(results.get('datasets'), dict):
+    raise ValueError(f'{paths[0]} has no "datasets" entry: not a taml-evaluate results file')
+  return results, arrays

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import typing
 
@@ -175,12 +174,3 @@ def plot_training_curves(savedir: str, path: str) -> str:
   b.set_ylabel('accuracy')
   b.legend(fontsize=8)
   return _save(fig, path)
-
-
-def load_results(result_dir: str) -> tuple:
-  """(results.json dict, balancing.npz arrays) of an evaluation."""
-  with open(os.path.join(result_dir, 'results.json')) as f:
-    results = json.load(f)
-  with np.load(os.path.join(result_dir, 'balancing.npz')) as d:
-    arrays = {k: d[k] for k in d.files}
-  return results, arrays

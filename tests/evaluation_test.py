@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from taml_tf import calibration
+from taml_tf import comparison
 from taml_tf import config as config_lib
 from taml_tf import data
 from taml_tf import episodes as episodes_lib
@@ -325,6 +326,16 @@ class MamlEvaluateTest(tf.test.TestCase):
                                              'query_size', 'shots', 'support_size', 'way'])
       with open(paths['json']) as f:
         self.assertEqual(json.load(f)['variables'], [])
+      # Read back and compared episode by episode: the one MC episode is the mean run's first.
+      results, arrays = evaluation.read_results(out)
+      self.assertEqual(results['datasets']['mnist']['episodes'], 2)
+      self.assertAllEqual(arrays['accuracy'], [r.accuracy for r in mean.records])
+      evaluation.write_results(mc, os.path.join(out, 'mc'))
+      first = comparison.load_entry(out, 'maml')
+      second = comparison.load_entry(os.path.join(out, 'mc'), 'maml')
+      self.assertEqual((first.label, second.label), ('maml (mean)', 'maml (MC 2)'))
+      for name in datasets:
+        self.assertEqual(comparison.paired_difference(second, first, name), (0.0, 0.0, 1))
 
 
 if __name__ == '__main__':

@@ -123,7 +123,8 @@ class BinariesTest(unittest.TestCase):
       np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-8, err_msg=k)
 
   def test_evaluate_reports_both_data_sets(self):
-    out = os.path.join(self.root, 'results')
+    table = os.path.join(self.root, 'table')
+    out = os.path.join(table, 'tiny', 'results')
     proc = binary('evaluate', f'--savedir={self.run_dir}', '--n_test_episodes=3',
                   f'--output_dir={out}')
     results = json.load(open(os.path.join(out, 'results.json')))
@@ -147,6 +148,20 @@ class BinariesTest(unittest.TestCase):
     self.assertTrue(numbers)
     self.assertTrue(all(math.isfinite(v) for v in numbers))
     self.assertTrue(os.path.exists(os.path.join(out, 'results.md')))
+    # taml-compare tabulates the evaluation (one run: no paired differences).
+    md = os.path.join(self.root, 'comparison.md')
+    proc = binary('compare', f'--runs={table}', f'--output={md}')
+    mnist = results['datasets']['mnist']
+    row = (f'| tiny | {"MC" if results["mode"] == "mc" else "mean"}')
+    with open(md) as f:
+      text = f.read()
+    self.assertIn(row, text)
+    self.assertIn(f'{100 * mnist["accuracy"]:.2f} ± {100 * mnist["ci95"]:.2f}', text)
+    self.assertIn(text.strip(), proc.stdout)
+    proc = binary('compare', f'--runs={os.path.join(table, "tiny")}', check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('no evaluated run under', proc.stderr)
+    self.assertNotIn('Traceback', proc.stderr)
 
   def test_export_serves_a_real_mnist_task(self):
     target = os.path.join(self.root, 'saved_model')

@@ -1,0 +1,41 @@
+"""taml-compare: one table of evaluated runs (accuracy, NLL, ECE, paired differences).
+
+  taml-compare --runs=runs/omniglot_mnist_table --output=docs/reproduction/comparison.md
+
+Reads <runs>/<run>/results*/ (written by taml-evaluate); runs evaluated on the same seeded
+episodes are also compared episode by episode against the --references runs.
+"""
+
+from absl import app
+from absl import flags
+
+from taml_tf import atomic
+from taml_tf import comparison
+
+flags.DEFINE_string('runs', None, 'Folder of run folders, each evaluated by taml-evaluate.',
+                    required=True)
+flags.DEFINE_list('references', ['maml', 'metasgd'], 'Runs to take paired accuracy '
+                  'differences against (run folder names).')
+flags.DEFINE_string('output', None, 'Markdown file to write (default: print only).')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:
+    text = comparison.markdown(comparison.find_entries(FLAGS.runs), FLAGS.references)
+  except (FileNotFoundError, ValueError) as e:
+    raise app.UsageError(str(e))
+  print(text)
+  if FLAGS.output:
+    atomic.write_bytes(FLAGS.output, text.encode())
+    print(f'written: {FLAGS.output}')
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()
