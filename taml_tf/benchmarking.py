@@ -31,6 +31,7 @@ SHAPES = {
     'B': dict(image_shape=(32, 32, 3), max_shot=50, query=15),
 }
 META_BATCH, WAY = 4, 5
+EXECUTIONS = ('function', 'sequential', 'xla', 'eager')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,8 @@ class Spec:
     shape: 'A' or 'B'.
     variant: a ModelConfig variant ('bayesian_taml', 'maml', ...).
     order: 'second' or 'first'.
-    execution: 'function' (tf.function, bucketed padding, one trace for all sizes), 'xla'
+    execution: 'function' (tf.function, bucketed padding, one trace for all sizes),
+      'sequential' (the same, the meta-batch's tasks differentiated one after another), 'xla'
       (jit_compile, fixed max padding) or 'eager'.
     phase: 'train' (one meta-update over the meta-batch, 5 inner steps) or 'test' (one task,
       10 inner steps, 10 Monte-Carlo samples for Bayesian variants, the mean otherwise).
@@ -68,12 +70,14 @@ def _source(image_shape, data_dir):
 
 def measure(spec: Spec, data_dir=None) -> dict:
   """Runs one measurement; returns seconds per iteration (median), rates and peak memory."""
+  if spec.execution not in EXECUTIONS:
+    raise ValueError(f'unknown execution {spec.execution!r}; choose one of {EXECUTIONS}')
   shape = SHAPES[spec.shape]
   xla = spec.execution == 'xla'
   cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
                            max_shot=shape['max_shot'], first_order=spec.order == 'first',
                            jit_compile=xla, train_inner_steps=5, test_inner_steps=10,
-                           n_mc_samples=10)
+                           n_mc_samples=10, sequential_tasks=spec.execution == 'sequential')
   tf.keras.utils.set_random_seed(0)
   learner = MetaLearner(cfg)
   learner.build_optimizer()

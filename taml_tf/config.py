@@ -55,6 +55,8 @@ class ModelConfig:
     encoder_features: width of the instance embedding (64).
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
     jit_compile: compile the per-replica meta-gradient with XLA.
+    sequential_tasks: differentiate the tasks of a meta-batch one after another and average
+      their gradients (less peak memory; the same update up to float rounding).
   """
 
   image_shape: tuple = (28, 28, 1)
@@ -79,6 +81,7 @@ class ModelConfig:
   encoder_features: int = 64
   bn_epsilon: float = 1e-3
   jit_compile: bool = False
+  sequential_tasks: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, 'image_shape', tuple(int(d) for d in self.image_shape))

@@ -131,3 +131,24 @@ def spec(image_shape, support_size: int, query_size: int, max_way: int,
       query_labels=tf.TensorSpec(lead + (query_size,), tf.int32),
       query_mask=tf.TensorSpec(lead + (query_size,), tf.float32),
       class_mask=tf.TensorSpec(lead + (max_way,), tf.float32))
+
+
+def without_support_padding(task: Episode) -> Episode:
+  """The task with its padded support rows removed (an unbatched Episode of tensors).
+
+  Padding rows are masked out of everything the learner computes from the support set (the
+  set encoder's pooling, batch-norm statistics, the inner loss), so dropping them changes no
+  result and saves their cost: bucketed padding adds about a third to the support rows. The
+  support length becomes data-dependent, which XLA and TPUs cannot compile.
+
+  Args:
+    task: an unbatched Episode of tensors (padding rows may be anywhere).
+
+  Returns:
+    the Episode with only the support rows whose mask is nonzero; the query and class fields
+    are unchanged.
+  """
+  keep = task.support_mask > 0
+  return task._replace(support_images=tf.boolean_mask(task.support_images, keep),
+                       support_labels=tf.boolean_mask(task.support_labels, keep),
+                       support_mask=tf.boolean_mask(task.support_mask, keep))

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from taml_tf import balancing
+from taml_tf import episodes as episodes_lib
 from taml_tf import inner_loop
 from taml_tf import validation
 from taml_tf.config import ModelConfig
@@ -45,6 +46,15 @@ def _fold(seed, *data):
   for d in data:
     seed = tf.random.experimental.stateless_fold_in(seed, d, alg='philox')
   return seed
+
+
+def _mean_metrics(parts):
+  """(mean loss, metrics dict) of a meta-batch from its tasks' (loss, TaskOutput) pairs."""
+  mean = lambda xs: tf.reduce_mean(tf.stack(xs))
+  loss = mean([l for l, _ in parts])
+  return loss, {'loss': loss, 'cross_entropy': mean([o.cross_entropy for _, o in parts]),
+                'kl': mean([o.kl for _, o in parts]),
+                'accuracy': mean([o.accuracy for _, o in parts])}
 
 
 class MetaLearner(tf.Module):
@@ -167,6 +177,17 @@ class MetaLearner(tf.Module):
                               task.class_mask)
 
   # ------------------------------------------------------------------------- one task
+  def real_support(self, task: Episode) -> Episode:
+    """`task` without its padded support rows, except where shapes must stay static.
+
+    The result is the same either way (padding is masked); dropping the rows saves their
+    FLOPs. XLA (``config.jit_compile``) and TPUs need static shapes, so they keep the padding.
+    """
+    if (self.config.jit_compile or
+        isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy)):
+      return task
+    return episodes_lib.without_support_padding(task)
+
   def task_output(self, task: Episode, seed, mode: str = 'sample',
                   num_steps: typing.Optional[int] = None) -> TaskOutput:
     """Adapts to one (unbatched) task with one draw of phi and scores its queries.
@@ -181,6 +202,7 @@ class MetaLearner(tf.Module):
       A TaskOutput.
     """
     steps = self.config.train_inner_steps if num_steps is None else num_steps
+    task = self.real_support(task)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     bal, kl = self.balancing_values(dists, task.class_mask, mode, seed)
@@ -225,6 +247,7 @@ class MetaLearner(tf.Module):
     c = self.config
     steps = c.test_inner_steps if num_steps is None else num_steps
     seed = tf.convert_to_tensor(seed, tf.int32)
+    task = self.real_support(task)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     if mode == 'mean' or c.deterministic or not dists:
@@ -263,28 +286,43 @@ class MetaLearner(tf.Module):
       (loss, metrics dict of scalars: loss, cross_entropy, kl, accuracy).
     """
     seed = tf.convert_to_tensor(seed, tf.int32)
-    losses, ces, kls, accs = [], [], [], []
+    parts = []
     for t in range(int(batch.support_images.shape[0])):
       task = Episode(*[x[t] for x in batch])
-      loss, out = self.task_loss(task, _fold(seed, task_offset + t), mode, num_steps)
-      losses.append(loss)
-      ces.append(out.cross_entropy)
-      kls.append(out.kl)
-      accs.append(out.accuracy)
-    mean = lambda xs: tf.reduce_mean(tf.stack(xs))
-    loss = mean(losses)
-    return loss, {'loss': loss, 'cross_entropy': mean(ces), 'kl': mean(kls),
-                  'accuracy': mean(accs)}
+      parts.append(self.task_loss(task, _fold(seed, task_offset + t), mode, num_steps))
+    return _mean_metrics(parts)
 
   def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0):
-    """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped)."""
+    """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped).
+
+    With ``config.sequential_tasks`` the tasks are differentiated one after another and their
+    gradients averaged: the same gradient up to float rounding, with the activations of one
+    task's second-order graph alive at a time instead of the whole meta-batch's.
+    """
     # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g. the
     # z head of omega-TAML) from their dtype, which Keras variables report as a string.
     variables = [v.value for v in self.meta_variables]
-    with tf.GradientTape() as tape:
-      loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset)
-    grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return grads, metrics
+    zero = tf.UnconnectedGradients.ZERO
+    if not self.config.sequential_tasks:
+      with tf.GradientTape() as tape:
+        loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset)
+      return tape.gradient(loss, variables, unconnected_gradients=zero), metrics
+    seed = tf.convert_to_tensor(seed, tf.int32)
+    num_tasks = int(batch.support_images.shape[0])
+    grads, parts = None, []
+    for t in range(num_tasks):
+      task = Episode(*[x[t] for x in batch])
+      if grads is not None:
+        # Nothing else orders the tasks: without this the runtime may start task t while task
+        # t-1's backward pass still holds its activations, which is what this mode avoids.
+        with tf.control_dependencies(grads):
+          task = Episode(*[tf.identity(x) for x in task])
+      with tf.GradientTape() as tape:
+        loss, out = self.task_loss(task, _fold(seed, task_offset + t), mode)
+      task_grads = tape.gradient(loss, variables, unconnected_gradients=zero)
+      grads = task_grads if grads is None else [a + b for a, b in zip(grads, task_grads)]
+      parts.append((loss, out))
+    return [g / num_tasks for g in grads], _mean_metrics(parts)[1]
 
   def apply_gradients(self, grads):
     """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.

@@ -89,6 +89,22 @@ class MetaGradientTest(tf.test.TestCase):
     g1 = flat(self.first.compute_gradients(self.batch, SEED)[0])
     self.assertGreater(np.abs(g2 - g1).max(), 1e-4)
 
+  def test_tasks_in_turn_give_the_same_update(self):
+    seq = MetaLearner(self.second.config.replace(sequential_tasks=True))
+    for a, b in zip(seq.meta_variables, self.second.meta_variables):
+      a.assign(b)
+    g_ref, m_ref = self.second.compute_gradients(self.batch, SEED)
+    for run in (seq.compute_gradients, seq._compiled_gradients):
+      g_seq, m_seq = run(self.batch, SEED)
+      self.assertLen(g_seq, len(g_ref))
+      for k in m_ref:
+        self.assertAllClose(m_seq[k], m_ref[k], atol=1e-6, msg=k)
+      for v, a, b in zip(seq.meta_variables, g_seq, g_ref):
+        self.assertAllClose(a, b, atol=1e-6, rtol=1e-5, msg=v.path)
+    # The two tasks' seeds are still their own: a one-task batch gives task 0's gradient.
+    single = episodes.Episode(*[x[:1] for x in self.batch])
+    self.assertNotAllClose(flat(seq.compute_gradients(single, SEED)[0]), flat(g_ref))
+
   def test_matches_finite_differences(self):
     variables = self.second.meta_variables
     grads = self.second.compute_gradients(self.batch, SEED)[0]
@@ -140,6 +156,13 @@ class CompileAndPermutationTest(tf.test.TestCase):
     metrics = tf.function(xla.train_step)(batch, SEED)
     self.assertTrue(np.isfinite(float(metrics['loss'])))
     self.assertEqual(int(xla.optimizer.iterations), 1)
+
+  def test_padding_rows_are_dropped_except_under_xla(self):
+    ep = episodes.to_tensors(tasks.omniglot_task(np.random.default_rng(8), [1, 2], queries=1,
+                                                 max_way=5, support_size=10, query_size=5))
+    self.assertEqual(self.learner.real_support(ep).support_images.shape[0], 3)
+    xla = MetaLearner(self.config.replace(jit_compile=True))
+    self.assertEqual(xla.real_support(ep).support_images.shape[0], 10)
 
   def test_permuting_class_ids_permutes_predictions(self):
     ep = tasks.omniglot_task(np.random.default_rng(6), [1, 3, 2, 4], queries=3, max_way=5)
