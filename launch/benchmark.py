@@ -31,6 +31,7 @@ STANDARD = [
     'A:maml:second:function:train', 'B:maml:second:function:train',
     'A:bayesian_taml:first:function:train', 'B:bayesian_taml:first:function:train',
     'A:maml:first:function:train',
+    'A:bayesian_taml:second:together:train', 'B:bayesian_taml:second:together:train',
     'A:bayesian_taml:second:eager:train', 'A:bayesian_taml:second:xla:train',
     'A:maml:second:xla:train',
     'A:bayesian_taml:second:function:test', 'B:bayesian_taml:second:function:test',

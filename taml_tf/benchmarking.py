@@ -31,7 +31,7 @@ SHAPES = {
     'B': dict(image_shape=(32, 32, 3), max_shot=50, query=15),
 }
 META_BATCH, WAY = 4, 5
-EXECUTIONS = ('function', 'sequential', 'xla', 'eager')
+EXECUTIONS = ('function', 'together', 'xla', 'eager')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +42,10 @@ class Spec:
     shape: 'A' or 'B'.
     variant: a ModelConfig variant ('bayesian_taml', 'maml', ...).
     order: 'second' or 'first'.
-    execution: 'function' (tf.function, bucketed padding, one trace for all sizes),
-      'sequential' (the same, the meta-batch's tasks differentiated one after another), 'xla'
-      (jit_compile, fixed max padding) or 'eager'.
+    execution: 'function' (tf.function, bucketed padding, one trace for all sizes, the
+      meta-batch's tasks differentiated one after another), 'together' (the same with one
+      graph for the whole meta-batch: sequential_tasks=False), 'xla' (jit_compile, fixed max
+      padding) or 'eager'.
     phase: 'train' (one meta-update over the meta-batch, 5 inner steps) or 'test' (one task,
       10 inner steps, 10 Monte-Carlo samples for Bayesian variants, the mean otherwise).
     iterations: timed iterations after the warm-up.
@@ -77,7 +78,7 @@ def measure(spec: Spec, data_dir=None) -> dict:
   cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
                            max_shot=shape['max_shot'], first_order=spec.order == 'first',
                            jit_compile=xla, train_inner_steps=5, test_inner_steps=10,
-                           n_mc_samples=10, sequential_tasks=spec.execution == 'sequential')
+                           n_mc_samples=10, sequential_tasks=spec.execution != 'together')
   tf.keras.utils.set_random_seed(0)
   learner = MetaLearner(cfg)
   learner.build_optimizer()
