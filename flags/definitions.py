@@ -110,9 +110,8 @@ def define_model_flags(d):
   d.DEFINE_boolean('first_order', False, 'First-order meta-gradient (no second order).')
   d.DEFINE_boolean('jit_compile', False, 'Compile the meta-gradient with XLA (for TPU; '
                        'measure before using it on CPU).')
-  d.DEFINE_boolean('sequential_tasks', True, 'Differentiate the tasks of a meta-batch one '
-                       'after another (less peak memory, the same update); '
-                       '--nosequential_tasks builds one graph for the meta-batch.')
+  d.DEFINE_boolean('sequential_tasks', False, 'Differentiate the tasks of a meta-batch one '
+                       'after another: the same update with less peak memory, but slower.')
 
 
 @_once

@@ -31,7 +31,7 @@ STANDARD = [
     'A:maml:second:function:train', 'B:maml:second:function:train',
     'A:bayesian_taml:first:function:train', 'B:bayesian_taml:first:function:train',
     'A:maml:first:function:train',
-    'A:bayesian_taml:second:together:train', 'B:bayesian_taml:second:together:train',
+    'A:bayesian_taml:second:sequential:train', 'B:bayesian_taml:second:sequential:train',
     'A:bayesian_taml:second:eager:train', 'A:bayesian_taml:second:xla:train',
     'A:maml:second:xla:train',
     'A:bayesian_taml:second:function:test', 'B:bayesian_taml:second:function:test',
@@ -61,10 +61,11 @@ def _table(results, flops, rate) -> str:
                 f"{r['peak_rss_mb']:.0f} | {r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
   text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
-           '| FLOP count (max-padded meta-batch) | GFLOP / update | s / update | GFLOP/s | '
+           '| FLOP count (unpadded meta-batch, shots per class) | GFLOP / update | s / update | GFLOP/s | '
            'fraction of matmul rate |\n|---|---|---|---|---|\n')
   for f in flops:
-    text += (f"| {f['shape']} {f['variant']} {f['order']}-order | {f['flops'] / 1e9:.2f} | "
+    text += (f"| {f['shape']} {f['variant']} {f['order']}-order ({f['shots']} shots) | "
+             f"{f['flops'] / 1e9:.2f} | "
              f"{f['seconds']:.3f} | {f['gflops_per_second']:.1f} | "
              f"{f['gflops_per_second'] / rate:.0%} |\n")
   return text

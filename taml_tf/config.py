@@ -56,8 +56,9 @@ class ModelConfig:
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
     jit_compile: compile the per-replica meta-gradient with XLA.
     sequential_tasks: differentiate the tasks of a meta-batch one after another and average
-      their gradients: the same update up to float rounding, 15-30% less peak memory, the same
-      speed on CPU (docs/performance.md). False builds one graph for the whole meta-batch.
+      their gradients: the same update up to float rounding, with 15-20% less peak memory but
+      about 25-40% slower on a 2-core CPU, where one graph for the whole meta-batch lets the
+      runtime overlap the tasks (docs/performance.md).
   """
 
   image_shape: tuple = (28, 28, 1)
@@ -82,7 +83,7 @@ class ModelConfig:
   encoder_features: int = 64
   bn_epsilon: float = 1e-3
   jit_compile: bool = False
-  sequential_tasks: bool = True
+  sequential_tasks: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, 'image_shape', tuple(int(d) for d in self.image_shape))

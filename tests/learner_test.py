@@ -90,12 +90,11 @@ class MetaGradientTest(tf.test.TestCase):
     self.assertGreater(np.abs(g2 - g1).max(), 1e-4)
 
   def test_tasks_in_turn_give_the_same_update(self):
-    self.assertTrue(self.second.config.sequential_tasks)  # the default
-    together = MetaLearner(self.second.config.replace(sequential_tasks=False))
-    seq = self.second
-    for a, b in zip(together.meta_variables, seq.meta_variables):
+    self.assertFalse(self.second.config.sequential_tasks)  # the default
+    seq = MetaLearner(self.second.config.replace(sequential_tasks=True))
+    for a, b in zip(seq.meta_variables, self.second.meta_variables):
       a.assign(b)
-    g_ref, m_ref = together.compute_gradients(self.batch, SEED)
+    g_ref, m_ref = self.second.compute_gradients(self.batch, SEED)
     for run in (seq.compute_gradients, seq._compiled_gradients):
       g_seq, m_seq = run(self.batch, SEED)
       self.assertLen(g_seq, len(g_ref))

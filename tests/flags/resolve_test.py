@@ -48,7 +48,7 @@ class ResolveTest(parameterized.TestCase):
         '--way=10', '--max_shot=7', '--query=3', '--n_steps=2', '--n_test_steps=4',
         '--metabatch=8', '--meta_lr=0.01', '--alpha_on', '--omega_on', '--n_mc_samples=3',
         '--n_train_iters=99', '--save_freq=11', '--seed=4', '--first_order', '--jit_compile',
-        '--n_channels=8', '--nosequential_tasks')
+        '--n_channels=8', '--sequential_tasks')
     self.assertEqual((data.way, data.max_shot, data.query), (10, 7, 3))
     self.assertEqual(data.ood_datasets, ('mnist', 'embedded_ood'))
     self.assertEqual(data.pad_to, 'max')  # --jit_compile needs fixed shapes
@@ -59,8 +59,7 @@ class ResolveTest(parameterized.TestCase):
     self.assertEqual((model.train_inner_steps, model.test_inner_steps), (2, 4))
     self.assertEqual((model.max_way, model.max_shot, model.channels), (10, 7, 8))
     self.assertEqual((model.meta_lr, model.n_mc_samples), (0.01, 3))
-    self.assertTrue(model.first_order and model.jit_compile)
-    self.assertFalse(model.sequential_tasks)
+    self.assertTrue(model.first_order and model.jit_compile and model.sequential_tasks)
     self.assertEqual((train.savedir, train.meta_batch, train.num_steps, train.save_freq,
                       train.seed), ('/tmp/r', 8, 99, 11, 4))
 
