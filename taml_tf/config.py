@@ -56,8 +56,8 @@ class ModelConfig:
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
     jit_compile: compile the per-replica meta-gradient with XLA.
     sequential_tasks: differentiate the tasks of a meta-batch one after another and average
-      their gradients: the same update up to float rounding, with 15-20% less peak memory but
-      about 25-40% slower on a 2-core CPU, where one graph for the whole meta-batch lets the
+      their gradients: the same update up to float rounding, with 6-15% less peak memory but
+      about 40% slower on a 2-core CPU, where one graph for the whole meta-batch lets the
       runtime overlap the tasks (docs/performance.md).
   """
 
