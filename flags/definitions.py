@@ -110,6 +110,8 @@ def define_model_flags(d):
   d.DEFINE_boolean('first_order', False, 'First-order meta-gradient (no second order).')
   d.DEFINE_boolean('jit_compile', False, 'Compile the meta-gradient with XLA (for TPU; '
                        'measure before using it on CPU).')
+  d.DEFINE_enum('encoder_init', 'authors', ['authors', 'glorot'], 'Initialiser of the set '
+                    'encoder\'s instance net: authors (std 0.02) or glorot.')
   d.DEFINE_boolean('sequential_tasks', False, 'Differentiate the tasks of a meta-batch one '
                        'after another: the same update with less peak memory, but slower.')
 

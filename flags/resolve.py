@@ -98,7 +98,8 @@ def model_config(values: flags.FlagValues, shape: tuple) -> ModelConfig:
         train_inner_steps=values.n_steps, test_inner_steps=values.n_test_steps,
         first_order=values.first_order, n_mc_samples=values.n_mc_samples,
         meta_lr=values.meta_lr, grad_clip=values.grad_clip, jit_compile=values.jit_compile,
-        sequential_tasks=values.sequential_tasks, **switches)
+        sequential_tasks=values.sequential_tasks, encoder_init=values.encoder_init,
+        **switches)
   except ValueError as e:
     raise FlagError(f'invalid model flags: {e}') from e
 

@@ -53,6 +53,8 @@ class ModelConfig:
     grad_clip: outer gradients are clipped by value to [-grad_clip, grad_clip].
     encoder_channels: filters of the set encoder's instance conv net (10).
     encoder_features: width of the instance embedding (64).
+    encoder_init: initialiser of the set encoder's instance net: 'authors' (std 0.02, as in
+      the authors' code) or 'glorot' (see models/set_encoder.py and docs/reproduction.md).
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
     jit_compile: compile the per-replica meta-gradient with XLA.
     sequential_tasks: differentiate the tasks of a meta-batch one after another and average
@@ -81,6 +83,7 @@ class ModelConfig:
   grad_clip: float = 3.0
   encoder_channels: int = 10
   encoder_features: int = 64
+  encoder_init: str = 'authors'
   bn_epsilon: float = 1e-3
   jit_compile: bool = False
   sequential_tasks: bool = False
@@ -105,6 +108,8 @@ class ModelConfig:
     for name in ('inner_lr', 'alpha_init', 'meta_lr', 'grad_clip', 'bn_epsilon'):
       if not getattr(self, name) > 0:
         problems.append(f'{name} must be > 0, got {getattr(self, name)}')
+    if self.encoder_init not in ('authors', 'glorot'):
+      problems.append(f"encoder_init must be 'authors' or 'glorot', got {self.encoder_init!r}")
     if self.deterministic and not (self.omega_on or self.gamma_on or self.z_on):
       problems.append('deterministic=True needs at least one of omega_on, gamma_on, z_on')
     if problems:

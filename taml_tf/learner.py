@@ -75,7 +75,7 @@ class MetaLearner(tf.Module):
     if config.uses_encoder:
       self.encoder = SetEncoder(config.num_layers, config.z_dim, config.max_shot,
                                 config.encoder_channels, config.encoder_features,
-                                name='set_encoder')
+                                instance_init=config.encoder_init, name='set_encoder')
       s = 2
       self.encoder(tf.zeros((s,) + config.image_shape), tf.zeros([s], tf.int32),
                    tf.ones([s]), tf.ones([config.max_way]))

@@ -75,6 +75,26 @@ class SetEncoderTest(tf.test.TestCase):
     _, mu, sigma = encoder.heads['gamma']
     self.assertNotAllClose(mu.kernel, sigma.kernel)
 
+  def test_glorot_instance_init_gives_image_features_of_unit_scale(self):
+    images = tf.constant(tasks.omniglot_task(np.random.default_rng(5), [3, 3, 2])
+                         .support_images)
+
+    def feature_spread(init):
+      tf.keras.utils.set_random_seed(4)
+      encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5, instance_init=init)
+      x = images
+      for layer in encoder.instance:
+        x = layer(x)
+      return float(tf.reduce_mean(tf.math.reduce_std(x, axis=0)))
+
+    authors, glorot = feature_spread('authors'), feature_spread('glorot')
+    # std-0.02 weights through two convs and a dense layer leave ~1e-4 of the image signal,
+    # which a few hundred Adam steps on the biases (1e-3 each) can switch off.
+    self.assertLess(authors, 1e-3)
+    self.assertGreater(glorot, 0.05)
+    with self.assertRaisesRegex(ValueError, 'instance_init'):
+      SetEncoder(instance_init='he')
+
   def test_compiles_with_xla(self):
     ep = tasks.omniglot_task(self.rng, [2, 2], max_way=4, support_size=10)
     eager = self.run_encoder(ep)
