@@ -61,8 +61,8 @@ def _table(results, flops, rate) -> str:
                 f"{r['peak_rss_mb']:.0f} | {r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
   text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
-           '| FLOP count (unpadded meta-batch, shots per class) | GFLOP / update | s / update | GFLOP/s | '
-           'fraction of matmul rate |\n|---|---|---|---|---|\n')
+           '| FLOP count (unpadded meta-batch, shots per class) | GFLOP / update | s / update | '
+           'GFLOP/s | fraction of matmul rate |\n|---|---|---|---|---|\n')
   for f in flops:
     text += (f"| {f['shape']} {f['variant']} {f['order']}-order ({f['shots']} shots) | "
              f"{f['flops'] / 1e9:.2f} | "

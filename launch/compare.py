@@ -29,7 +29,7 @@ def main(argv):
     raise app.UsageError(str(e))
   print(text)
   if FLAGS.output:
-    atomic.write_bytes(FLAGS.output, text.encode())
+    atomic.write_text(FLAGS.output, text)
     print(f'written: {FLAGS.output}')
 
 

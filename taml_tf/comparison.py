@@ -14,7 +14,6 @@ the same episodes because every episode is drawn from its own index.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import typing
 
@@ -142,14 +141,6 @@ def _check_datasets(entries) -> list:
   return names
 
 
-def _pct(x, digits=2):
-  return 'n/a' if x is None or not math.isfinite(x) else f'{100 * x:.{digits}f}'
-
-
-def _num(x, digits=3):
-  return 'n/a' if x is None or not math.isfinite(x) else f'{x:.{digits}f}'
-
-
 def markdown(entries: typing.Sequence[Entry],
              references: typing.Sequence[str] = ('maml', 'metasgd')) -> str:
   """The comparison as markdown: accuracy +- 95% interval, NLL and ECE per data set, then the
@@ -181,8 +172,10 @@ def markdown(entries: typing.Sequence[Entry],
     row = [e.name, _mode_label(e.results)]
     for d in datasets:
       r = e.results['datasets'][d]
-      row += [str(r['episodes']), f'{_pct(r["accuracy"])} ± {_pct(r["ci95"])}',
-              _num(r['nll']), _num(r['ece'])]
+      row += [str(r['episodes']), f'{evaluation.format_number(r["accuracy"], 100)} ± '
+              f'{evaluation.format_number(r["ci95"], 100)}',
+              evaluation.format_number(r['nll'], digits=3),
+              evaluation.format_number(r['ece'], digits=3)]
     lines.append('| ' + ' | '.join(row) + ' |')
 
   refs = []

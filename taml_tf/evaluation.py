@@ -540,7 +540,8 @@ def balancing_arrays(records: typing.Sequence[TaskRecord]) -> dict:
   return arrays
 
 
-def _fmt(x, scale=1.0, digits=2):
+def format_number(x, scale=1.0, digits=2) -> str:
+  """`scale * x` with `digits` decimals, 'n/a' for None or a non-finite value."""
   return 'n/a' if x is None or not math.isfinite(x) else f'{scale * x:.{digits}f}'
 
 
@@ -552,8 +553,9 @@ def markdown(result: EvaluationResult) -> str:
            '| data set | episodes | accuracy (%) ± 95% CI | NLL | ECE |',
            '|---|---|---|---|---|']
   for name, r in result.datasets.items():
-    lines.append(f'| {name} | {r.episodes} | {_fmt(r.accuracy, 100)} ± {_fmt(r.ci95, 100)} | '
-                 f'{_fmt(r.nll, digits=4)} | {_fmt(r.ece, digits=4)} |')
+    lines.append(f'| {name} | {r.episodes} | {format_number(r.accuracy, 100)} ± '
+                 f'{format_number(r.ci95, 100)} | {format_number(r.nll, digits=4)} | '
+                 f'{format_number(r.ece, digits=4)} |')
   for title, attr, unit in (('task size (real support examples)', 'by_task_size', 'episodes'),
                             ('class size (support shots of the query\'s class)',
                              'by_class_size', 'queries')):
@@ -565,8 +567,8 @@ def markdown(result: EvaluationResult) -> str:
         count = getattr(row, unit)
         if not count:
           continue
-        lines.append(f'| {name} | {row.bucket} | {count} | {_fmt(row.accuracy, 100)} ± '
-                     f'{_fmt(row.ci95, 100)} | {_fmt(row.nll, digits=4)} |')
+        lines.append(f'| {name} | {row.bucket} | {count} | {format_number(row.accuracy, 100)} ± '
+                     f'{format_number(row.ci95, 100)} | {format_number(row.nll, digits=4)} |')
   return '\n'.join(lines) + '\n'
 
 

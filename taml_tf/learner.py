@@ -48,6 +48,13 @@ def _fold(seed, *data):
   return seed
 
 
+def _tasks(batch: Episode, seed, task_offset):
+  """(task, its seed) for each task of a meta-batch; task t uses fold_in(seed, offset + t)."""
+  seed = tf.convert_to_tensor(seed, tf.int32)
+  for t in range(int(batch.support_images.shape[0])):
+    yield Episode(*[x[t] for x in batch]), _fold(seed, task_offset + t)
+
+
 def _mean_metrics(parts):
   """(mean loss, metrics dict) of a meta-batch from its tasks' (loss, TaskOutput) pairs."""
   mean = lambda xs: tf.reduce_mean(tf.stack(xs))
@@ -285,12 +292,8 @@ class MetaLearner(tf.Module):
     Returns:
       (loss, metrics dict of scalars: loss, cross_entropy, kl, accuracy).
     """
-    seed = tf.convert_to_tensor(seed, tf.int32)
-    parts = []
-    for t in range(int(batch.support_images.shape[0])):
-      task = Episode(*[x[t] for x in batch])
-      parts.append(self.task_loss(task, _fold(seed, task_offset + t), mode, num_steps))
-    return _mean_metrics(parts)
+    return _mean_metrics([self.task_loss(task, task_seed, mode, num_steps)
+                          for task, task_seed in _tasks(batch, seed, task_offset)])
 
   def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped).
@@ -307,22 +310,19 @@ class MetaLearner(tf.Module):
       with tf.GradientTape() as tape:
         loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset)
       return tape.gradient(loss, variables, unconnected_gradients=zero), metrics
-    seed = tf.convert_to_tensor(seed, tf.int32)
-    num_tasks = int(batch.support_images.shape[0])
     grads, parts = None, []
-    for t in range(num_tasks):
-      task = Episode(*[x[t] for x in batch])
+    for task, task_seed in _tasks(batch, seed, task_offset):
       if grads is not None:
         # Nothing else orders the tasks: without this the runtime may start task t while task
         # t-1's backward pass still holds its activations, which is what this mode avoids.
         with tf.control_dependencies(grads):
           task = Episode(*[tf.identity(x) for x in task])
       with tf.GradientTape() as tape:
-        loss, out = self.task_loss(task, _fold(seed, task_offset + t), mode)
+        loss, out = self.task_loss(task, task_seed, mode)
       task_grads = tape.gradient(loss, variables, unconnected_gradients=zero)
       grads = task_grads if grads is None else [a + b for a, b in zip(grads, task_grads)]
       parts.append((loss, out))
-    return [g / num_tasks for g in grads], _mean_metrics(parts)[1]
+    return [g / len(parts) for g in grads], _mean_metrics(parts)[1]
 
   def apply_gradients(self, grads):
     """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
