@@ -127,9 +127,12 @@ def define_train_flags(d):
   d.DEFINE_integer('n_val_episodes', 100, 'Episodes per validation set.')
   d.DEFINE_integer('log_freq', 50, 'Progress line and summaries every this many steps.')
   d.DEFINE_integer('steps_per_call', 1, 'Meta-updates per host call (TPU: 50-100).')
+  d.DEFINE_integer('max_to_keep', 3, 'Recent checkpoints kept (raise it to keep a learning '
+                       'curve\'s checkpoints, e.g. every --save_freq steps).')
   d.DEFINE_enum('best_rule', 'id', list(BEST_RULES), 'Validation accuracy that picks the '
-                    'best checkpoint: id (in-distribution; default), ood (the authors\' rule) '
-                    'or mean.')
+                    'best checkpoint: id (in-distribution; default), ood, or mean (of all '
+                    'validation sets: the authors\' rule, whose meta_test sums the in- and '
+                    'out-of-distribution accuracies).')
   d.DEFINE_enum('strategy', 'default', list(STRATEGIES), 'Distribution strategy.')
   d.DEFINE_string('tpu', None, 'TPU name or address for --strategy=tpu (\'local\' on a TPU '
                       'VM).')

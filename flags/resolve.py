@@ -114,7 +114,7 @@ def train_config(values: flags.FlagValues) -> training.TrainConfig:
         savedir=values.savedir, num_steps=values.n_train_iters, meta_batch=values.metabatch,
         steps_per_call=values.steps_per_call, save_freq=values.save_freq,
         eval_freq=values.eval_freq, log_freq=values.log_freq, seed=values.seed,
-        best_rule=values.best_rule)
+        best_rule=values.best_rule, max_to_keep=values.max_to_keep)
   except ValueError as e:
     raise FlagError(f'invalid training flags: {e}') from e
 

@@ -327,6 +327,9 @@ class MetaLearner(tf.Module):
   def apply_gradients(self, grads):
     """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
 
+    Returns the fraction of gradient entries the clip changed (|g| > grad_clip), a diagnostic of
+    how often the [-3, 3] clip of the authors' code binds.
+
     Under a distribution strategy with R replicas (called inside ``strategy.run``), each
     replica's gradient is that of the mean loss over its own tasks; the global meta-batch
     gradient is their mean, and clipping applies to that global gradient, so R replicas
@@ -337,11 +340,14 @@ class MetaLearner(tf.Module):
     context = tf.distribute.get_replica_context()
     if replicas > 1 and context is not None:
       grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [g / replicas for g in grads])
+    clipped = tf.add_n([tf.reduce_sum(tf.cast(tf.abs(g) > clip, tf.float32)) for g in grads])
+    clip_fraction = clipped / float(sum(g.shape.num_elements() for g in grads))
     grads = [tf.clip_by_value(g, -clip, clip) for g in grads]
     if replicas > 1 and context is not None:
       # The Keras optimizer sums the replicas' gradients once more.
       grads = [g / replicas for g in grads]
     self.optimizer.apply_gradients(zip(grads, self.meta_variables))
+    return clip_fraction
 
   def build_optimizer(self):
     """Creates the optimizer slots (needed before a distributed first step)."""
@@ -364,7 +370,8 @@ class MetaLearner(tf.Module):
       task_offset: see :meth:`batch_loss` (the replica's first task in the global batch).
 
     Returns:
-      The metrics dict of :meth:`batch_loss`.
+      The metrics dict of :meth:`batch_loss` plus 'clip_fraction' (see
+      :meth:`apply_gradients`).
 
     Raises:
       ValueError / tf.errors.InvalidArgumentError: for a malformed batch, before any update.
@@ -376,5 +383,5 @@ class MetaLearner(tf.Module):
     # and a control dependency on a (possibly inlined) function call only waits for its side
     # effects. A dependency on a data output keeps the whole update behind `validate`'s checks.
     with tf.control_dependencies([tf.identity(metrics['loss'])]):
-      self.apply_gradients(grads)
-    return metrics
+      clip_fraction = self.apply_gradients(grads)
+    return dict(metrics, clip_fraction=clip_fraction)

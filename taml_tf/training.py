@@ -29,6 +29,8 @@ from taml_tf.learner import MetaLearner
 
 BEST_RULES = ('id', 'ood', 'mean')
 CONFIG_FILE = 'config.json'
+# What each meta-update reports (MetaLearner.train_step), logged as TensorBoard scalars.
+METRICS = ('loss', 'cross_entropy', 'kl', 'accuracy', 'clip_fraction')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +48,9 @@ class TrainConfig:
     seed: seeds the initial parameters (the Trainer sets Keras' global seed), the episode
       stream and the posterior samples.
     best_rule: which validation accuracy picks the best checkpoint: 'id' (in-distribution
-      validation, the default: out-of-distribution data stays unseen until meta-test), 'ood'
-      (the authors' rule) or 'mean' (of the two).
+      validation, the default: out-of-distribution data stays unseen until meta-test), 'ood',
+      or 'mean' (over all validation sets: the authors' rule, whose ``meta_test`` sums the
+      in- and out-of-distribution accuracies, which orders checkpoints the same way).
     max_to_keep: recent checkpoints kept.
   """
 
@@ -106,14 +109,29 @@ def check_resumable(saved: dict, current: dict) -> None:
   problems = []
   for section in ('model', 'train', 'data'):
     a, b = saved.get(section, {}), current.get(section, {})
+    defaults = _defaults(section)
     for key in sorted(set(a) | set(b)):
       if (section, key) in _RESUMABLE or key == 'savedir':
+        continue
+      if key not in a and key in defaults and b.get(key) == defaults[key]:
+        # A field added to the package after the run started, at its default: the run was
+        # trained with that behaviour.
         continue
       if a.get(key) != b.get(key):
         problems.append(f'{section}.{key}: saved {a.get(key)!r}, now {b.get(key)!r}')
   if problems:
     raise IncompatibleRunError('cannot resume: the configuration differs from the saved run in '
                      + '; '.join(problems) + ' (use a new --savedir or the saved settings)')
+
+
+def _defaults(section: str) -> dict:
+  """JSON-form defaults of a config section's dataclass fields ({} for 'data')."""
+  cls = {'model': ModelConfig, 'train': TrainConfig}.get(section)
+  if cls is None:
+    return {}
+  return json.loads(json.dumps({
+      f.name: f.default for f in dataclasses.fields(cls)
+      if f.default is not dataclasses.MISSING}))
 
 
 def load_run_config(savedir: str) -> dict:
@@ -242,7 +260,7 @@ class Trainer:
     def train_fn(iterator, num_steps):
       # num_steps (<= steps_per_call) stops the last call at num_steps.
       losses = tf.TensorArray(tf.float32, size=num_steps)
-      metrics = {k: tf.constant(0.0) for k in ('loss', 'cross_entropy', 'kl', 'accuracy')}
+      metrics = {k: tf.constant(0.0) for k in METRICS}
       for i in (range(num_steps) if unroll else tf.range(num_steps)):
         step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(self.step, tf.int32)])
         per_replica = strategy.run(self.replica_step, args=(next(iterator), step_seed))
@@ -319,9 +337,10 @@ class Trainer:
           now = time.time()
           rate = (step - last_log) / max(now - last_time, 1e-9)
           left = (cfg.num_steps - step) / max(rate, 1e-9)
-          logging.info('step %d/%d  loss %.4f  ce %.4f  kl %.3f  acc %.3f  %.2f steps/s  '
-                       '%s left', step, cfg.num_steps, metrics['loss'], metrics['cross_entropy'],
-                       metrics['kl'], metrics['accuracy'], rate, _duration(left))
+          logging.info('step %d/%d  loss %.4f  ce %.4f  kl %.3f  acc %.3f  clipped %.4f  '
+                       '%.2f steps/s  %s left', step, cfg.num_steps, metrics['loss'],
+                       metrics['cross_entropy'], metrics['kl'], metrics['accuracy'],
+                       metrics['clip_fraction'], rate, _duration(left))
           with train_writer.as_default(step=step):
             for k, v in metrics.items():
               tf.summary.scalar(k, v)

@@ -106,6 +106,18 @@ class MetaGradientTest(tf.test.TestCase):
     single = episodes.Episode(*[x[:1] for x in self.batch])
     self.assertNotAllClose(flat(seq.compute_gradients(single, SEED)[0]), flat(g_ref))
 
+  def test_train_step_reports_the_fraction_of_clipped_gradient_entries(self):
+    grads = flat(self.second.compute_gradients(self.batch, SEED)[0])
+    # A clip between the gradient's small and large entries binds for some of them only.
+    clip = float(np.quantile(np.abs(grads), 0.75))
+    expected = float(np.mean(np.abs(grads) > clip))
+    self.assertBetween(expected, 0.2, 0.3)
+    learner = MetaLearner(self.second.config.replace(grad_clip=clip))
+    for a, b in zip(learner.meta_variables, self.second.meta_variables):
+      a.assign(b)
+    metrics = learner.train_step(self.batch, SEED)
+    self.assertAllClose(metrics['clip_fraction'], expected, atol=2e-3)
+
   def test_matches_finite_differences(self):
     variables = self.second.meta_variables
     grads = self.second.compute_gradients(self.batch, SEED)[0]

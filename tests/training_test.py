@@ -180,6 +180,16 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, 'model.channels.*train.best_rule'):
       training.check_resumable(saved, now)
 
+  def test_resume_accepts_a_field_added_since_at_its_default_only(self):
+    now = training.resolved_config(tiny_model(), training.TrainConfig('a'),
+                                   tiny_data().to_dict())
+    saved = json.loads(json.dumps(now))
+    del saved['model']['encoder_init'], saved['train']['max_to_keep']
+    training.check_resumable(saved, now)  # both at their defaults: the run had that behaviour
+    now['model']['encoder_init'] = 'glorot'
+    with self.assertRaisesRegex(training.IncompatibleRunError, 'model.encoder_init'):
+      training.check_resumable(saved, now)
+
   def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(self):
     savedir = tmpdir(self)
     model = tiny_model('metasgd')
