@@ -8,6 +8,8 @@ code under all of them.
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker', 'tpu')
@@ -61,3 +63,54 @@ def make_strategy(name: str = 'default', tpu: str | None = None,
   tf.config.experimental_connect_to_cluster(resolver)
   tf.tpu.experimental.initialize_tpu_system(resolver)
   return tf.distribute.TPUStrategy(resolver)
+
+
+def _worker(strategy: tf.distribute.Strategy):
+  """(task_type, task_id) of this process in a multi-worker cluster, or (None, None)."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return None, None
+  resolver = strategy.cluster_resolver
+  return resolver.task_type, resolver.task_id
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """Whether this process writes a run's files (checkpoints, summaries, results).
+
+  One process (default, mirrored, TPU) is always the chief. In a MultiWorkerMirroredStrategy
+  cluster it is the 'chief' task, or worker 0 when the cluster names no chief (TensorFlow's
+  convention; TF_CONFIG's "task" says which this process is).
+  """
+  task_type, task_id = _worker(strategy)
+  if task_type in (None, 'chief'):
+    return True
+  cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+  return task_type == 'worker' and task_id == 0 and 'chief' not in cluster
+
+
+def write_dir(strategy: tf.distribute.Strategy, directory: str) -> str:
+  """Where this process writes what belongs in `directory`.
+
+  Every worker of a MultiWorkerMirroredStrategy must take part in saving a checkpoint (the save
+  may need the others' values), but two workers writing the same files abort with
+  MergeV2Checkpoints errors: the chief writes to `directory`, every other worker to a folder of
+  its own under ``<directory>/../.workers/`` that it deletes after each save
+  (:func:`discard_worker_dir`). Workers read checkpoints from the chief's folder, so the run
+  folder must be on a file system all workers share (GCS, NFS; one disk on one machine).
+  """
+  if is_chief(strategy):
+    return directory
+  task_type, task_id = _worker(strategy)
+  parent, name = os.path.split(os.path.normpath(directory))
+  return os.path.join(parent, '.workers', f'{task_type}_{task_id}', name)
+
+
+def discard_worker_dir(strategy: tf.distribute.Strategy, directory: str) -> None:
+  """Deletes a non-chief worker's copy of `directory` (see :func:`write_dir`)."""
+  if is_chief(strategy):
+    return
+  worker = os.path.dirname(write_dir(strategy, directory))
+  tf.io.gfile.rmtree(worker)
+  try:
+    os.rmdir(os.path.dirname(worker))  # .workers, once no worker uses it
+  except OSError:
+    pass

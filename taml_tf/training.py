@@ -23,6 +23,7 @@ import tensorflow as tf
 from absl import logging
 
 from taml_tf import atomic
+from taml_tf import distribute
 from taml_tf import evaluation
 from taml_tf.config import ModelConfig
 from taml_tf.learner import MetaLearner
@@ -182,8 +183,8 @@ class Trainer:
     model_config: the model.
     train_config: the schedule.
     dataset_fn: ``dataset_fn(start_episode, input_context) -> tf.data.Dataset`` of per-replica
-      meta-batches (batched Episodes); `start_episode` is where this input pipeline's stream
-      resumes.
+      meta-batches (batched Episodes); `start_episode` is where the global episode stream
+      resumes (step * meta_batch; each input pipeline reads its replicas' share of it).
     strategy: a tf.distribute strategy (default: the current one).
     validation_sets: optional ``() -> {name: finite dataset of batched Episodes}``.
     ood_names: which validation sets are out-of-distribution.
@@ -217,12 +218,18 @@ class Trainer:
       self.learner.build_optimizer()
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
     self.checkpoint = tf.train.Checkpoint(learner=self.learner, step=self.step)
+    # Only the chief writes the run's files; other workers of a multi-worker cluster save
+    # into folders of their own that they delete again (distribute.write_dir).
+    self.is_chief = distribute.is_chief(self.strategy)
+    self._checkpoint_dir = os.path.join(train_config.savedir, 'checkpoints')
+    self._best_dir = os.path.join(train_config.savedir, 'best')
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(train_config.savedir, 'checkpoints'),
+        self.checkpoint, distribute.write_dir(self.strategy, self._checkpoint_dir),
         max_to_keep=train_config.max_to_keep, step_counter=self.step)
     self.best_manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(train_config.savedir, 'best'), max_to_keep=1,
+        self.checkpoint, distribute.write_dir(self.strategy, self._best_dir), max_to_keep=1,
         checkpoint_name='best')
+    self._best = None
     self._train_fn = None
 
   # ------------------------------------------------------------------------- state
@@ -233,12 +240,21 @@ class Trainer:
     path = os.path.join(savedir, CONFIG_FILE)
     if os.path.exists(path):
       check_resumable(load_run_config(savedir), self.run_config)
-    atomic.write_text(path, json.dumps(self.run_config, indent=2, sort_keys=True))
-    if self.manager.latest_checkpoint:
-      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-      logging.info('resumed from %s at step %d', self.manager.latest_checkpoint,
-                   int(self.step.numpy()))
+    if self.is_chief:
+      atomic.write_text(path, json.dumps(self.run_config, indent=2, sort_keys=True))
+    # Every worker resumes from the chief's latest checkpoint.
+    latest = tf.train.latest_checkpoint(self._checkpoint_dir)
+    if latest:
+      self.checkpoint.restore(latest).assert_existing_objects_matched()
+      logging.info('resumed from %s at step %d', latest, int(self.step.numpy()))
+    # Read once: every worker then takes the same best-checkpoint decisions (each must join
+    # the save) whatever the chief writes to best.json meanwhile.
+    self._best = self._read_best()
     return int(self.step.numpy())
+
+  def _save(self, manager, directory: str, step: int) -> None:
+    manager.save(checkpoint_number=step)
+    distribute.discard_worker_dir(self.strategy, directory)
 
   # ------------------------------------------------------------------------ stepping
   def replica_step(self, batch, seed):
@@ -277,11 +293,8 @@ class Trainer:
     """The distributed episode stream, positioned at `start_step`."""
 
     def fn(ctx):
-      # An input pipeline feeds num_replicas / num_input_pipelines replicas, one per-replica
-      # batch each per step (MirroredStrategy: one pipeline for all its replicas).
-      replicas_per_pipeline = ctx.num_replicas_in_sync // ctx.num_input_pipelines
-      start_episode = start_step * self.per_replica_batch * replicas_per_pipeline
-      return self.dataset_fn(start_episode, ctx)
+      # Each input pipeline reads its replicas' share of the one global episode stream.
+      return self.dataset_fn(start_step * self.config.meta_batch, ctx)
     return iter(self.strategy.distribute_datasets_from_function(fn))
 
   # ---------------------------------------------------------------------- validation
@@ -313,12 +326,14 @@ class Trainer:
     start = self.restore()
     if start >= cfg.num_steps:
       logging.info('already at step %d >= num_steps=%d', start, cfg.num_steps)
-      return {'step': start, 'metrics': {}, 'best': self._read_best()}
+      return {'step': start, 'metrics': {}, 'best': self._best}
     iterator = self.make_iterator(start)
     self._train_fn = self._train_fn or self._build_train_fn()
     logs = os.path.join(cfg.savedir, 'logs')
-    train_writer = tf.summary.create_file_writer(os.path.join(logs, 'train'))
-    val_writer = tf.summary.create_file_writer(os.path.join(logs, 'validation'))
+    writer = (tf.summary.create_file_writer if self.is_chief
+              else lambda _: tf.summary.create_noop_writer())
+    train_writer = writer(os.path.join(logs, 'train'))
+    val_writer = writer(os.path.join(logs, 'validation'))
     metrics, step, t0, last_log, last_time = {}, start, time.time(), start, time.time()
     try:
       while step < cfg.num_steps:
@@ -330,7 +345,8 @@ class Trainer:
           bad = step + int(np.argmin(np.isfinite(losses))) + 1
           raise FloatingPointError(
               f'non-finite loss at step {bad}; stopping. The last good checkpoint is '
-              f'{self.manager.latest_checkpoint} (nothing after it was saved)')
+              f'{tf.train.latest_checkpoint(self._checkpoint_dir)} (nothing after it was '
+              'saved)')
         previous, step = step, int(self.step.numpy())
         metrics = {k: float(v) for k, v in metrics.items()}
         if step // cfg.log_freq > previous // cfg.log_freq or step >= cfg.num_steps:
@@ -347,7 +363,7 @@ class Trainer:
             tf.summary.scalar('steps_per_sec', rate)
           last_log, last_time = step, now
         if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
-          self.manager.save(checkpoint_number=step)
+          self._save(self.manager, self._checkpoint_dir, step)
         if cfg.eval_freq and (step // cfg.eval_freq > previous // cfg.eval_freq
                               or step >= cfg.num_steps):
           self._validate_and_keep_best(step, val_writer)
@@ -356,7 +372,7 @@ class Trainer:
       train_writer.close()
       val_writer.close()
     logging.info('done: step %d in %s', step, _duration(time.time() - t0))
-    return {'step': step, 'metrics': metrics, 'best': self._read_best()}
+    return {'step': step, 'metrics': metrics, 'best': self._best}
 
   def _validate_and_keep_best(self, step: int, writer) -> None:
     result = self.validate()
@@ -378,15 +394,16 @@ class Trainer:
     logging.info('validation at step %d: %s', step,
                  ', '.join(f'{k} {100 * v:.2f}%' for k, v in accs.items()))
     score = self._best_score(accs)
-    best = self._read_best()
-    if best is None or (math.isfinite(score) and score > best['score']):
-      self.best_manager.save(checkpoint_number=step)
-      atomic.write_text(os.path.join(self.config.savedir, 'best', 'best.json'), json.dumps(
-          {'step': step, 'score': score, 'rule': self.config.best_rule, 'accuracy': accs},
-          indent=2))
+    if self._best is None or (math.isfinite(score) and score > self._best['score']):
+      self._best = {'step': step, 'score': score, 'rule': self.config.best_rule,
+                    'accuracy': accs}
+      self._save(self.best_manager, self._best_dir, step)
+      if self.is_chief:
+        atomic.write_text(os.path.join(self._best_dir, 'best.json'),
+                          json.dumps(self._best, indent=2))
 
   def _read_best(self):
-    path = os.path.join(self.config.savedir, 'best', 'best.json')
+    path = os.path.join(self._best_dir, 'best.json')
     if not os.path.exists(path):
       return None
     with open(path) as f:

@@ -3,8 +3,8 @@
 Each dataset element is one per-replica meta-batch, produced by a single `tf.numpy_function` call
 (`EpisodeSampler.sample_batch`): one Python call per batch instead of per episode keeps the
 interpreter overhead negligible, and batching inside numpy is what lets `pad_to='bucket'` pad a
-whole meta-batch to one size. Elements are a pure function of (seed, input pipeline id, batch
-index), so `map` may run in parallel with `deterministic=True` and resuming is `start_episode`.
+whole meta-batch to one size. Elements are a pure function of (seed, episode index), so `map` may
+run in parallel with `deterministic=True` and resuming is `start_episode`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ _DTYPES = (tf.float32, tf.int32, tf.float32, tf.float32, tf.int32, tf.float32, t
 
 
 def _dataset(sampler: sampler_lib.EpisodeSampler, batch_size: int, start_episode: int,
-             num_batches: int | None, prefetch: int) -> tf.data.Dataset:
+             num_batches: int | None, prefetch: int,
+             first_episode: typing.Callable[[int], int] | None = None) -> tf.data.Dataset:
+  """Element b holds episodes first_episode(b) .. + batch_size - 1 (default: consecutive)."""
   cfg = sampler.config
   support = cfg.max_support if cfg.pad_to == 'max' else None
   spec = episodes_lib.spec(sampler.image_shape, support, cfg.query_size, cfg.way, batch_size)
+  first_episode = first_episode or (lambda b: start_episode + b * batch_size)
 
   def make(b):
-    return tuple(sampler.sample_batch(start_episode + int(b) * batch_size, batch_size))
+    return tuple(sampler.sample_batch(first_episode(int(b)), batch_size))
 
   def to_episode(b):
     parts = tf.numpy_function(make, [b], _DTYPES, stateful=False)
@@ -69,12 +72,14 @@ def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: in
     seed: integer seed.
     batch_size: global meta-batch size; under a distribution strategy each replica gets
       `input_context.get_per_replica_batch_size(batch_size)`.
-    start_episode: index (within this input pipeline's stream) of the first episode; to resume
-      after `step` steps pass `step * per_replica_batch_size * replicas_per_pipeline` (an
-      input pipeline feeds num_replicas / num_input_pipelines replicas each step; see
-      taml_tf.training.Trainer.make_iterator).
-    input_context: from `strategy.distribute_datasets_from_function`; each input pipeline gets
-      its own stream (`input_pipeline_id` enters the seed).
+    start_episode: index of the first episode of the global stream; to resume after `step`
+      meta-updates pass `step * batch_size`.
+    input_context: from `strategy.distribute_datasets_from_function`. Every input pipeline
+      reads its share of one global stream: replica r of meta-update s gets episodes
+      [s * batch_size + r * per_replica, ... + per_replica), so the global meta-batch of a step
+      is the same whatever the number of workers or pipelines (a 2-worker run trains on the
+      episodes of a 1-process run). An input pipeline feeds num_replicas / num_input_pipelines
+      consecutive replicas, one per-replica batch each per step.
     prefetch: prefetch buffer (batches).
     image_shape, data_dir, split: used only for `sources` given as build_source strings.
 
@@ -85,14 +90,19 @@ def episode_dataset(sources, sampler_config: sampler_lib.SamplerConfig, seed: in
   Raises:
     ValueError: sources too small for the config, or mismatched image shapes.
   """
-  per_replica = batch_size
-  pipeline_id = 0
-  if input_context is not None:
-    per_replica = input_context.get_per_replica_batch_size(batch_size)
-    pipeline_id = input_context.input_pipeline_id
   sampler = sampler_lib.EpisodeSampler(_as_sources(sources, image_shape, data_dir, split),
-                                       sampler_config, seed, pipeline_id)
-  return _dataset(sampler, per_replica, start_episode, None, prefetch)
+                                       sampler_config, seed)
+  if input_context is None:
+    return _dataset(sampler, batch_size, start_episode, None, prefetch)
+  per_replica = input_context.get_per_replica_batch_size(batch_size)
+  replicas_per_pipeline = (input_context.num_replicas_in_sync
+                           // input_context.num_input_pipelines)
+  first_replica = input_context.input_pipeline_id * replicas_per_pipeline
+
+  def first_episode(b):
+    step, local = divmod(b, replicas_per_pipeline)
+    return start_episode + step * batch_size + (first_replica + local) * per_replica
+  return _dataset(sampler, per_replica, start_episode, None, prefetch, first_episode)
 
 
 def evaluation_dataset(source, sampler_config: sampler_lib.SamplerConfig, num_episodes: int,
@@ -115,7 +125,7 @@ def evaluation_dataset(source, sampler_config: sampler_lib.SamplerConfig, num_ep
   if num_episodes <= 0 or num_episodes % batch_size:
     raise ValueError(f'num_episodes={num_episodes} must be a positive multiple of '
                      f'batch_size={batch_size}')
-  sampler = sampler_lib.EpisodeSampler(_as_sources(source), sampler_config, seed, 0)
+  sampler = sampler_lib.EpisodeSampler(_as_sources(source), sampler_config, seed)
   return _dataset(sampler, batch_size, 0, num_episodes // batch_size, tf.data.AUTOTUNE)
 
 

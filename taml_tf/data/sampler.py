@@ -16,9 +16,9 @@ Any-way: with `min_way < way` each task draws its way from U{min_way..way}; the 
 A class with too few images for shot + query gets a smaller shot (count - query), as in the paper;
 sources are checked up front to hold at least min_shot + query images per class.
 
-Determinism: episode `i` of input pipeline `p` under seed `s` draws from
-`np.random.default_rng([s, p, i])`, independent of every other episode, so a stream can start at
-any episode index (resume) and two pipelines never share a stream.
+Determinism: episode `i` under seed `s` draws from `np.random.default_rng([s, 0, i])`,
+independent of every other episode, so a stream can start at any episode index (resume) and
+input pipelines can split one stream between them (taml_tf.data.pipeline).
 """
 
 from __future__ import annotations
@@ -121,14 +121,13 @@ class EpisodeSampler:
       uses source `i % len(sources)`.
     config: a SamplerConfig.
     seed: integer seed.
-    pipeline_id: input pipeline (replica group) id; gives each pipeline its own stream.
 
   Raises:
     ValueError: sources of different image shapes, or a source too small for the config (names
       the data set and class).
   """
 
-  def __init__(self, sources, config: SamplerConfig, seed: int = 0, pipeline_id: int = 0):
+  def __init__(self, sources, config: SamplerConfig, seed: int = 0):
     if isinstance(sources, ci_lib.ClassImages):
       sources = [sources]
     self.sources = list(sources)
@@ -142,12 +141,13 @@ class EpisodeSampler:
       s.check_task_fit(config.way, config.query, config.min_shot)
     self.config = config
     self.seed = int(seed)
-    self.pipeline_id = int(pipeline_id)
     self.image_shape = self.sources[0].image_shape
 
   def rng(self, index: int) -> np.random.Generator:
     """The generator of episode `index` (independent of all other episodes)."""
-    return np.random.default_rng([self.seed, self.pipeline_id, int(index)])
+    # The middle 0 keeps the episodes of runs trained when each input pipeline had a stream
+    # of its own (pipeline 0 was the only one on one machine).
+    return np.random.default_rng([self.seed, 0, int(index)])
 
   def plan(self, index: int) -> TaskPlan:
     """Draws which classes and images episode `index` uses (no pixels touched)."""

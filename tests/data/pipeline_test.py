@@ -44,16 +44,24 @@ def test_resume_from_start_episode(omniglot):
     np.testing.assert_array_equal(x, y)
 
 
-def test_input_context_per_replica_batch_and_streams(omniglot):
-  streams = []
-  for pid in range(2):
-    ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid,
-                                     num_replicas_in_sync=2)
-    ds = pipeline.episode_dataset(omniglot, CFG, seed=0, batch_size=4, input_context=ctx)
-    (ep,) = _take(ds, 1)
-    assert ep.support_images.shape[0] == 2
-    streams.append(ep)
-  assert not np.array_equal(streams[0].query_images, streams[1].query_images)
+def test_pipelines_split_one_global_stream(omniglot):
+  """Two input pipelines (workers) of two replicas each read, between them, exactly the
+  per-replica batches one pipeline feeding all four replicas reads: replica r of step s gets
+  episodes [8 s + 2 r, 8 s + 2 r + 2), also when resuming at step 1."""
+  for start_step in (0, 1):
+    one = _take(pipeline.episode_dataset(omniglot, CFG, seed=0, batch_size=2,
+                                         start_episode=8 * start_step), 8)
+    for pid in range(2):
+      ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid,
+                                       num_replicas_in_sync=4)
+      ds = pipeline.episode_dataset(omniglot, CFG, seed=0, batch_size=8,
+                                    start_episode=8 * start_step, input_context=ctx)
+      for j, ep in enumerate(_take(ds, 4)):
+        assert ep.support_images.shape[0] == 2
+        step, local = divmod(j, 2)
+        expected = one[4 * step + 2 * pid + local]  # the replica's element of the one stream
+        for x, y in zip(ep, expected):
+          np.testing.assert_array_equal(x, y)
 
 
 def test_distribution_strategy_runs(omniglot):
