@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from taml_tf import config as config_lib
 from taml_tf import episodes
+from taml_tf import learner as learner_lib
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -293,3 +294,43 @@ class BadInputTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class MonteCarloPredictionTest(tf.test.TestCase):
+  """predict(mode='mc') averages the softmax of S samples, each re-running the inner loop.
+
+  The reference is built from the learner's parts: sample s draws phi with seed
+  fold_in(seed, s), adapts from theta (*) z for test_inner_steps steps, and scores the queries.
+  alpha_init=0.1 makes the samples' logits spread enough that the softmax of the mean logits
+  (0.016 away) and the first sample alone (0.2 away) are both far outside the tolerance, which
+  the test checks too, so it tells the three apart.
+  """
+
+  def test_mc_prediction_is_the_mean_of_the_sample_softmaxes(self):
+    tf.keras.utils.set_random_seed(13)
+    learner = MetaLearner(tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1),
+                                      n_mc_samples=3, test_inner_steps=2, alpha_init=0.1))
+    task = episodes.to_tensors(tasks.omniglot_task(np.random.default_rng(14), [1, 3, 2, 4],
+                                                   queries=2, image_size=14, max_way=5))
+    probs, bal = learner.predict(task, SEED, mode='mc')
+
+    dists = learner.posterior(task.support_images, task.support_labels, task.support_mask,
+                              task.class_mask)
+    logits = []
+    for s in range(3):
+      sample, _ = learner.balancing_values(dists, task.class_mask, 'sample',
+                                           learner_lib._fold(SEED, s))
+      params = learner.adapt(task, sample, 2)
+      logits.append(learner.query_logits(params, task))
+    per_sample = tf.nn.softmax(tf.stack(logits))
+    expected = tf.reduce_mean(per_sample, 0)
+    self.assertAllClose(probs, expected, atol=1e-5)
+    # The alternatives differ from the expected mean by orders of magnitude more than atol.
+    softmax_of_mean = tf.nn.softmax(tf.reduce_mean(tf.stack(logits), 0))
+    for name, wrong in (('softmax of the mean logits', softmax_of_mean),
+                        ('the first sample', per_sample[0])):
+      gap = float(tf.reduce_max(tf.abs(wrong - expected)))
+      self.assertGreater(gap, 5e-3, name)  # measured 0.016 and 0.195
+    # The Balancing returned is the posterior mean.
+    self.assertAllClose(bal.gamma, dists['gamma'].mean())
+    self.assertAllClose(bal.z, dists['z'].mean())
