@@ -334,3 +334,63 @@ class MonteCarloPredictionTest(tf.test.TestCase):
     # The Balancing returned is the posterior mean.
     self.assertAllClose(bal.gamma, dists['gamma'].mean())
     self.assertAllClose(bal.z, dists['z'].mean())
+
+
+class ObjectiveTest(tf.test.TestCase):
+  """task_loss is eq. (8): query CE + KL(q || N(0, I)) / (N + M), N and M the real counts.
+
+  The task is padded (support 7 -> 16 rows, queries 6 -> 10, 3 -> 5 classes), so counting
+  padding in N + M halves the KL term; the KL is written out in closed form here and covers
+  only the switched-on variables (omega over the real classes only). Each variant's encoder,
+  where it has one, has heads for all three variables, so the KL of a switched-off one
+  would show.
+  """
+
+  N, M = 7, 6
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.task = episodes.to_tensors(tasks.omniglot_task(
+        np.random.default_rng(15), [1, 4, 2], queries=2, image_size=14, max_way=5,
+        support_size=16, query_size=10))
+
+  @staticmethod
+  def closed_form_kl(dist, size=None):
+    mu, sigma = dist.loc.numpy()[:size], dist.scale.numpy()[:size]
+    return float(np.sum(0.5 * (sigma ** 2 + mu ** 2 - 1.0) - np.log(sigma)))
+
+  def check_variant(self, name, kl_of):
+    tf.keras.utils.set_random_seed(16)
+    learner = MetaLearner(tiny_config(name, channels=4, num_blocks=2, image_shape=(14, 14, 1),
+                                      train_inner_steps=1))
+    t = self.task
+    loss, out = learner.task_loss(t, SEED)
+    logits = out.logits.numpy()[:self.M]
+    labels = t.query_labels.numpy()[:self.M]
+    log_probs = logits - np.log(np.sum(np.exp(logits - logits.max(-1, keepdims=True)), -1,
+                                       keepdims=True)) - logits.max(-1, keepdims=True)
+    ce = float(-np.mean(log_probs[np.arange(self.M), labels]))
+    dists = learner.posterior(t.support_images, t.support_labels, t.support_mask, t.class_mask)
+    kls = {k: self.closed_form_kl(d, 3 if k == 'omega' else None) for k, d in dists.items()}
+    kl = sum(kls[k] for k in kl_of)
+    self.assertAllClose(out.cross_entropy, ce, atol=1e-5, msg=f'{name} cross-entropy')
+    self.assertAllClose(out.kl, kl, atol=1e-5, msg=f'{name} KL')
+    self.assertAllClose(loss, ce + kl / (self.N + self.M), atol=1e-6, msg=f'{name} loss')
+    return kls
+
+  def test_bayesian_taml_has_every_kl_over_real_counts(self):
+    kls = self.check_variant('bayesian_taml', ('omega', 'gamma', 'z'))
+    # Padding counted in N + M (26 rows) would move the loss by far more than atol.
+    total = sum(kls.values())
+    self.assertGreater(total / 13 - total / 26, 1e-2)
+
+  def test_omega_taml_has_only_omega_kl(self):
+    kls = self.check_variant('omega_taml', ('omega',))
+    # The switched-off heads exist and have a KL that would show.
+    self.assertGreater((kls['gamma'] + kls['z']) / 13, 1e-2)
+
+  def test_metasgd_and_deterministic_taml_have_no_kl(self):
+    self.assertEqual(self.check_variant('metasgd', ()), {})
+    kls = self.check_variant('deterministic_taml', ())
+    self.assertGreater(sum(kls.values()) / 13, 1e-2)
