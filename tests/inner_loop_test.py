@@ -32,6 +32,9 @@ class InnerLoopTest(tf.test.TestCase):
       self.assertAllEqual(out[k], self.params[k])
 
   def test_one_step_is_hand_written_sgd(self):
+    # From the zero head one step moves the head only (conv gradients are exactly zero), so
+    # this checks the plain mean-CE loss and the head's step; the conv updates are checked
+    # by the multi-step test below.
     with tf.GradientTape() as tape:
       tape.watch(list(self.params.values()))
       x = tf.constant(self.ep.support_images)
@@ -51,6 +54,57 @@ class InnerLoopTest(tf.test.TestCase):
       self.assertAllClose(out[k], self.params[k] - 0.1 * grads[k], atol=1e-6, msg=k)
     # The zero head moved: the step is not a no-op.
     self.assertGreater(float(tf.reduce_max(tf.abs(out['head/kernel']))), 0.0)
+
+  def test_several_balanced_steps_are_hand_written_sgd(self):
+    """K = 3 steps with omega, gamma and a per-parameter alpha against a hand-written loop.
+
+    One step from the zero head moves the head only (every conv gradient is exactly zero
+    while the head is zero), so the conv entries of the one-step test compare theta with
+    theta. From the second step on the conv kernels move, each by exp(gamma_l) * alpha times
+    its gradient, so a wrong step size of any layer shows here. Per-layer gammas differ, the
+    task has a padding class, and omega is far from uniform.
+    """
+    ep = tasks.omniglot_task(np.random.default_rng(0), [2, 3, 1], max_way=4)
+    f = self.net.feature_size((28, 28, 1))
+    theta = dict(self.params, **{'head/kernel': tf.zeros([f, 4]), 'head/bias': tf.zeros([4])})
+    rng = np.random.default_rng(1)
+    alpha = {k: tf.constant(rng.uniform(0.05, 0.15, size=v.shape), tf.float32)
+             for k, v in theta.items()}
+    # The learner's head alpha is one column shared by the classes (broadcast over them).
+    alpha['head/kernel'] = tf.constant(rng.uniform(0.05, 0.15, size=(f, 1)), tf.float32)
+    gamma = tf.constant([0.4, -0.3, 0.6, 0.2, -0.5])  # conv1..conv4, head
+    omega = tf.constant([1.0, -0.5, 0.3, 2.0])  # the last class is padding
+    num_steps = 3
+
+    # Reference: the layers written out, the loss of weighted_inner_loss, and the step
+    # sizes exp(gamma_l) * alpha written here (not taken from balancing.step_sizes).
+    layer_of = lambda k: 4 if k.startswith('head/') else int(k[len('conv')]) - 1
+    params = dict(theta)
+    for _ in range(num_steps):
+      with tf.GradientTape() as tape:
+        tape.watch(list(params.values()))
+        x = tf.constant(ep.support_images)
+        for l in range(1, 5):
+          x = tf.nn.conv2d(x, params[f'conv{l}/kernel'], 1, 'SAME') + params[f'conv{l}/bias']
+          mean, var = tf.nn.moments(x, [0, 1, 2])
+          x = tf.nn.relu((x - mean) / tf.sqrt(var + 1e-3))  # offsets are zero at init
+          x = tf.nn.max_pool2d(x, 2, 2, 'VALID')
+        logits = tf.matmul(tf.reshape(x, [x.shape[0], -1]), params['head/kernel'])
+        logits += params['head/bias']
+        loss = balancing.weighted_inner_loss(logits, ep.support_labels, ep.support_mask,
+                                             ep.class_mask, omega)
+      grads = tape.gradient(loss, params)
+      params = {k: params[k] - tf.exp(gamma[layer_of(k)]) * alpha[k] * grads[k]
+                for k in params}
+
+    steps = balancing.step_sizes(theta, alpha, gamma, 4)
+    out = inner_loop.adapt(self.net, theta, steps, ep.support_images, ep.support_labels,
+                           ep.support_mask, ep.class_mask, omega=omega, num_steps=num_steps)
+    for k in theta:
+      self.assertAllClose(out[k], params[k], atol=1e-5, rtol=1e-4, msg=k)
+      if k.endswith('kernel'):
+        # Every kernel moved by far more than the tolerance: the comparison has teeth.
+        self.assertGreater(float(tf.reduce_max(tf.abs(out[k] - theta[k]))), 3e-3, k)
 
   def test_steps_reduce_the_support_loss(self):
     def loss(params):

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from taml_tf import config as config_lib
 from taml_tf import episodes
+from taml_tf import learner as learner_lib
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -53,6 +54,50 @@ class PaddingInvarianceTest(tf.test.TestCase):
     grads_b, m_b = self.learner.compute_gradients(batch_of(padded), SEED)
     self.assertAllClose(m_a['loss'], m_b['loss'], atol=1e-5)
     for v, ga, gb in zip(self.learner.meta_variables, grads_a, grads_b):
+      self.assertAllClose(ga, gb, atol=2e-4, rtol=2e-3, msg=v.path)
+    self.assertGreater(np.abs(flat(grads_a)).sum(), 0.0)
+
+  def test_masked_support_path_matches_unpadded(self):
+    """The padded support rows themselves, masked, change nothing (5 steps, every variable on).
+
+    Outside XLA the learner drops support padding before any masked code runs
+    (MetaLearner.real_support), so the test above never runs the masked support path. A
+    learner configured for XLA keeps the padding (static shapes) while task_output and
+    compute_gradients still run eagerly: the batch-norm statistics, the weighted inner loss and
+    the set encoder then see the padding rows and must ignore them. The padding rows hold
+    bright noise labelled with real classes, so an unmasked statistic or count shows.
+    """
+    cfg = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), train_inner_steps=5,
+                      jit_compile=True)
+    tf.keras.utils.set_random_seed(12)
+    learner = MetaLearner(cfg)
+    rng = np.random.default_rng(3)
+    chars = rng.choice(964, 3, replace=False)
+    shots = [1, 4, 2]
+    plain = tasks.omniglot_task(np.random.default_rng(9), shots, queries=2, characters=chars,
+                                image_size=14)
+    padded = tasks.omniglot_task(np.random.default_rng(9), shots, queries=2, characters=chars,
+                                 image_size=14, max_way=5, support_size=16)
+    images, labels = padded.support_images.copy(), padded.support_labels.copy()
+    images[7:] = 3.0 * rng.uniform(size=images[7:].shape)
+    labels[7:] = np.arange(9) % 3
+    padded = padded._replace(support_images=images, support_labels=labels)
+    plain_t, padded_t = episodes.to_tensors(plain), episodes.to_tensors(padded)
+    self.assertEqual(learner.real_support(padded_t).support_images.shape[0], 16)
+
+    out_a = learner.task_output(plain_t, SEED)
+    out_b = learner.task_output(padded_t, SEED)
+    self.assertAllClose(out_a.logits, out_b.logits[:, :3], atol=1e-4, rtol=1e-4,
+                        msg='query logits (of order 0.1)')
+    self.assertAllClose(out_a.cross_entropy, out_b.cross_entropy, atol=1e-5)
+    self.assertAllClose(out_a.kl, out_b.kl, atol=1e-4)
+    for name in ('omega', 'gamma', 'z'):
+      a, b = getattr(out_a.balancing, name), getattr(out_b.balancing, name)
+      self.assertAllClose(a, b[:3] if name == 'omega' else b, atol=1e-5, msg=name)
+    grads_a, m_a = learner.compute_gradients(batch_of(plain), SEED)
+    grads_b, m_b = learner.compute_gradients(batch_of(padded), SEED)
+    self.assertAllClose(m_a['loss'], m_b['loss'], atol=1e-5)
+    for v, ga, gb in zip(learner.meta_variables, grads_a, grads_b):
       self.assertAllClose(ga, gb, atol=2e-4, rtol=2e-3, msg=v.path)
     self.assertGreater(np.abs(flat(grads_a)).sum(), 0.0)
 
@@ -249,3 +294,103 @@ class BadInputTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class MonteCarloPredictionTest(tf.test.TestCase):
+  """predict(mode='mc') averages the softmax of S samples, each re-running the inner loop.
+
+  The reference is built from the learner's parts: sample s draws phi with seed
+  fold_in(seed, s), adapts from theta (*) z for test_inner_steps steps, and scores the queries.
+  alpha_init=0.1 makes the samples' logits spread enough that the softmax of the mean logits
+  (0.016 away) and the first sample alone (0.2 away) are both far outside the tolerance, which
+  the test checks too, so it tells the three apart.
+  """
+
+  def test_mc_prediction_is_the_mean_of_the_sample_softmaxes(self):
+    tf.keras.utils.set_random_seed(13)
+    learner = MetaLearner(tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1),
+                                      n_mc_samples=3, test_inner_steps=2, alpha_init=0.1))
+    task = episodes.to_tensors(tasks.omniglot_task(np.random.default_rng(14), [1, 3, 2, 4],
+                                                   queries=2, image_size=14, max_way=5))
+    probs, bal = learner.predict(task, SEED, mode='mc')
+
+    dists = learner.posterior(task.support_images, task.support_labels, task.support_mask,
+                              task.class_mask)
+    logits = []
+    for s in range(3):
+      sample, _ = learner.balancing_values(dists, task.class_mask, 'sample',
+                                           learner_lib._fold(SEED, s))
+      params = learner.adapt(task, sample, 2)
+      logits.append(learner.query_logits(params, task))
+    per_sample = tf.nn.softmax(tf.stack(logits))
+    expected = tf.reduce_mean(per_sample, 0)
+    self.assertAllClose(probs, expected, atol=1e-5)
+    # The alternatives differ from the expected mean by orders of magnitude more than atol.
+    softmax_of_mean = tf.nn.softmax(tf.reduce_mean(tf.stack(logits), 0))
+    for name, wrong in (('softmax of the mean logits', softmax_of_mean),
+                        ('the first sample', per_sample[0])):
+      gap = float(tf.reduce_max(tf.abs(wrong - expected)))
+      self.assertGreater(gap, 5e-3, name)  # measured 0.016 and 0.195
+    # The Balancing returned is the posterior mean.
+    self.assertAllClose(bal.gamma, dists['gamma'].mean())
+    self.assertAllClose(bal.z, dists['z'].mean())
+
+
+class ObjectiveTest(tf.test.TestCase):
+  """task_loss is eq. (8): query CE + KL(q || N(0, I)) / (N + M), N and M the real counts.
+
+  The task is padded (support 7 -> 16 rows, queries 6 -> 10, 3 -> 5 classes), so counting
+  padding in N + M halves the KL term; the KL is written out in closed form here and covers
+  only the switched-on variables (omega over the real classes only). Each variant's encoder,
+  where it has one, has heads for all three variables, so the KL of a switched-off one
+  would show.
+  """
+
+  N, M = 7, 6
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.task = episodes.to_tensors(tasks.omniglot_task(
+        np.random.default_rng(15), [1, 4, 2], queries=2, image_size=14, max_way=5,
+        support_size=16, query_size=10))
+
+  @staticmethod
+  def closed_form_kl(dist, size=None):
+    mu, sigma = dist.loc.numpy()[:size], dist.scale.numpy()[:size]
+    return float(np.sum(0.5 * (sigma ** 2 + mu ** 2 - 1.0) - np.log(sigma)))
+
+  def check_variant(self, name, kl_of):
+    tf.keras.utils.set_random_seed(16)
+    learner = MetaLearner(tiny_config(name, channels=4, num_blocks=2, image_shape=(14, 14, 1),
+                                      train_inner_steps=1))
+    t = self.task
+    loss, out = learner.task_loss(t, SEED)
+    logits = out.logits.numpy()[:self.M]
+    labels = t.query_labels.numpy()[:self.M]
+    log_probs = logits - np.log(np.sum(np.exp(logits - logits.max(-1, keepdims=True)), -1,
+                                       keepdims=True)) - logits.max(-1, keepdims=True)
+    ce = float(-np.mean(log_probs[np.arange(self.M), labels]))
+    dists = learner.posterior(t.support_images, t.support_labels, t.support_mask, t.class_mask)
+    kls = {k: self.closed_form_kl(d, 3 if k == 'omega' else None) for k, d in dists.items()}
+    kl = sum(kls[k] for k in kl_of)
+    self.assertAllClose(out.cross_entropy, ce, atol=1e-5, msg=f'{name} cross-entropy')
+    self.assertAllClose(out.kl, kl, atol=1e-5, msg=f'{name} KL')
+    self.assertAllClose(loss, ce + kl / (self.N + self.M), atol=1e-6, msg=f'{name} loss')
+    return kls
+
+  def test_bayesian_taml_has_every_kl_over_real_counts(self):
+    kls = self.check_variant('bayesian_taml', ('omega', 'gamma', 'z'))
+    # Padding counted in N + M (26 rows) would move the loss by far more than atol.
+    total = sum(kls.values())
+    self.assertGreater(total / 13 - total / 26, 1e-2)
+
+  def test_omega_taml_has_only_omega_kl(self):
+    kls = self.check_variant('omega_taml', ('omega',))
+    # The switched-off heads exist and have a KL that would show.
+    self.assertGreater((kls['gamma'] + kls['z']) / 13, 1e-2)
+
+  def test_metasgd_and_deterministic_taml_have_no_kl(self):
+    self.assertEqual(self.check_variant('metasgd', ()), {})
+    kls = self.check_variant('deterministic_taml', ())
+    self.assertGreater(sum(kls.values()) / 13, 1e-2)

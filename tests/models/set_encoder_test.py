@@ -41,14 +41,45 @@ class SetEncoderTest(tf.test.TestCase):
     self.assertEqual(out['z'][0].shape, [16])
 
   def test_padding_rows_and_classes_change_nothing(self):
+    """Padding rows and classes are invisible, even when the padding rows carry big images.
+
+    At its initialisation (std-0.02 weights) the encoder's outputs are about 1e-5 and zero
+    padding images move them by about 1e-10, so a pooling that ignored the mask would pass
+    an atol of 1e-5. Here every kernel is Glorot-scaled (outputs of order 0.3, as a trained
+    encoder's), and the padding rows hold images ten times brighter than ink, in noise, labelled
+    with the real classes: counted as real they move the posterior means by 0.36 to 1.0.
+    """
+    tf.keras.utils.set_random_seed(6)
+    encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5, instance_init='glorot')
+    encoder(tf.zeros([2, 28, 28, 1]), tf.zeros([2], tf.int32), tf.ones([2]), tf.ones([5]))
+    init = tf.keras.initializers.GlorotUniform(seed=0)
+    for v in encoder.trainable_variables:
+      if v.path.endswith('kernel'):
+        v.assign(init(v.shape))
     chars = self.rng.choice(900, 3, replace=False)
     plain = tasks.omniglot_task(np.random.default_rng(5), [1, 4, 2], characters=chars)
     padded = tasks.omniglot_task(np.random.default_rng(5), [1, 4, 2], characters=chars,
                                  max_way=5, support_size=25)
-    a, b = self.run_encoder(plain), self.run_encoder(padded)
-    self.assertAllClose(a['gamma'][0], b['gamma'][0], atol=1e-5)
-    self.assertAllClose(a['z'][1], b['z'][1], atol=1e-5)
-    self.assertAllClose(a['omega'][0], b['omega'][0][:3], atol=1e-5)
+    images, labels = padded.support_images.copy(), padded.support_labels.copy()
+    images[7:] = 10.0 * self.rng.uniform(size=images[7:].shape)
+    labels[7:] = np.arange(18) % 3
+    padded = padded._replace(support_images=images, support_labels=labels)
+
+    def run(ep, row_mask=None):
+      mask = ep.support_mask if row_mask is None else row_mask
+      return encoder(tf.constant(ep.support_images), tf.constant(ep.support_labels),
+                     tf.constant(mask), tf.constant(ep.class_mask))
+
+    a, b = run(plain), run(padded)
+    for name, real in (('omega', 3), ('gamma', None), ('z', None)):
+      for i, part in enumerate(('loc', 'pre_scale')):
+        self.assertGreater(float(np.abs(a[name][i]).max()), 0.05, f'{name} {part}')
+        self.assertAllClose(a[name][i], b[name][i][:real], atol=1e-5, msg=f'{name} {part}')
+    # The test has teeth: the same rows counted as real move every output by far more.
+    unmasked = run(padded, np.ones(25, np.float32))
+    for name, real in (('omega', 3), ('gamma', None), ('z', None)):
+      moved = float(np.abs(a[name][0] - unmasked[name][0][:real]).max())
+      self.assertGreater(moved, 0.1, name)  # 1e4 times the tolerance
 
   def test_row_order_is_irrelevant_and_labels_permute_omega(self):
     ep = tasks.omniglot_task(self.rng, [1, 3, 5])
