@@ -145,8 +145,9 @@ def define_eval_flags(d):
                        'flag).')
   d.DEFINE_enum('eval_mode', 'mc', ['mc', 'mean'], 'mc: average n_mc_samples posterior '
                     'samples (the paper\'s meta-test); mean: the posterior mean.')
-  d.DEFINE_enum('checkpoint', 'best', ['best', 'latest'], 'Which checkpoint to evaluate or '
-                    'export (best falls back to latest when there is none).')
+  d.DEFINE_string('checkpoint', 'best', 'Which checkpoint to evaluate or export: best (falls '
+                      'back to latest when there is none), latest, or a step number (e.g. 2000, '
+                      'for a learning curve).')
   d.DEFINE_string('output_dir', None, 'Where results go (default: <savedir>/results).')
 
 

@@ -154,17 +154,27 @@ def checkpoint_path(savedir: str, which: str = 'best') -> str:
   Args:
     savedir: the run folder.
     which: 'best' (the best validation checkpoint, falling back to the latest when validation
-      never ran) or 'latest'.
+      never ran), 'latest', or a step number ('2000': the checkpoint saved at that step, for
+      learning curves; keep them with ``TrainConfig.max_to_keep``).
 
   Returns:
     A checkpoint prefix.
 
   Raises:
-    FileNotFoundError: if the run has no checkpoint.
+    FileNotFoundError: if the run has no checkpoint (at that step).
     ValueError: for an unknown `which`.
   """
-  if which not in ('best', 'latest'):
-    raise ValueError(f"checkpoint must be 'best' or 'latest', got {which!r}")
+  which = str(which)
+  if which not in ('best', 'latest') and not which.isdigit():
+    raise ValueError(f"checkpoint must be 'best', 'latest' or a step number, got {which!r}")
+  if which.isdigit():
+    path = os.path.join(savedir, 'checkpoints', f'ckpt-{int(which)}')
+    if not tf.io.gfile.exists(path + '.index'):
+      kept = sorted(int(p.rsplit('-', 1)[1].split('.')[0]) for p in tf.io.gfile.glob(
+          os.path.join(savedir, 'checkpoints', 'ckpt-*.index')))
+      raise FileNotFoundError(f'{savedir!r} has no checkpoint at step {int(which)}; kept: '
+                              f'{kept or "none"}')
+    return path
   if which == 'best':
     path = tf.train.latest_checkpoint(os.path.join(savedir, 'best'))
     if path:

@@ -309,7 +309,7 @@ class CheckpointPathTest(tf.test.TestCase):
     savedir = tmpdir(self)
     with self.assertRaisesRegex(FileNotFoundError, 'no checkpoint.*train first'):
       training.checkpoint_path(savedir)
-    with self.assertRaisesRegex(ValueError, "'best' or 'latest'"):
+    with self.assertRaisesRegex(ValueError, "'best', 'latest' or a step number"):
       training.checkpoint_path(savedir, 'newest')
     with self.assertRaisesRegex(FileNotFoundError, 'config.json not found'):
       training.load_run_config(savedir)
@@ -323,6 +323,13 @@ class CheckpointPathTest(tf.test.TestCase):
     best.save(checkpoint_number=3)
     latest.save(checkpoint_number=7)
     self.assertEndsWith(training.checkpoint_path(savedir, 'best'), 'best-3')
+    # A step picks that step's checkpoint; a step not kept names the ones that are.
+    self.assertEqual(training.checkpoint_path(savedir, '5'),
+                     os.path.join(savedir, 'checkpoints', 'ckpt-5'))
+    self.assertEqual(training.checkpoint_path(savedir, 7), training.checkpoint_path(savedir,
+                                                                                    'latest'))
+    with self.assertRaisesRegex(FileNotFoundError, r'no checkpoint at step 6; kept: \[5, 7\]'):
+      training.checkpoint_path(savedir, '6')
     self.assertEndsWith(training.checkpoint_path(savedir, 'latest'), 'ckpt-7')
 
   def test_train_config_validation(self):

@@ -1,0 +1,137 @@
+"""Training diagnostics of a meta-learner: how wide its posteriors are, how large its inner steps.
+
+Measures, on a set of episodes, what the balancing variables of Lee et al. (ICLR 2020) do to the
+update theta_k = theta_{k-1} - exp(gamma_l) * alpha * grad(sum_c softmax(omega)_c L_c):
+
+* the posterior scales sigma of omega (real classes), gamma (per layer) and z;
+* per layer, the mean Meta-SGD step size alpha (or the fixed inner learning rate), the effective
+  step at the posterior mean alpha * exp(mu_gamma), its mean under sampling
+  alpha * E[exp(gamma)] = alpha * exp(mu + sigma^2 / 2), and the 10%-90% range of the sampled
+  multiplier exp(mu +- 1.2816 sigma);
+* the KL weight 1 / (N + M) of the objective with the real counts (this package) and with the
+  padded counts the authors' code uses (way * max_shot support + way * query query rows).
+
+The fraction of clipped outer-gradient entries is logged during training instead
+(``clip_fraction``, see :meth:`taml_tf.learner.MetaLearner.apply_gradients`).
+"""
+
+from __future__ import annotations
+
+import typing
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import episodes as episodes_lib
+
+# exp(mu +- Z_90 * sigma) are the 10% and 90% quantiles of a log-normal exp(gamma).
+Z_90 = 1.2815515655446004
+
+
+def layer_names(num_blocks: int) -> list:
+  """conv1 .. conv{num_blocks}, head: the layers gamma scales (gamma's order)."""
+  return [f'conv{l + 1}' for l in range(num_blocks)] + ['head']
+
+
+def mean_step_sizes(learner) -> np.ndarray:
+  """Per layer, the mean inner step size before gamma: mean alpha over the layer's kernel and
+  bias entries (Meta-SGD), or the fixed inner learning rate (MAML)."""
+  c = learner.config
+  names = layer_names(c.num_blocks)
+  if not c.alpha_on:
+    return np.full([len(names)], c.inner_lr, np.float64)
+  out = []
+  for layer in names:
+    values = [np.ravel(v.numpy()) for k, v in learner.alpha.items()
+              if k.split('/')[0] == layer]
+    out.append(float(np.mean(np.concatenate(values))))
+  return np.asarray(out, np.float64)
+
+
+def episode_diagnostics(learner, task: episodes_lib.Episode, max_shot: int,
+                        query: int) -> dict:
+  """Diagnostics of one (unbatched) task.
+
+  Args:
+    learner: a MetaLearner.
+    task: an unbatched Episode (numpy or tensors).
+    max_shot: the training distribution's largest shot (for the padded KL weight).
+    query: queries per class (for the padded KL weight).
+
+  Returns:
+    dict of numpy values: 'kl_weight_real', 'kl_weight_padded', and where switched on
+    'sigma_omega' (mean over real classes), 'mu_gamma' / 'sigma_gamma' [num_layers],
+    'sigma_z' (mean over dimensions).
+  """
+  task = episodes_lib.to_tensors(task)
+  way = float(np.sum(task.class_mask))
+  n_plus_m = float(np.sum(task.support_mask) + np.sum(task.query_mask))
+  out = {'kl_weight_real': 1.0 / n_plus_m,
+         'kl_weight_padded': 1.0 / (way * max_shot + way * query)}
+  c = learner.config
+  task = learner.real_support(task)
+  dists = learner.posterior(task.support_images, task.support_labels, task.support_mask,
+                            task.class_mask)
+  if c.omega_on:
+    mask = task.class_mask.numpy() > 0
+    out['sigma_omega'] = float(np.mean(dists['omega'].scale.numpy()[mask]))
+  if c.gamma_on:
+    out['mu_gamma'] = dists['gamma'].loc.numpy().astype(np.float64)
+    out['sigma_gamma'] = dists['gamma'].scale.numpy().astype(np.float64)
+  if c.z_on:
+    out['sigma_z'] = float(np.mean(dists['z'].scale.numpy()))
+  return out
+
+
+def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode], max_shot: int,
+              query: int) -> dict:
+  """Averages :func:`episode_diagnostics` over `tasks` and adds the per-layer step sizes.
+
+  Args:
+    learner: a MetaLearner.
+    tasks: unbatched Episodes.
+    max_shot, query: the task distribution (for the padded KL weight).
+
+  Returns:
+    A JSON-ready dict: 'episodes', 'layers', 'alpha' (per-layer mean step before gamma), the
+    means of the per-episode values, and with gamma on 'effective_step_at_mean' (alpha *
+    exp(mu_gamma)), 'effective_step_sampled_mean' (alpha * exp(mu + sigma^2 / 2)) and
+    'multiplier_p10' / 'multiplier_p90' (quantiles of the sampled exp(gamma)), all per layer
+    and averaged over episodes.
+
+  Raises:
+    ValueError: if `tasks` is empty.
+  """
+  rows = [episode_diagnostics(learner, t, max_shot, query) for t in tasks]
+  if not rows:
+    raise ValueError('summarize needs at least one task')
+  c = learner.config
+  alpha = mean_step_sizes(learner)
+  out = {'episodes': len(rows), 'layers': layer_names(c.num_blocks), 'alpha': alpha.tolist()}
+  for key in rows[0]:
+    out[key] = np.mean([np.asarray(r[key]) for r in rows], axis=0).tolist()
+  if c.gamma_on:
+    mu = np.stack([r['mu_gamma'] for r in rows])
+    sigma = np.stack([r['sigma_gamma'] for r in rows])
+    out['effective_step_at_mean'] = (alpha * np.exp(mu)).mean(0).tolist()
+    out['effective_step_sampled_mean'] = (alpha * np.exp(mu + sigma ** 2 / 2)).mean(0).tolist()
+    out['multiplier_p10'] = np.exp(mu - Z_90 * sigma).mean(0).tolist()
+    out['multiplier_p90'] = np.exp(mu + Z_90 * sigma).mean(0).tolist()
+  return out
+
+
+def markdown(summary: dict, title: str = 'diagnostics') -> str:
+  """A short markdown report of :func:`summarize`'s output."""
+  lines = [f'### {title} ({summary["episodes"]} episodes)', '']
+  scalars = [k for k in ('sigma_omega', 'sigma_z', 'kl_weight_real', 'kl_weight_padded')
+             if k in summary]
+  for k in scalars:
+    lines.append(f'- {k}: {summary[k]:.4g}')
+  per_layer = [k for k in ('alpha', 'mu_gamma', 'sigma_gamma', 'effective_step_at_mean',
+                           'effective_step_sampled_mean', 'multiplier_p10', 'multiplier_p90')
+               if k in summary]
+  lines += ['', '| per layer | ' + ' | '.join(summary['layers']) + ' |',
+            '|---|' + '---|' * len(summary['layers'])]
+  for k in per_layer:
+    lines.append(f'| {k} | ' + ' | '.join(f'{v:.4g}' for v in summary[k]) + ' |')
+  return '\n'.join(lines) + '\n'
