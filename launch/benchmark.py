@@ -24,6 +24,11 @@ flags.DEFINE_list('plan', None, 'Measurements as shape:variant:order:execution:p
 flags.DEFINE_integer('iterations', 6, 'Timed iterations per measurement (median reported).')
 flags.DEFINE_string('single', None, 'Internal: run one measurement (JSON Spec) and print it.')
 flags.DEFINE_string('data_dir', None, 'Data folder with omniglot_28x28.npz.')
+flags.DEFINE_enum('episodes', 'paper', list(benchmarking.EPISODES), 'paper: the mixed any-shot '
+                  'mode drawn from real data; peer: the task sizes and noise pixels of the '
+                  'PyTorch peers\' harness (--peer_spec), to compare with it side by side.')
+flags.DEFINE_string('peer_spec', None, 'episodes_spec.json of shared/peer_bench (default: '
+                    '<data_dir>/../peer_bench/episodes_spec.json).')
 FLAGS = flags.FLAGS
 
 STANDARD = [
@@ -42,6 +47,8 @@ def _run_one(item: str) -> dict:
   shape, variant, order, execution, phase = item.split(':')
   spec = dict(shape=shape, variant=variant, order=order, execution=execution, phase=phase,
               iterations=FLAGS.iterations if execution != 'eager' else 2)
+  if FLAGS.episodes == 'peer' and phase != 'flops':
+    spec.update(episodes='peer', peer_spec=_peer_spec())
   cmd = [sys.executable, '-m', 'taml_tf.launch.benchmark', '--single=' + json.dumps(spec)]
   if FLAGS.data_dir:
     cmd.append('--data_dir=' + FLAGS.data_dir)
@@ -52,13 +59,23 @@ def _run_one(item: str) -> dict:
   return json.loads(lines[-1][len('RESULT '):])
 
 
+def _peer_spec() -> str:
+  path = FLAGS.peer_spec or os.path.join(FLAGS.data_dir or '.', '..', 'peer_bench',
+                                         'episodes_spec.json')
+  if not os.path.exists(path):
+    raise app.UsageError(f'--episodes=peer: {path} not found (set --peer_spec)')
+  return os.path.abspath(path)
+
+
 def _table(results, flops, rate) -> str:
   rows = ['| shape | variant | order | execution | phase | s / iteration (median) | tasks/s | '
-          'peak RSS (MB) | warm-up (s) |', '|---|---|---|---|---|---|---|---|---|']
+          'peak RSS (MB) | floor (MB) | above floor (MB) | warm-up (s) |',
+          '|---|---|---|---|---|---|---|---|---|---|---|']
   for r in results:
     rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {r['execution']} | "
                 f"{r['phase']} | {r['seconds']:.3f} | {r['tasks_per_second']:.2f} | "
-                f"{r['peak_rss_mb']:.0f} | {r['warmup_seconds']:.1f} |")
+                f"{r['peak_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} | "
+                f"{r['above_floor_mb']:.0f} | {r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
   text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
            '| FLOP count (unpadded meta-batch, shots per class) | GFLOP / update | s / update | '
@@ -82,14 +99,21 @@ def main(argv):
       result = benchmarking.measure(spec, FLAGS.data_dir)
     print('RESULT ' + json.dumps(result), flush=True)
     return
+  cpu = benchmarking.cpu_info()
+  if not cpu['bfloat16_hardware']:
+    print(f"note: {cpu['model']} has no bfloat16 matrix hardware (AVX512_BF16 / AMX): "
+          'bfloat16 would be emulated here', flush=True)
   results = []
   for item in FLAGS.plan or STANDARD:
     results.append(_run_one(item))
     print(json.dumps(results[-1]), flush=True)
   flops = [_run_one(f'{s}:bayesian_taml:second:function:flops') for s in ('A', 'B')]
   rate = benchmarking.matmul_rate()
-  machine = (f'{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, '
-             f'Python {platform.python_version()}')
+  machine = (f"{cpu['model']} ({platform.machine()}, {os.cpu_count()} cores; flags: "
+             f"{', '.join(cpu['flags']) or 'none of ' + ', '.join(benchmarking.CPU_FLAGS)}; "
+             f"bfloat16 hardware: {'yes' if cpu['bfloat16_hardware'] else 'no'}), "
+             f'{platform.platform()}, Python {platform.python_version()}; episodes: '
+             f'{FLAGS.episodes}')
   body = _table(results, flops, rate)
   header = ('# Benchmark\n\nCommand: `python -m taml_tf.launch.benchmark '
             + ' '.join(sys.argv[1:]) + f'`\n\nMachine: {machine}.\n\n')
@@ -99,7 +123,8 @@ def main(argv):
   os.replace(FLAGS.out + '.tmp', FLAGS.out)
   if FLAGS.json_out:
     with open(FLAGS.json_out, 'w') as f:
-      json.dump(dict(results=results, flops=flops, matmul_gflops=rate), f, indent=1)
+      json.dump(dict(results=results, flops=flops, matmul_gflops=rate, cpu=cpu,
+                     episodes=FLAGS.episodes), f, indent=1)
   print(header + body)
 
 

@@ -1,21 +1,27 @@
-"""Throughput, memory and FLOP measurements of the meta-learner (issue 5's benchmark).
+"""Throughput, memory and FLOP measurements of the meta-learner.
 
 One measurement = one configuration (shape, variant, first/second order, execution mode,
 meta-training or meta-test) run in its own process, so peak resident memory is that
-configuration's. The same episodes are used every run (fixed sampler seed).
+configuration's. The same episodes are used every run.
 
 Shapes (the paper's settings):
-  A: 28x28x1, 5-way, shots 1..15 per class (mixed mode), 5 queries per class, meta-batch 4;
-  B: 32x32x3, 5-way, shots 1..50 (mixed mode), 15 queries per class, meta-batch 4.
+  A: 28x28x1, 5-way, shots 1..15 per class, 5 queries per class, meta-batch 4;
+  B: 32x32x3, 5-way, shots 1..50, 15 queries per class, meta-batch 4.
 
-The reported `mean_real_support_per_task` shows the task sizes really drawn.
+Episodes: 'paper' draws the paper's mixed mode from real data (fixed sampler seed); 'peer'
+reads the task sizes of the PyTorch peers' harness (``episodes_spec.json`` of
+``shared/peer_bench``: per-class shots uniform in 1..max_shot, uniform-noise pixels from
+``numpy.random.RandomState(data_seed)``), so both sides time the same tasks. The reported
+`mean_real_support_per_task` shows the task sizes really used.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import resource
 import statistics
+import subprocess
 import time
 
 import numpy as np
@@ -34,6 +40,104 @@ META_BATCH, WAY = 4, 5
 # Shots of every class in the FLOP count's unpadded tasks (about the mixed mode's mean).
 FLOP_SHOTS = {'A': 8, 'B': 25}
 EXECUTIONS = ('function', 'sequential', 'xla', 'eager')
+EPISODES = ('paper', 'peer')
+# CPU features that decide what the matrix units can do: AVX-512 and AMX / AVX512_BF16 give
+# bfloat16 hardware; without them bfloat16 is emulated.
+CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16')
+
+
+def cpu_info() -> dict:
+  """The CPU model and its relevant feature flags (from lscpu, else /proc/cpuinfo).
+
+  Returns:
+    {'model': str, 'flags': [the CPU_FLAGS present], 'bfloat16_hardware': bool}.
+  """
+  text = ''
+  try:
+    text = subprocess.run(['lscpu'], capture_output=True, text=True, check=False).stdout
+  except OSError:
+    pass
+  if not text:
+    try:
+      with open('/proc/cpuinfo') as f:
+        text = f.read()
+    except OSError:
+      text = ''
+  model, flags = 'unknown', set()
+  for line in text.splitlines():
+    key, _, value = line.partition(':')
+    key = key.strip().lower()
+    if key in ('model name',) and model == 'unknown':
+      model = value.strip()
+    elif key == 'flags':
+      flags |= set(value.split())
+  present = [f for f in CPU_FLAGS if f in flags]
+  return {'model': model, 'flags': present,
+          'bfloat16_hardware': 'avx512_bf16' in flags or 'amx_bf16' in flags}
+
+
+def current_rss_mb() -> float:
+  """This process's resident memory now (MB), from /proc/self/status."""
+  with open('/proc/self/status') as f:
+    for line in f:
+      if line.startswith('VmRSS:'):
+        return int(line.split()[1]) / 1024.0
+  raise RuntimeError('VmRSS not found in /proc/self/status')
+
+
+def peer_episodes(spec_path: str, shape: str, phase: str, count: int) -> list:
+  """Batched Episodes with the task sizes and pixels of the PyTorch peers' harness.
+
+  Args:
+    spec_path: ``episodes_spec.json`` of ``shared/peer_bench``.
+    shape: 'A' or 'B'.
+    phase: 'train' (meta-batches of its training iterations) or 'test' (single tasks).
+    count: how many, starting with the harness's first timed one, after one warm-up batch.
+
+  Returns:
+    count + 1 numpy Episodes (the first is the warm-up), unpadded (support = the task's real
+    rows), labels grouped by class as the harness lays them out.
+
+  Raises:
+    ValueError: if the file asks for more than it holds or its shape differs from SHAPES.
+  """
+  with open(spec_path) as f:
+    spec = json.load(f)['shapes'][shape]
+  s = SHAPES[shape]
+  size, channels = s['image_shape'][0], s['image_shape'][2]
+  if (spec['image_size'], spec['channels'], spec['max_shot'], spec['query_per_class'],
+      spec['n_way']) != (size, channels, s['max_shot'], s['query'], WAY):
+    raise ValueError(f'{spec_path}: shape {shape} differs from taml-tf\'s {s}')
+
+  def task(shots, data_seed):
+    rs = np.random.RandomState(data_seed)
+    way, q = len(shots), spec['query_per_class']
+    support = rs.rand(sum(shots), channels, size, size).astype(np.float32)
+    query = rs.rand(way * q, channels, size, size).astype(np.float32)
+    return episodes.from_arrays(
+        support.transpose(0, 2, 3, 1), np.repeat(np.arange(way), shots),
+        query.transpose(0, 2, 3, 1), np.repeat(np.arange(way), q), max_way=WAY)
+
+  if phase == 'train':
+    plan = spec['train_support_shots']
+    first = next(i for i, it in enumerate(plan) if it['timed'])
+    chosen = [plan[first - 1]] + plan[first:first + count]
+    batches = [[task(t['support_shots'], t['data_seed']) for t in it['tasks']] for it in chosen]
+  else:
+    plan = spec['test_support_shots']
+    first = next(i for i, t in enumerate(plan) if t['timed'])
+    chosen = [plan[first - 1]] + plan[first:first + count]
+    batches = [[task(t['support_shots'], t['data_seed'])] for t in chosen]
+  if len(chosen) < count + 1:
+    raise ValueError(f'{spec_path} holds {len(chosen) - 1} timed {phase} items, asked {count}')
+  out = []
+  for tasks in batches:
+    # One padded length per meta-batch (its largest task); the learner drops the padding.
+    longest = max(t.support_images.shape[0] for t in tasks)
+    out.append(episodes.stack([episodes.from_arrays(
+        t.support_images, t.support_labels, t.query_images, t.query_labels, max_way=WAY,
+        support_size=longest) for t in tasks]))
+  return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +155,9 @@ class Spec:
     phase: 'train' (one meta-update over the meta-batch, 5 inner steps) or 'test' (one task,
       10 inner steps, 10 Monte-Carlo samples for Bayesian variants, the mean otherwise).
     iterations: timed iterations after the warm-up.
+    episodes: 'paper' (mixed mode from real data) or 'peer' (the peers' task sizes; needs
+      `peer_spec`).
+    peer_spec: path of the peers' ``episodes_spec.json``.
   """
 
   shape: str = 'A'
@@ -59,6 +166,8 @@ class Spec:
   execution: str = 'function'
   phase: str = 'train'
   iterations: int = 6
+  episodes: str = 'paper'
+  peer_spec: str | None = None
 
 
 def _source(image_shape, data_dir):
@@ -75,6 +184,10 @@ def measure(spec: Spec, data_dir=None) -> dict:
   """Runs one measurement; returns seconds per iteration (median), rates and peak memory."""
   if spec.execution not in EXECUTIONS:
     raise ValueError(f'unknown execution {spec.execution!r}; choose one of {EXECUTIONS}')
+  if spec.episodes not in EPISODES:
+    raise ValueError(f'unknown episodes {spec.episodes!r}; choose one of {EPISODES}')
+  if spec.episodes == 'peer' and (spec.execution == 'xla' or not spec.peer_spec):
+    raise ValueError("episodes='peer' needs peer_spec and a padding-free execution (not xla)")
   shape = SHAPES[spec.shape]
   xla = spec.execution == 'xla'
   cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
@@ -88,9 +201,14 @@ def measure(spec: Spec, data_dir=None) -> dict:
                                    mode='mixed', pad_to='max' if xla else 'bucket')
   sampler = data.EpisodeSampler([_source(shape['image_shape'], data_dir)], sampler_cfg, seed=0)
   batch_size = META_BATCH if spec.phase == 'train' else 1
-  batches = [episodes.to_tensors(episodes.Episode(*sampler.sample_batch(i * batch_size,
-                                                                        batch_size)))
-             for i in range(spec.iterations + 1)]
+  if spec.episodes == 'peer':
+    numpy_batches = peer_episodes(spec.peer_spec, spec.shape, spec.phase, spec.iterations)
+  else:
+    numpy_batches = [episodes.Episode(*sampler.sample_batch(i * batch_size, batch_size))
+                     for i in range(spec.iterations + 1)]
+  batches = [episodes.to_tensors(b) for b in numpy_batches]
+  # The framework's own floor: imports, the model's variables and the data, before any step.
+  floor_rss = current_rss_mb()
   support = None if spec.execution != 'xla' else sampler_cfg.max_support
   seed = tf.constant([0, 0])
   if spec.phase == 'train':
@@ -123,9 +241,10 @@ def measure(spec: Spec, data_dir=None) -> dict:
   median = statistics.median(times)
   real_support = float(np.mean([float(tf.reduce_sum(b.support_mask)) for b in batches[1:]]))
   out = dataclasses.asdict(spec)
+  peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
   out.update(seconds=median, seconds_all=times, warmup_seconds=warmup,
-             tasks_per_second=batch_size / median,
-             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+             tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
+             floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,
              mean_real_support_per_task=real_support / batch_size)
   return out
 

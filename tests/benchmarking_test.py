@@ -1,0 +1,63 @@
+"""Tests of the benchmark's inputs: the CPU record and the peers' episodes."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf import benchmarking
+from tests import real_data
+
+PEER_SPEC = os.path.join('..', 'peer_bench', 'episodes_spec.json')
+
+
+class CpuInfoTest(tf.test.TestCase):
+
+  def test_model_and_flags_agree_with_proc_cpuinfo(self):
+    info = benchmarking.cpu_info()
+    with open('/proc/cpuinfo') as f:
+      text = f.read()
+    flags = set(next(l for l in text.splitlines() if l.startswith('flags')).split(':')[1].split())
+    self.assertEqual(info['flags'], [f for f in benchmarking.CPU_FLAGS if f in flags])
+    self.assertEqual(info['bfloat16_hardware'], bool({'avx512_bf16', 'amx_bf16'} & flags))
+    self.assertNotEqual(info['model'], 'unknown')
+    self.assertGreater(benchmarking.current_rss_mb(), 10.0)
+
+
+class PeerEpisodesTest(tf.test.TestCase):
+  """The peers' harness draws shots per task and noise pixels from documented seeds: the
+  benchmark must time exactly those tasks."""
+
+  def test_train_batches_follow_the_spec(self):
+    path = os.path.join(real_data.require(PEER_SPEC), PEER_SPEC)
+    batches = benchmarking.peer_episodes(path, 'A', 'train', 2)
+    self.assertLen(batches, 3)  # one warm-up + two timed meta-batches
+    # The spec's first timed iteration is iteration 3; its tasks have these shots.
+    import json  # pylint: disable=g-import-not-at-top
+    with open(path) as f:
+      plan = json.load(f)['shapes']['A']['train_support_shots']
+    for batch, it in zip(batches, plan[2:5]):
+      self.assertEqual(batch.support_images.shape[0], 4)
+      for t, task in enumerate(it['tasks']):
+        shots = np.bincount(batch.support_labels[t][batch.support_mask[t] > 0], minlength=5)
+        self.assertEqual(shots.tolist(), task['support_shots'])
+        self.assertEqual(int(batch.query_mask[t].sum()), 25)
+    # Pixels: numpy.random.RandomState(data_seed).rand(support, C, H, W), NCHW -> NHWC.
+    task = plan[3]['tasks'][1]
+    expected = np.random.RandomState(task['data_seed']).rand(
+        task['support_total'], 1, 28, 28).astype(np.float32).transpose(0, 2, 3, 1)
+    got = batches[1].support_images[1][:task['support_total']]
+    self.assertAllEqual(got, expected)
+
+  def test_test_tasks_and_shape_check(self):
+    path = os.path.join(real_data.require(PEER_SPEC), PEER_SPEC)
+    batches = benchmarking.peer_episodes(path, 'B', 'test', 3)
+    self.assertEqual([b.support_images.shape[:2] for b in batches],
+                     [(1, 52), (1, 76), (1, 125), (1, 129)])
+    self.assertEqual(batches[0].support_images.shape[2:], (32, 32, 3))
+    with self.assertRaisesRegex(ValueError, 'holds 10 timed test items, asked 11'):
+      benchmarking.peer_episodes(path, 'B', 'test', 11)
+
+
+if __name__ == '__main__':
+  tf.test.main()
