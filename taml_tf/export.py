@@ -72,7 +72,8 @@ def input_assertions(support_images, support_labels, query_images, max_way: int,
       size"), the support or query set is empty, support labels and images disagree in
       length, a label is negative or reaches max_way ("more classes than the model allows"),
       the task has fewer than 2 classes, a class id below way has no support example
-      ("missing class"), or a pixel is NaN or infinite.
+      ("missing class"), a pixel is NaN or infinite, or a pixel lies outside [0, 1] ("out of
+      range: pixel values must be in [0, 1]", e.g. images in 0..255).
   """
   s = tf.shape(support_labels)[0]
   checks = []
@@ -118,6 +119,14 @@ def input_assertions(support_images, support_labels, query_images, max_way: int,
     checks.append(lambda: tf.debugging.assert_equal(
         tf.reduce_all(tf.math.is_finite(query_images)), True,
         message='query_images contain NaN or infinite pixels'))
+  # The model was trained on pixels in [0, 1]; 0..255 images would be answered without error
+  # but meaninglessly.
+  for name, images in (('support_images', support_images), ('query_images', query_images)):
+    if images is not None:
+      checks.append(lambda name=name, images=images: tf.debugging.assert_equal(
+          tf.reduce_all((images >= 0.0) & (images <= 1.0)), True,
+          message=f'{name} out of range: pixel values must be in [0, 1] (images in 0..255 '
+                  f'must be divided by 255)'))
   deps = []
   for check in checks:
     with tf.control_dependencies(deps):

@@ -152,7 +152,15 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     inf_query = good['query_images'].numpy().copy()
     inf_query[0, 0, 0, 0] = np.inf
     empty = np.zeros((0, 28, 28, 1), np.float32)
+    negative_query = good['query_images'].numpy().copy()
+    negative_query[0, 5, 5, 0] = -0.25
     return {
+        # Images in 0..255 (or normalised to mean 0) answer meaninglessly unless refused.
+        'support pixels in 0..255': (dict(good, support_images=images * 255.0),
+                                     r'support_images out of range: pixel values must be in '
+                                     r'\[0, 1\]'),
+        'negative query pixel': (dict(good, query_images=negative_query),
+                                 r'query_images out of range: pixel values must be in \[0, 1\]'),
         'negative label': (dict(good, support_labels=labels - 1), r'labels must be >= 0'),
         'too many classes': (dict(good, support_labels=np.where(labels == 2, 5, labels)),
                              r'more classes than the model allows.*max_way=5'),
