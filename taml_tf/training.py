@@ -346,11 +346,14 @@ class Trainer:
               tf.summary.scalar(k, v)
             tf.summary.scalar('steps_per_sec', rate)
           last_log, last_time = step, now
-        if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
-          self.manager.save(checkpoint_number=step)
+        # Validation before the checkpoint of the same step: a run killed while validating
+        # resumes from the step before and validates this step again, so the best checkpoint
+        # is the one an uninterrupted run picks.
         if cfg.eval_freq and (step // cfg.eval_freq > previous // cfg.eval_freq
                               or step >= cfg.num_steps):
           self._validate_and_keep_best(step, val_writer)
+        if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
+          self.manager.save(checkpoint_number=step)
     finally:
       # Summaries reach the disk even when the run stops on a non-finite loss.
       train_writer.close()

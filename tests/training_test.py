@@ -215,6 +215,22 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     # The summaries written before the failure reached the disk.
     self.assertIn('loss', _scalars(os.path.join(savedir, 'logs', 'train')))
 
+  def test_a_run_killed_while_validating_resumes_before_that_step(self):
+    # Validation comes before the checkpoint of its step: a run killed while validating step
+    # 2 resumes from step 1 and validates step 2 again, as an uninterrupted run does (if
+    # ckpt-2 existed, the resumed run would never validate step 2).
+    savedir = tmpdir(self)
+    trainer = make_trainer(savedir, num_steps=2, save_freq=1, eval_freq=2, validation=True)
+
+    def validate():
+      raise KeyboardInterrupt('killed while validating')
+
+    trainer.validate = validate
+    with self.assertRaisesRegex(KeyboardInterrupt, 'killed while validating'):
+      trainer.run()
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(
+        os.path.join(savedir, 'checkpoints'))), 'ckpt-1')
+
   @parameterized.named_parameters(('id', 'id', 2), ('ood', 'ood', 4), ('mean', 'mean', 4))
   def test_best_checkpoint_rule(self, rule, best_step):
     savedir = tmpdir(self)
