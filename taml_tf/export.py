@@ -5,7 +5,8 @@ a ``tf.function`` over plain tensors that runs the whole meta-test computation (
 posterior of omega, gamma, z -> inner loop on the support set -> query probabilities).
 
 Signatures (S support rows, Q queries, (H, W, C) = ``config.image_shape``, way = the task's
-number of classes = max(support_labels) + 1, at most ``config.max_way``):
+number of classes = max(support_labels) + 1, at most ``config.max_way``, the serving limit
+:func:`export_from_checkpoint` sets, which may exceed the training way):
 
 * ``adapt_and_predict`` (also ``serving_default``): support_images float32 [S, H, W, C],
   support_labels int32 [S], query_images float32 [Q, H, W, C] -> {'probs': [Q, way]}, with the
@@ -493,7 +494,8 @@ def uncheckpointed_variables(learner: MetaLearner) -> list:
 
 def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir: str,
                            overwrite: bool = False, inner_steps: typing.Optional[int] = None,
-                           mc_samples: typing.Optional[int] = None) -> str:
+                           mc_samples: typing.Optional[int] = None,
+                           max_way: typing.Optional[int] = None) -> str:
   """Restores a learner from a training checkpoint and exports it (see export_saved_model).
 
   Args:
@@ -503,6 +505,11 @@ def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir
     overwrite: replace an existing `export_dir`.
     inner_steps: serving inner steps (default ``config.test_inner_steps``).
     mc_samples: Monte-Carlo samples (default ``config.n_mc_samples``).
+    max_way: the most classes a served task may have (default ``config.max_way``, the
+      training way); it may exceed the training way: no parameter depends on the way (the head
+      is a zero matrix with one shared alpha column, the set encoder pools over classes), so a
+      task whose classes fit the training way gets the same answer either way. Recorded in
+      ``model_info`` and ``assets.extra/model_config.json``.
 
   Returns:
     The absolute path of the export.
@@ -510,11 +517,13 @@ def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir
   Raises:
     FileNotFoundError: if no checkpoint is found.
     FileExistsError: if `export_dir` exists and `overwrite` is False.
-    ValueError: if the checkpoint does not match the config.
+    ValueError: if the checkpoint does not match the config, or max_way < 2.
   """
   export_dir = os.path.abspath(os.fspath(export_dir))
   if os.path.lexists(export_dir) and not overwrite:
     raise FileExistsError(f'export_dir {export_dir} already exists; pass overwrite=True to '
                           f'replace it')
+  if max_way is not None:
+    config = config.replace(max_way=int(max_way))
   learner = restore_learner(config, checkpoint_path)
   return export_saved_model(learner, export_dir, overwrite, inner_steps, mc_samples)
