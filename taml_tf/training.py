@@ -10,7 +10,6 @@ reaches the same parameters as an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
