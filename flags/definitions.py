@@ -156,3 +156,5 @@ def define_export_flags(d):
   """SavedModel export."""
   d.DEFINE_string('export_dir', None, 'SavedModel folder (default: <savedir>/saved_model).')
   d.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
+  d.DEFINE_integer('max_way', 20, 'Most classes a served task may have (model_info '
+                       'max_way); may exceed the training --way: no parameter depends on it.')

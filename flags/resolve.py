@@ -130,7 +130,14 @@ def saved_configs(savedir: str) -> tuple:
 
 def evaluation_overrides(values: flags.FlagValues, model: ModelConfig,
                          data: DataConfig) -> tuple:
-  """Applies the meta-test flags given explicitly to a saved run's configs."""
+  """Applies the meta-test flags given explicitly to a saved run's configs.
+
+  --n_steps / --n_test_steps, --n_mc_samples, --ood_dataset, --data_dir, and --way / --min_way
+  (tasks of another width than training; the model's max_way grows to the widest).
+
+  Raises:
+    FlagError: for contradictory or invalid values.
+  """
   changes = {}
   # The authors' meta-test runs pass the meta-test inner steps as --n_steps.
   if _present(values, 'n_steps') and _present(values, 'n_test_steps') and (
@@ -143,13 +150,26 @@ def evaluation_overrides(values: flags.FlagValues, model: ModelConfig,
     changes['test_inner_steps'] = values.n_test_steps
   if _present(values, 'n_mc_samples'):
     changes['n_mc_samples'] = values.n_mc_samples
-  if changes:
-    model = model.replace(**changes)
   data_changes = {}
+  if _present(values, 'way') or _present(values, 'min_way'):
+    # Tasks wider (or narrower) than training: nothing in the model depends on the way (zero
+    # head with one shared alpha column; the set encoder pools over classes), only the padded
+    # class axis must hold the widest task.
+    data_changes['way'] = values.way if _present(values, 'way') else data.way
+    data_changes['min_way'] = values.min_way if _present(values, 'min_way') else data.min_way
+    changes['max_way'] = max(model.max_way, data_changes['way'])
+  if changes:
+    try:
+      model = model.replace(**changes)
+    except ValueError as e:
+      raise FlagError(f'invalid meta-test flags: {e}') from e
   if _present(values, 'ood_dataset'):
     data_changes['ood_datasets'] = tuple(values.ood_dataset or ())
   if _present(values, 'data_dir'):
     data_changes['data_dir'] = values.data_dir
   if data_changes:
-    data = dataclasses.replace(data, **data_changes)
+    try:
+      data = dataclasses.replace(data, **data_changes)
+    except ValueError as e:
+      raise FlagError(f'invalid meta-test flags: {e}') from e
   return model, data

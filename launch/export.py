@@ -1,6 +1,6 @@
 """taml-export: writes a trained run as a SavedModel with adapt-and-predict signatures.
 
-  taml-export --savedir=runs/omniglot_taml --export_dir=models/omniglot_taml
+  taml-export --savedir=runs/omniglot_taml --export_dir=models/omniglot_taml [--max_way=20]
 """
 
 import os
@@ -30,9 +30,12 @@ def main(argv):
     raise app.UsageError(str(e))
   target = FLAGS.export_dir or os.path.join(FLAGS.savedir, 'saved_model')
   try:
-    written = export.export_from_checkpoint(model, path, target, overwrite=FLAGS.overwrite)
+    written = export.export_from_checkpoint(model, path, target, overwrite=FLAGS.overwrite,
+                                            max_way=FLAGS.max_way)
   except FileExistsError as e:
     raise app.UsageError(f'{e} (pass --overwrite to replace it)')
+  except ValueError as e:  # e.g. --max_way=1
+    raise app.UsageError(str(e))
   print(f'exported {path} to {written}')
 
 

@@ -25,6 +25,10 @@ definitions.define_train_flags()
 definitions.define_eval_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
+# Exit status after a preemption (SIGTERM) was checkpointed: non-zero because the run is not
+# finished (a script with `set -e` must not go on to evaluate it); 42 is what TensorFlow's
+# PreemptionCheckpointHandler exits with for "restart me" outside Google Cloud.
+PREEMPTED_EXIT_CODE = 42
 
 
 def main(argv):
@@ -58,6 +62,11 @@ def main(argv):
     raise app.UsageError(str(e))
   except FloatingPointError as e:
     sys.exit(f'taml-train: {e}')
+  if summary['stopped']:
+    print(f'taml-train: {summary["stopped"]}: stopped at step {summary["step"]}/'
+          f'{train.num_steps}; checkpoint {summary["checkpoint"]} written; run the same '
+          f'command to resume', flush=True)
+    sys.exit(PREEMPTED_EXIT_CODE)
   print(f'trained {summary["step"]} steps; best: {summary["best"]}')
 
 

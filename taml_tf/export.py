@@ -5,7 +5,8 @@ a ``tf.function`` over plain tensors that runs the whole meta-test computation (
 posterior of omega, gamma, z -> inner loop on the support set -> query probabilities).
 
 Signatures (S support rows, Q queries, (H, W, C) = ``config.image_shape``, way = the task's
-number of classes = max(support_labels) + 1, at most ``config.max_way``):
+number of classes = max(support_labels) + 1, at most ``config.max_way``, the serving limit
+:func:`export_from_checkpoint` sets, which may exceed the training way):
 
 * ``adapt_and_predict`` (also ``serving_default``): support_images float32 [S, H, W, C],
   support_labels int32 [S], query_images float32 [Q, H, W, C] -> {'probs': [Q, way]}, with the
@@ -72,7 +73,8 @@ def input_assertions(support_images, support_labels, query_images, max_way: int,
       size"), the support or query set is empty, support labels and images disagree in
       length, a label is negative or reaches max_way ("more classes than the model allows"),
       the task has fewer than 2 classes, a class id below way has no support example
-      ("missing class"), or a pixel is NaN or infinite.
+      ("missing class"), a pixel is NaN or infinite, or a pixel lies outside [0, 1] ("out of
+      range: pixel values must be in [0, 1]", e.g. images in 0..255).
   """
   s = tf.shape(support_labels)[0]
   checks = []
@@ -118,6 +120,14 @@ def input_assertions(support_images, support_labels, query_images, max_way: int,
     checks.append(lambda: tf.debugging.assert_equal(
         tf.reduce_all(tf.math.is_finite(query_images)), True,
         message='query_images contain NaN or infinite pixels'))
+  # The model was trained on pixels in [0, 1]; 0..255 images would be answered without error
+  # but meaninglessly.
+  for name, images in (('support_images', support_images), ('query_images', query_images)):
+    if images is not None:
+      checks.append(lambda name=name, images=images: tf.debugging.assert_equal(
+          tf.reduce_all((images >= 0.0) & (images <= 1.0)), True,
+          message=f'{name} out of range: pixel values must be in [0, 1] (images in 0..255 '
+                  f'must be divided by 255)'))
   deps = []
   for check in checks:
     with tf.control_dependencies(deps):
@@ -484,7 +494,8 @@ def uncheckpointed_variables(learner: MetaLearner) -> list:
 
 def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir: str,
                            overwrite: bool = False, inner_steps: typing.Optional[int] = None,
-                           mc_samples: typing.Optional[int] = None) -> str:
+                           mc_samples: typing.Optional[int] = None,
+                           max_way: typing.Optional[int] = None) -> str:
   """Restores a learner from a training checkpoint and exports it (see export_saved_model).
 
   Args:
@@ -494,6 +505,11 @@ def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir
     overwrite: replace an existing `export_dir`.
     inner_steps: serving inner steps (default ``config.test_inner_steps``).
     mc_samples: Monte-Carlo samples (default ``config.n_mc_samples``).
+    max_way: the most classes a served task may have (default ``config.max_way``, the
+      training way); it may exceed the training way: no parameter depends on the way (the head
+      is a zero matrix with one shared alpha column, the set encoder pools over classes), so a
+      task whose classes fit the training way gets the same answer either way. Recorded in
+      ``model_info`` and ``assets.extra/model_config.json``.
 
   Returns:
     The absolute path of the export.
@@ -501,11 +517,13 @@ def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir
   Raises:
     FileNotFoundError: if no checkpoint is found.
     FileExistsError: if `export_dir` exists and `overwrite` is False.
-    ValueError: if the checkpoint does not match the config.
+    ValueError: if the checkpoint does not match the config, or max_way < 2.
   """
   export_dir = os.path.abspath(os.fspath(export_dir))
   if os.path.lexists(export_dir) and not overwrite:
     raise FileExistsError(f'export_dir {export_dir} already exists; pass overwrite=True to '
                           f'replace it')
+  if max_way is not None:
+    config = config.replace(max_way=int(max_way))
   learner = restore_learner(config, checkpoint_path)
   return export_saved_model(learner, export_dir, overwrite, inner_steps, mc_samples)

@@ -14,6 +14,8 @@ import dataclasses
 import json
 import math
 import os
+import signal
+import threading
 import time
 import typing
 
@@ -199,13 +201,21 @@ class Trainer:
     validation_sets: optional ``() -> {name: finite dataset of batched Episodes}``.
     ood_names: which validation sets are out-of-distribution.
     data_config: description of the data (written to config.json and checked on resume).
+    stop_signals: signals that make :meth:`run` checkpoint the current step and return (a
+      preemption: cloud TPU VMs and spot machines send SIGTERM before a short grace period).
+      ``run`` installs their handlers only for its own duration, from the main thread, and
+      restores the previous handlers when it returns. ``()`` leaves the signals alone.
   """
 
   def __init__(self, model_config: ModelConfig, train_config: TrainConfig,
                dataset_fn: typing.Callable, strategy: tf.distribute.Strategy | None = None,
                validation_sets: typing.Callable | None = None, ood_names=(),
-               data_config: dict | None = None):
+               data_config: dict | None = None, stop_signals=(signal.SIGTERM,)):
     self.model_config = model_config
+    self.stop_signals = tuple(stop_signals)
+    # Set (from a signal handler or another thread) to stop at the next step boundary.
+    self._stop = threading.Event()
+    self._stop_reason = None
     self.config = train_config
     self.strategy = strategy or tf.distribute.get_strategy()
     self.dataset_fn = dataset_fn
@@ -327,7 +337,12 @@ class Trainer:
 
   # --------------------------------------------------------------------------- loop
   def run(self) -> dict:
-    """Trains until ``num_steps``; returns a summary (step, last metrics, best validation).
+    """Trains until ``num_steps`` or a stop request (:meth:`request_stop`, ``stop_signals``).
+
+    Returns:
+      A summary dict: 'step' reached, last 'metrics', 'best' validation (best.json or None),
+      'stopped' (the reason, or None when the run reached num_steps) and 'checkpoint' (the
+      latest checkpoint; after a stop, the one at 'step').
 
     Raises:
       FloatingPointError: if a loss is not finite; the last good checkpoint is kept.
@@ -336,7 +351,8 @@ class Trainer:
     start = self.restore()
     if start >= cfg.num_steps:
       logging.info('already at step %d >= num_steps=%d', start, cfg.num_steps)
-      return {'step': start, 'metrics': {}, 'best': self._best}
+      return {'step': start, 'metrics': {}, 'best': self._best, 'stopped': None,
+              'checkpoint': tf.train.latest_checkpoint(self._checkpoint_dir)}
     iterator = self.make_iterator(start)
     self._train_fn = self._train_fn or self._build_train_fn()
     logs = os.path.join(cfg.savedir, 'logs')
@@ -345,8 +361,12 @@ class Trainer:
     train_writer = writer(os.path.join(logs, 'train'))
     val_writer = writer(os.path.join(logs, 'validation'))
     metrics, step, t0, last_log, last_time = {}, start, time.time(), start, time.time()
+    # The step of the newest checkpoint on disk (a stop writes one only if it is missing).
+    saved = start if tf.train.latest_checkpoint(self._checkpoint_dir) else None
+    stopped = None
+    restore_signals = self._install_stop_handlers()
     try:
-      while step < cfg.num_steps:
+      while step < cfg.num_steps and not self._stop.is_set():
         count = min(cfg.steps_per_call, cfg.num_steps - step)
         metrics, losses = self._train_fn(
           iterator, count if self._train_fn.unrolled else tf.constant(count, tf.int32))
@@ -372,17 +392,76 @@ class Trainer:
               tf.summary.scalar(k, v)
             tf.summary.scalar('steps_per_sec', rate)
           last_log, last_time = step, now
-        if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
-          self._save(self.manager, self._checkpoint_dir, step)
+        # Validation before the checkpoint of the same step: a run killed while validating
+        # resumes from the step before and validates this step again, so the best checkpoint
+        # is the one an uninterrupted run picks.
         if cfg.eval_freq and (step // cfg.eval_freq > previous // cfg.eval_freq
                               or step >= cfg.num_steps):
           self._validate_and_keep_best(step, val_writer)
+        if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
+          self._save(self.manager, self._checkpoint_dir, step)
+          saved = step
+      stopped = self._stop_reason if self._stop.is_set() and step < cfg.num_steps else None
+      if stopped:
+        if saved != step:
+          self._save(self.manager, self._checkpoint_dir, step)
+        logging.warning('%s: stopped at step %d/%d after writing checkpoint %s; the same '
+                        'command resumes from it', stopped, step, cfg.num_steps,
+                        tf.train.latest_checkpoint(self._checkpoint_dir))
     finally:
+      restore_signals()
+      self._stop.clear()
       # Summaries reach the disk even when the run stops on a non-finite loss.
       train_writer.close()
       val_writer.close()
-    logging.info('done: step %d in %s', step, _duration(time.time() - t0))
-    return {'step': step, 'metrics': metrics, 'best': self._best}
+    if not stopped:
+      logging.info('done: step %d in %s', step, _duration(time.time() - t0))
+    return {'step': step, 'metrics': metrics, 'best': self._best, 'stopped': stopped,
+            'checkpoint': tf.train.latest_checkpoint(self._checkpoint_dir)}
+
+  # ---------------------------------------------------------------------- preemption
+  def request_stop(self, reason: str = 'stop requested') -> None:
+    """Asks :meth:`run` to checkpoint the current step and return at the next step boundary.
+
+    Safe to call from a signal handler or another thread (e.g. a watcher of a cloud
+    preemption notice). The step in progress (``steps_per_call`` meta-updates) and a
+    validation due at its end finish first, so the checkpoint is one an uninterrupted run also
+    passes through and the next start resumes exactly.
+
+    Args:
+      reason: reported in the log and in the summary ``run`` returns ('stopped').
+    """
+    self._stop_reason = reason
+    self._stop.set()
+
+  def _on_stop_signal(self, signum, frame):
+    del frame  # unused
+    # Only set a flag: the handler runs between two Python bytecodes of the loop, possibly in
+    # the middle of a checkpoint write, which must complete.
+    self.request_stop(f'received {signal.Signals(signum).name}')
+
+  def _install_stop_handlers(self) -> typing.Callable[[], None]:
+    """Installs the handlers of ``stop_signals``; returns a function restoring the old ones.
+
+    Python allows signal handlers only in the main thread: elsewhere (a notebook's worker
+    thread, a test runner's) nothing is installed and :meth:`request_stop` is the way to stop.
+    """
+    if not self.stop_signals:
+      return lambda: None
+    if threading.current_thread() is not threading.main_thread():
+      logging.warning('not in the main thread: %s will not checkpoint the run (call '
+                      'Trainer.request_stop instead)',
+                      ', '.join(signal.Signals(s).name for s in self.stop_signals))
+      return lambda: None
+    previous = {}
+    for sig in self.stop_signals:
+      previous[sig] = signal.signal(sig, self._on_stop_signal)
+
+    def restore():
+      for sig, handler in previous.items():
+        # None: the previous handler was not installed from Python; the default is what ran.
+        signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    return restore
 
   def _validate_and_keep_best(self, step: int, writer) -> None:
     result = self.validate()

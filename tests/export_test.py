@@ -152,7 +152,15 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     inf_query = good['query_images'].numpy().copy()
     inf_query[0, 0, 0, 0] = np.inf
     empty = np.zeros((0, 28, 28, 1), np.float32)
+    negative_query = good['query_images'].numpy().copy()
+    negative_query[0, 5, 5, 0] = -0.25
     return {
+        # Images in 0..255 (or normalised to mean 0) answer meaninglessly unless refused.
+        'support pixels in 0..255': (dict(good, support_images=images * 255.0),
+                                     r'support_images out of range: pixel values must be in '
+                                     r'\[0, 1\]'),
+        'negative query pixel': (dict(good, query_images=negative_query),
+                                 r'query_images out of range: pixel values must be in \[0, 1\]'),
         'negative label': (dict(good, support_labels=labels - 1), r'labels must be >= 0'),
         'too many classes': (dict(good, support_labels=np.where(labels == 2, 5, labels)),
                              r'more classes than the model allows.*max_way=5'),
@@ -355,9 +363,18 @@ class ExportFromCheckpointTest(tf.test.TestCase):
       export.export_from_checkpoint(config, os.path.join(root, 'nothing'),
                                     os.path.join(root, 'refused'))
     tf.keras.utils.set_random_seed(2)  # The exported learner starts from other weights.
+    # Served up to 7 classes although trained with max_way=4: no parameter depends on it.
     target = export.export_from_checkpoint(config, os.path.join(root, 'ckpt'),
-                                           os.path.join(root, 'model'))
+                                           os.path.join(root, 'model'), max_way=7)
     loaded = tf.saved_model.load(target)
+    self.assertEqual(int(loaded.signatures['model_info']()['max_way']), 7)
+    _, wide = task_of(np.random.default_rng(12), [1, 2, 1, 3, 1, 2], max_way=6, image_size=14)
+    self.assertEqual(loaded.signatures['adapt_and_predict'](**wide)['probs'].shape, (12, 6))
+    too_wide = dict(wide, support_labels=tf.where(wide['support_labels'] == 5, 7,
+                                                  wide['support_labels']))
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError, r'max_way=7'):
+      loaded.signatures['adapt_and_predict'](**too_wide)
+    # Below the training width the answers are those of the learner as trained (max_way=4).
     ep, request = task_of(np.random.default_rng(11), [2, 1, 3], max_way=4, image_size=14)
     expected, _ = trained.predict(ep, mode='mean')
     self.assertAllClose(loaded.signatures['adapt_and_predict'](**request)['probs'],

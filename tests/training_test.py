@@ -1,9 +1,11 @@
 """Trainer: resume equivalence, the resumed data stream, refused resumes, non-finite losses,
-the best-checkpoint rule, config.json, TensorBoard summaries and checkpoint_path."""
+the best-checkpoint rule, stopping on SIGTERM, config.json, TensorBoard summaries and
+checkpoint_path."""
 
 import json
 import os
 import shutil
+import signal
 import tempfile
 import types
 
@@ -214,6 +216,61 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     self.assertStatesEqual(good, state(again))
     # The summaries written before the failure reached the disk.
     self.assertIn('loss', _scalars(os.path.join(savedir, 'logs', 'train')))
+
+  def test_sigterm_checkpoints_the_current_step_and_restores_the_handler(self):
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    self.addCleanup(signal.signal, signal.SIGTERM, previous)
+    ours = signal.getsignal(signal.SIGTERM)
+    savedir = tmpdir(self)
+    # Neither step 2 nor its validation is followed by a regular checkpoint (save_freq=4).
+    trainer = make_trainer(savedir, num_steps=6, save_freq=4, eval_freq=2, validation=True)
+    validated = []
+
+    def validate():
+      # The preemption notice arrives during the validation at step 2.
+      step = int(trainer.step.numpy())
+      validated.append(step)
+      if step == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+      return types.SimpleNamespace(
+          datasets={'embedded': types.SimpleNamespace(accuracy=0.5, nll=1.0, ece=0.1)},
+          records=[])
+
+    trainer.validate = validate
+    summary = trainer.run()
+    self.assertEqual(received, [])  # the Trainer's handler took the signal ...
+    self.assertIs(signal.getsignal(signal.SIGTERM), ours)  # ... and gave it back
+    self.assertEqual(summary['stopped'], 'received SIGTERM')
+    self.assertEqual(summary['step'], 2)
+    self.assertEqual(validated, [2])  # the validation in progress finished first
+    self.assertEqual(os.path.basename(summary['checkpoint']), 'ckpt-2')
+    self.assertEqual(tf.train.latest_checkpoint(os.path.join(savedir, 'checkpoints')),
+                     summary['checkpoint'])
+    self.assertEqual(json.load(open(os.path.join(savedir, 'best', 'best.json')))['step'], 2)
+    stopped = state(trainer)
+    resumed = make_trainer(savedir, num_steps=6, save_freq=4, eval_freq=2)
+    self.assertEqual(resumed.restore(), 2)
+    self.assertStatesEqual(stopped, state(resumed))
+    # A signal after the run returned is the previous handler's again.
+    os.kill(os.getpid(), signal.SIGTERM)
+    self.assertEqual(received, [signal.SIGTERM])
+
+  def test_a_run_killed_while_validating_resumes_before_that_step(self):
+    # Validation comes before the checkpoint of its step: a run killed while validating step
+    # 2 resumes from step 1 and validates step 2 again, as an uninterrupted run does (if
+    # ckpt-2 existed, the resumed run would never validate step 2).
+    savedir = tmpdir(self)
+    trainer = make_trainer(savedir, num_steps=2, save_freq=1, eval_freq=2, validation=True)
+
+    def validate():
+      raise KeyboardInterrupt('killed while validating')
+
+    trainer.validate = validate
+    with self.assertRaisesRegex(KeyboardInterrupt, 'killed while validating'):
+      trainer.run()
+    self.assertEqual(os.path.basename(tf.train.latest_checkpoint(
+        os.path.join(savedir, 'checkpoints'))), 'ckpt-1')
 
   @parameterized.named_parameters(('id', 'id', 2), ('ood', 'ood', 4), ('mean', 'mean', 4))
   def test_best_checkpoint_rule(self, rule, best_step):

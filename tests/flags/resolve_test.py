@@ -134,6 +134,19 @@ class ResolveTest(parameterized.TestCase):
     self.assertEqual(model2.test_inner_steps, 7)
     self.assertEqual(model2.n_mc_samples, model.n_mc_samples)  # not given: kept
     self.assertEqual((data2.ood_datasets, data2.data_dir), (('mnist',), '/d'))
+    self.assertEqual((data2.way, model2.max_way), (data.way, model.max_way))  # not given: kept
+
+  def test_evaluation_way_override_widens_the_model(self):
+    model, data = tt.tiny_model(), tt.tiny_data()  # trained 3-way
+    model2, data2 = resolve.evaluation_overrides(parse('--way=7'), model, data)
+    self.assertEqual((data2.way, model2.max_way), (7, 7))
+    self.assertEqual(model2.replace(max_way=model.max_way), model)  # nothing else changes
+    model2, data2 = resolve.evaluation_overrides(parse('--way=2'), model, data)
+    self.assertEqual((data2.way, model2.max_way), (2, model.max_way))
+    model2, data2 = resolve.evaluation_overrides(parse('--min_way=2', '--way=6'), model, data)
+    self.assertEqual((data2.min_way, data2.way, model2.max_way), (2, 6, 6))
+    with self.assertRaisesRegex(resolve.FlagError, 'invalid meta-test flags'):
+      resolve.evaluation_overrides(parse('--min_way=5', '--way=4'), model, data)
 
 
 if __name__ == '__main__':
