@@ -149,6 +149,10 @@ def define_eval_flags(d):
                       'back to latest when there is none), latest, or a step number (e.g. 2000, '
                       'for a learning curve).')
   d.DEFINE_string('output_dir', None, 'Where results go (default: <savedir>/results).')
+  d.DEFINE_string('saved_model', None, 'Evaluate this exported SavedModel (taml-export) instead '
+                      'of a run folder: the data sets and tasks come from the data flags '
+                      '(--id_dataset, --ood_dataset, --way, --max_shot, --query, ...), inner '
+                      'steps and samples from the export; results go to --output_dir if set.')
 
 
 @_once

@@ -4,8 +4,14 @@ Reads the run's configuration from <savedir>/config.json, restores the best (or 
 checkpoint and writes results.json, results.md and balancing.npz to --output_dir.
 
   taml-evaluate --savedir=runs/omniglot_taml --n_test_episodes=1000 --eval_mode=mc
+
+or an exported SavedModel on any data set it can read:
+
+  taml-evaluate --saved_model=pretrained/omniglot_mnist/bayesian_taml \\
+      --id_dataset=omniglot --ood_dataset=mnist --max_shot=15 --query=5 --eval_mode=mc
 """
 
+import dataclasses
 import os
 
 import tensorflow as tf
@@ -28,11 +34,36 @@ flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
 
 
+def evaluate_saved_model():
+  """--saved_model: meta-tests an exported model on the data sets the data flags name."""
+  try:
+    data = resolve.data_config(FLAGS)
+    predictor = evaluation.SavedModelPredictor(FLAGS.saved_model, FLAGS.eval_mode)
+  except (FileNotFoundError, ValueError) as e:
+    raise app.UsageError(str(e))
+  shape = tuple(int(d) for d in predictor.info['image_shape'])
+  if data.way > int(predictor.info['max_way']):
+    raise app.UsageError(f"--way={data.way} exceeds the model's serving limit max_way="
+                         f"{int(predictor.info['max_way'])} (taml-export --max_way)")
+  data = dataclasses.replace(data, image_shape=shape)
+  sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
+  logging.info('evaluating %s on %s (%s)', FLAGS.saved_model, list(sets), FLAGS.eval_mode)
+  result = evaluation.evaluate_saved_model(predictor, sets, seed=FLAGS.seed)
+  print(evaluation.markdown(result))
+  if FLAGS.output_dir:
+    print(f'written: {evaluation.write_results(result, FLAGS.output_dir)}')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   if FLAGS.n_test_episodes < 1:
     raise app.UsageError(f'--n_test_episodes must be >= 1, got {FLAGS.n_test_episodes}')
+  if FLAGS.saved_model:
+    if FLAGS['savedir'].present:
+      raise app.UsageError('--saved_model and --savedir both name the model: give one')
+    evaluate_saved_model()
+    return
   try:
     model, data, _ = resolve.saved_configs(FLAGS.savedir)
     model, data = resolve.evaluation_overrides(FLAGS, model, data)

@@ -442,6 +442,13 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   biases = [theta[f'conv{l + 1}/bias'] for l in range(c.num_blocks)]
   variables = tuple(v for v, on in (('omega', c.omega_on), ('gamma', c.gamma_on),
                                     ('z', c.z_on)) if on)
+  return _meta_test(predictor, lambda b: learner.validate(b, batched=True), datasets, mode,
+                    samples, steps, seed, variables, max_episodes, progress, kernels, biases)
+
+
+def _meta_test(predictor, validate, datasets, mode, samples, steps, seed, variables,
+               max_episodes, progress, kernels=None, biases=None) -> EvaluationResult:
+  """The meta-test loop of :func:`evaluate` and :func:`evaluate_saved_model`."""
   start = time.time()
   results, records = {}, []
   for name, dataset in datasets.items():
@@ -453,7 +460,7 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
       batch = episodes_lib.Episode(*batch)
       if not batch.is_batched:
         batch = episodes_lib.Episode(*[tf.expand_dims(x, 0) for x in batch])
-      batch = learner.validate(batch, batched=True)
+      batch = validate(batch)
       batch = episodes_lib.Episode(*[np.asarray(x) for x in batch])
       for t in range(batch.support_images.shape[0]):
         if max_episodes is not None and index >= max_episodes:
@@ -471,6 +478,85 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   return EvaluationResult(mode=mode, num_samples=samples, num_steps=steps, seed=int(seed),
                           variables=variables, datasets=results, records=records,
                           seconds=time.time() - start)
+
+
+class SavedModelPredictor:
+  """Meta-test predictions of an exported SavedModel (``taml-export``), without taml_tf's model.
+
+  Args:
+    path: the SavedModel folder.
+    mode: 'mean' (signature ``adapt_and_predict``) or 'mc' (``adapt_and_predict_mc``; the
+      samples and inner steps are those fixed at export, see ``model_info``).
+
+  Calling it with an unbatched numpy Episode and an int32 [2] seed returns {'probs':
+  [Q, max_way]} in the episode's padded layout (zeros on padding rows and classes), as
+  :class:`Predictor` does; the balancing variables are not recorded.
+  """
+
+  def __init__(self, path: str, mode: str):
+    if mode not in MODES:
+      raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+      raise FileNotFoundError(f'{path!r} is not a SavedModel folder (no saved_model.pb): '
+                              'export one with taml-export')
+    self.model = tf.saved_model.load(path)
+    self.info = {k: v.numpy() for k, v in self.model.signatures['model_info']().items()}
+    self.mode = mode
+    self._fn = self.model.signatures['adapt_and_predict' if mode == 'mean'
+                                     else 'adapt_and_predict_mc']
+
+  def __call__(self, task: episodes_lib.Episode, seed) -> dict:
+    support, query = task.support_mask > 0, task.query_mask > 0
+    args = dict(support_images=tf.constant(task.support_images[support]),
+                support_labels=tf.constant(task.support_labels[support], tf.int32),
+                query_images=tf.constant(task.query_images[query]))
+    if self.mode == 'mc':
+      args['seed'] = tf.constant(seed, tf.int32)
+    probs = self._fn(**args)['probs'].numpy()
+    out = np.zeros([task.query_images.shape[0], task.class_mask.shape[-1]], np.float32)
+    out[np.flatnonzero(query), :probs.shape[1]] = probs
+    return {'probs': out}
+
+
+def evaluate_saved_model(model: typing.Union[str, SavedModelPredictor],
+                         datasets: typing.Mapping[str, tf.data.Dataset],
+                         mode: typing.Optional[str] = None, seed: int = 0,
+                         max_episodes: typing.Optional[int] = None,
+                         progress: typing.Optional[typing.Callable[[str, int], None]] = None
+                         ) -> EvaluationResult:
+  """Meta-tests an exported SavedModel exactly as :func:`evaluate` does a learner.
+
+  The same episodes and seeds give the same accuracy, NLL and ECE as evaluating the checkpoint
+  it was exported from with the export's inner steps and samples (so published models can be
+  checked without training, or without taml_tf's model code).
+
+  Args:
+    model: the SavedModel folder, or a :class:`SavedModelPredictor` of it.
+    datasets, seed, max_episodes, progress: as in :func:`evaluate`.
+    mode: 'mean' or 'mc' as in :func:`evaluate` (default 'mean'); a predictor's own mode when
+      `model` is a predictor (giving another is an error).
+
+  Returns:
+    An EvaluationResult without balancing variables.
+
+  Raises:
+    FileNotFoundError: if `path` holds no SavedModel. ValueError: bad arguments.
+    tf.errors.InvalidArgumentError: an episode the model refuses (e.g. wider than its max_way).
+  """
+  if isinstance(model, SavedModelPredictor):
+    if mode not in (None, model.mode):
+      raise ValueError(f'mode={mode!r} differs from the predictor\'s {model.mode!r}')
+    predictor = model
+  else:
+    predictor = SavedModelPredictor(model, mode or 'mean')
+  mode = predictor.mode
+  if not isinstance(datasets, typing.Mapping) or not datasets:
+    raise ValueError('datasets must be a non-empty dict name -> tf.data.Dataset')
+  episode_seed(seed, 0)
+  info = predictor.info
+  samples = int(info['mc_samples']) if mode == 'mc' else None
+  return _meta_test(predictor, lambda b: b, datasets, mode, samples, int(info['inner_steps']),
+                    seed, (), max_episodes, progress)
 
 
 def _record(name, index, task, out, acc, kernels, biases) -> TaskRecord:

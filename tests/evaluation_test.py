@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -14,6 +15,7 @@ from taml_tf import config as config_lib
 from taml_tf import data
 from taml_tf import episodes as episodes_lib
 from taml_tf import evaluation
+from taml_tf import export
 from taml_tf.learner import MetaLearner
 from tests import real_data
 
@@ -170,6 +172,27 @@ class EvaluateTest(tf.test.TestCase):
                             rtol=1e-4)
         self.assertAllClose(r.ece, calibration.expected_calibration_error(probs, labels),
                             atol=1e-4)
+
+  def test_saved_model_gives_the_learners_results(self):
+    """An exported model, evaluated through its serving signatures on the same (padded,
+    bucketed) episodes and seeds, scores what the learner scores, in both modes."""
+    folder = tempfile.mkdtemp(prefix='evaluation_test_')
+    self.addCleanup(shutil.rmtree, folder, True)
+    path = export.export_saved_model(self.learner, os.path.join(folder, 'model'))
+    predictor = evaluation.SavedModelPredictor(path, 'mc')
+    for expected, model, mode in ((self.mean, path, 'mean'), (self.mc, predictor, None)):
+      got = evaluation.evaluate_saved_model(model, self.datasets, mode=mode, seed=5)
+      self.assertEqual((got.mode, got.num_samples, got.num_steps),
+                       (expected.mode, expected.num_samples, expected.num_steps))
+      for name, r in expected.datasets.items():
+        g = got.datasets[name]
+        self.assertEqual(g.episodes, NUM_EPISODES)
+        self.assertAllClose(g.episode_accuracy, r.episode_accuracy, msg=f'{expected.mode}')
+        self.assertAllClose(g.nll, r.nll, rtol=1e-4, msg=f'{expected.mode} {name}')
+    with self.assertRaisesRegex(ValueError, "mode='mean' differs from the predictor's 'mc'"):
+      evaluation.evaluate_saved_model(predictor, self.datasets, mode='mean')
+    with self.assertRaisesRegex(FileNotFoundError, 'not a SavedModel folder'):
+      evaluation.evaluate_saved_model(folder, self.datasets)
 
   def test_settings_recorded(self):
     self.assertEqual((self.mean.mode, self.mean.num_samples, self.mean.num_steps),
