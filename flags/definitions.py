@@ -12,7 +12,7 @@ import functools
 from absl import flags
 
 from taml_tf.config import VARIANTS
-from taml_tf.data.sampler import MODES
+from taml_tf.data.sampler import SHOT_MODES
 from taml_tf.distribute import STRATEGIES
 from taml_tf.training import BEST_RULES
 
@@ -72,7 +72,7 @@ def define_data_flags(d):
   d.DEFINE_integer('max_shot', 15, 'Shots per class are drawn from [1, max_shot] '
                        '(authors\' flag; 50 in the paper\'s CIFAR-FS / miniImageNet runs).')
   d.DEFINE_integer('query', 5, 'Query examples per class (authors\' flag; 15 in the paper).')
-  d.DEFINE_enum('shot_mode', 'mixed', list(MODES), 'Task distribution: mixed = the paper '
+  d.DEFINE_enum('shot_mode', 'mixed', list(SHOT_MODES), 'Task distribution: mixed = the paper '
                     '(half class-imbalanced, half one shared shot), class_imbalance, '
                     'task_imbalance, fixed (classic N-way K-shot with K = max_shot).')
   d.DEFINE_enum('pad_to', None, ['max', 'bucket'], 'Support padding of training batches: '

@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-SAMPLING_MODES = ('sample', 'mean', 'mc')
-
 # The variants the paper compares, as switch settings (alpha, omega, gamma, z, deterministic).
 VARIANTS = {
     'maml': dict(alpha_on=False, omega_on=False, gamma_on=False, z_on=False),

@@ -46,7 +46,7 @@ from taml_tf import atomic
 from taml_tf import calibration
 from taml_tf import episodes as episodes_lib
 
-MODES = ('mean', 'mc')
+PREDICT_MODES = ('mean', 'mc')
 # (low, high) inclusive; high None = no upper bound.
 TASK_SIZE_BUCKETS = ((1, 25), (26, 50), (51, 100), (101, 250), (251, None))
 CLASS_SIZE_BUCKETS = ((1, 1), (2, 5), (6, 10), (11, 25), (26, 50), (51, None))
@@ -389,8 +389,8 @@ class Predictor:
 
 
 def _check_args(learner, datasets, mode, num_samples, num_steps, seed, max_episodes):
-  if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+  if mode not in PREDICT_MODES:
+    raise ValueError(f"mode must be one of {PREDICT_MODES}, got {mode!r}")
   if not isinstance(datasets, typing.Mapping) or not datasets:
     raise ValueError('datasets must be a non-empty dict name -> tf.data.Dataset')
   for name, value in (('num_samples', num_samples), ('num_steps', num_steps),
@@ -494,8 +494,8 @@ class SavedModelPredictor:
   """
 
   def __init__(self, path: str, mode: str):
-    if mode not in MODES:
-      raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in PREDICT_MODES:
+      raise ValueError(f"mode must be one of {PREDICT_MODES}, got {mode!r}")
     if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
       raise FileNotFoundError(f'{path!r} is not a SavedModel folder (no saved_model.pb): '
                               'export one with taml-export')

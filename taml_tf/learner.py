@@ -133,7 +133,7 @@ class MetaLearner(tf.Module):
     Args:
       dists: from :meth:`posterior`.
       class_mask: [max_way] real classes (KL of omega counts real classes only).
-      mode: 'sample' / 'mc' (reparameterised sample) or 'mean'.
+      mode: 'sample' (one reparameterised sample) or 'mean' (posteriors.DRAW_MODES).
       seed: int32 [2] stateless seed.
 
     Returns:

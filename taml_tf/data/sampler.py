@@ -31,7 +31,7 @@ import numpy as np
 from taml_tf import episodes as episodes_lib
 from taml_tf.data import class_images as ci_lib
 
-MODES = ('mixed', 'class_imbalance', 'task_imbalance', 'fixed')
+SHOT_MODES = ('mixed', 'class_imbalance', 'task_imbalance', 'fixed')
 PAD_MODES = ('max', 'bucket')
 
 
@@ -43,7 +43,7 @@ class SamplerConfig:
     way: classes per task (the maximum, when min_way is set).
     max_shot: largest support shot per class.
     query: query images per class.
-    mode: one of MODES.
+    mode: one of SHOT_MODES.
     min_shot: smallest support shot per class (1 in the paper).
     min_way: smallest way for any-way tasks; None = fixed way.
     pad_to: 'max' pads support to way * max_shot (fixed shapes, needed on TPU / XLA); 'bucket'
@@ -62,8 +62,8 @@ class SamplerConfig:
   buckets: tuple | None = None
 
   def __post_init__(self):
-    if self.mode not in MODES:
-      raise ValueError(f'unknown sampler mode {self.mode!r}; expected one of {MODES}')
+    if self.mode not in SHOT_MODES:
+      raise ValueError(f'unknown sampler mode {self.mode!r}; expected one of {SHOT_MODES}')
     if self.pad_to not in PAD_MODES:
       raise ValueError(f'pad_to must be one of {PAD_MODES}, got {self.pad_to!r}')
     if self.way < 1 or self.query < 1:

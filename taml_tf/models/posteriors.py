@@ -17,6 +17,9 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 
 NAMES = ('omega', 'gamma', 'z')
+# How a value of a balancing variable is drawn: the posterior mean, or one reparameterised
+# sample (Monte-Carlo prediction draws several, one per 'sample').
+DRAW_MODES = ('mean', 'sample')
 
 
 class Balancing(typing.NamedTuple):
@@ -70,7 +73,8 @@ def draw(dist: tfd.Normal, mode: str, seed, noise_size=None) -> tf.Tensor:
 
   Args:
     dist: its posterior (a vector).
-    mode: 'mean' for the posterior mean, 'sample' (or 'mc') for one reparameterised sample.
+    mode: one of DRAW_MODES: 'mean' for the posterior mean, 'sample' for one reparameterised
+      sample.
     seed: int32 [2] stateless seed (used only when sampling).
     noise_size: if given (>= the length of ``dist``), the standard-normal noise is drawn with
       this static length and its prefix is used. omega uses the model's ``max_way`` here, so a
@@ -81,8 +85,8 @@ def draw(dist: tfd.Normal, mode: str, seed, noise_size=None) -> tf.Tensor:
   """
   if mode == 'mean':
     return dist.mean()
-  if mode not in ('sample', 'mc'):
-    raise ValueError(f"mode must be 'mean', 'sample' or 'mc', got {mode!r}")
+  if mode != 'sample':
+    raise ValueError(f'mode must be one of {DRAW_MODES}, got {mode!r}')
   length = tf.shape(dist.loc)[0]
   if noise_size is None:
     noise_size = dist.loc.shape[0]
