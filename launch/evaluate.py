@@ -23,6 +23,9 @@ from taml_tf.flags import resolve
 definitions.define_run_flags()
 definitions.define_data_flags()
 definitions.define_model_flags()
+# taml-train's flags too, so one flagfile drives train, evaluate and export; those that fix the
+# trained run are checked against it (resolve.check_saved_run), the schedule is not used.
+definitions.define_train_flags()
 definitions.define_eval_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
@@ -34,8 +37,7 @@ def main(argv):
   if FLAGS.n_test_episodes < 1:
     raise app.UsageError(f'--n_test_episodes must be >= 1, got {FLAGS.n_test_episodes}')
   try:
-    model, data, _ = resolve.saved_configs(FLAGS.savedir)
-    model, data = resolve.evaluation_overrides(FLAGS, model, data)
+    model, data = resolve.evaluation_configs(FLAGS)
     path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))

@@ -211,6 +211,33 @@ class BinariesTest(unittest.TestCase):
     proc = binary('train', f'--flagfile={flagfile}', f'--savedir={self.run_dir}')
     self.assertIn(f'trained {STEPS} steps', proc.stdout)
 
+  def test_one_flagfile_with_the_authors_switches_drives_all_three(self):
+    # As the authors' scripts pass one set of flags to meta_train and meta_test: the shared
+    # run's flags, with its variant given as the four switches (= bayesian_taml).
+    flagfile = os.path.join(self.root, 'switches.cfg')
+    with open(flagfile, 'w') as f:
+      f.write('\n'.join(TINY + ['--alpha_on', '--omega_on', '--gamma_on', '--z_on',
+                                 f'--data_dir={self.data_dir}', f'--savedir={self.run_dir}',
+                                 '--n_test_episodes=2']) + '\n')
+    trained = binary('train', f'--flagfile={flagfile}')  # the finished run: nothing to do
+    self.assertIn(f'trained {STEPS} steps', trained.stdout)
+    out = os.path.join(self.root, 'switches_results')
+    binary('evaluate', f'--flagfile={flagfile}', f'--output_dir={out}')
+    self.assertTrue(os.path.exists(os.path.join(out, 'results.json')))
+    target = os.path.join(self.root, 'switches_model')
+    binary('export', f'--flagfile={flagfile}', f'--export_dir={target}')
+    self.assertTrue(os.path.exists(os.path.join(target, 'saved_model.pb')))
+    # A switch the run was not trained with is refused, not ignored.
+    for name in ('evaluate', 'export'):
+      with self.subTest(name=name):
+        proc = binary(name, f'--flagfile={flagfile}', '--noz_on',
+                      f'--export_dir={target}_z' if name == 'export' else f'--output_dir={out}_z',
+                      check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('--z_on=False (run: True)', proc.stderr)
+        self.assertNotIn('Traceback', proc.stderr)
+        self.assertFalse(os.path.exists(f'{target}_z' if name == 'export' else f'{out}_z'))
+
   def test_bad_flags_fail_with_a_message(self):
     cases = [
         (['--variant=maml', '--omega_on'], '--variant=maml contradicts --omega_on=True'),
