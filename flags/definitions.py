@@ -8,6 +8,7 @@ a fresh ``flags.FlagValues()``).
 from __future__ import annotations
 
 import functools
+import sys
 
 from absl import flags
 
@@ -42,6 +43,28 @@ def _once(define):
   wrapper.__doc__ = define.__doc__
   wrapper.__name__ = define.__name__
   return wrapper
+
+
+def declare_main_module(module_name: str, flag_values: flags.FlagValues = FLAGS) -> None:
+  """Makes a binary's key flags and docstring what ``--help`` shows, however it was started.
+
+  absl's ``--help`` lists the key flags of the module named ``sys.argv[0]``: that is the
+  launch module under ``python -m taml_tf.launch.<name>``, but pip's console-script shim
+  (``.venv/bin/taml-<name>``) under the installed scripts, which declares no flags, so --help
+  printed only "Try --helpfull". Call it in the binary's entry point, before ``app.run``.
+
+  Args:
+    module_name: ``__name__`` of the binary's module (its key flags are copied).
+    flag_values: where the flags are registered.
+  """
+  main_name = sys.argv[0]
+  for flag in flag_values.get_key_flags_for_module(module_name):
+    flag_values.register_key_flag_for_module(main_name, flag)
+  main = sys.modules.get('__main__')
+  binary = sys.modules.get(module_name)
+  # absl's usage text starts with the __main__ module's docstring; the shim has none.
+  if main is not None and binary is not None and main is not binary and not main.__doc__:
+    main.__doc__ = binary.__doc__
 
 
 @_once

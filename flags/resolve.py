@@ -128,6 +128,82 @@ def saved_configs(savedir: str) -> tuple:
   return model, data, train
 
 
+# Flags that fix what a trained run is, and the saved field each must equal. taml-evaluate and
+# taml-export accept every taml-train flag, so that one flagfile drives all three binaries (as
+# the authors' one script did with --mode), and refuse these when they contradict the run
+# rather than ignore them: a flagfile of another variant would otherwise evaluate the wrong run
+# silently. Schedule flags (--metabatch, --n_train_iters, ...) do not change a trained model.
+_SAVED_MODEL_FLAGS = {'n_channels': 'channels', 'way': 'max_way', 'max_shot': 'max_shot',
+                      'inner_lr': 'inner_lr', 'alpha_init': 'alpha_init',
+                      'first_order': 'first_order', 'meta_lr': 'meta_lr',
+                      'grad_clip': 'grad_clip', 'encoder_init': 'encoder_init'}
+_SAVED_DATA_FLAGS = {'id_dataset': 'id_datasets', 'min_way': 'min_way', 'query': 'query',
+                     'shot_mode': 'shot_mode', 'rotations': 'rotations'}
+_SWITCH_FLAGS = ('variant', 'alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')
+
+
+def _same(a, b) -> bool:
+  if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+    return tuple(a or ()) == tuple(b or ())
+  return a == b
+
+
+def check_saved_run(values: flags.FlagValues, model: ModelConfig, data: DataConfig) -> None:
+  """Refuses flags given explicitly that contradict the trained run being read.
+
+  Args:
+    values: parsed flags of taml-evaluate or taml-export.
+    model: the run's saved ModelConfig.
+    data: the run's saved DataConfig.
+
+  Raises:
+    FlagError: naming every contradicting flag with the run's value.
+  """
+  problems = []
+  if any(_present(values, n) for n in _SWITCH_FLAGS):
+    # --variant and the authors' switches resolve as in taml-train, then must match the run.
+    for name, on in _switches(values).items():
+      if getattr(model, name) != on:
+        problems.append(f'--{name}={on} (run: {getattr(model, name)})')
+  for flag, field in _SAVED_MODEL_FLAGS.items():
+    if _present(values, flag) and not _same(values[flag].value, getattr(model, field)):
+      problems.append(f'--{flag}={values[flag].value} (run: {getattr(model, field)})')
+  for flag, field in _SAVED_DATA_FLAGS.items():
+    if _present(values, flag) and not _same(values[flag].value, getattr(data, field)):
+      problems.append(f'--{flag}={values[flag].value} (run: {getattr(data, field)})')
+  for flag, axis in (('image_size', 0), ('image_channels', 2)):
+    if _present(values, flag) and values[flag].value != model.image_shape[axis]:
+      problems.append(f'--{flag}={values[flag].value} (run: {model.image_shape[axis]})')
+  if (_present(values, 'n_steps') and _present(values, 'n_test_steps') and
+      values.n_steps != model.train_inner_steps):
+    problems.append(f'--n_steps={values.n_steps} (run: {model.train_inner_steps})')
+  if problems:
+    raise FlagError(f'flags contradict the run in {values.savedir} ({", ".join(problems)}): '
+                    'evaluation and export use the configuration it was trained with; drop '
+                    'these flags or point --savedir at a run trained with them')
+
+
+def evaluation_configs(values: flags.FlagValues) -> tuple:
+  """(ModelConfig, DataConfig) that taml-evaluate and taml-export use for --savedir.
+
+  The run's saved configuration, checked against the flags given (check_saved_run), with the
+  meta-test flags applied (evaluation_overrides).
+
+  Args:
+    values: parsed flags (any taml-train flag may be present, e.g. from a shared flagfile).
+
+  Returns:
+    (model, data).
+
+  Raises:
+    FileNotFoundError: no config.json in --savedir.
+    FlagError: flags contradict the run or each other.
+  """
+  model, data, _ = saved_configs(values.savedir)
+  check_saved_run(values, model, data)
+  return evaluation_overrides(values, model, data)
+
+
 def evaluation_overrides(values: flags.FlagValues, model: ModelConfig,
                          data: DataConfig) -> tuple:
   """Applies the meta-test flags given explicitly to a saved run's configs.
@@ -139,15 +215,13 @@ def evaluation_overrides(values: flags.FlagValues, model: ModelConfig,
     FlagError: for contradictory or invalid values.
   """
   changes = {}
-  # The authors' meta-test runs pass the meta-test inner steps as --n_steps.
-  if _present(values, 'n_steps') and _present(values, 'n_test_steps') and (
-      values.n_steps != values.n_test_steps):
-    raise FlagError(f'--n_steps={values.n_steps} and --n_test_steps={values.n_test_steps} '
-                    'both set the meta-test inner steps here')
-  if _present(values, 'n_steps'):
-    changes['test_inner_steps'] = values.n_steps
+  # The authors' meta-test runs pass the meta-test inner steps as --n_steps; with
+  # --n_test_steps also given (one flagfile for train and evaluate), --n_steps is the
+  # training one (check_saved_run compares it with the run).
   if _present(values, 'n_test_steps'):
     changes['test_inner_steps'] = values.n_test_steps
+  elif _present(values, 'n_steps'):
+    changes['test_inner_steps'] = values.n_steps
   if _present(values, 'n_mc_samples'):
     changes['n_mc_samples'] = values.n_mc_samples
   data_changes = {}

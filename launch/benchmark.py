@@ -16,6 +16,7 @@ from absl import app
 from absl import flags
 
 from taml_tf import benchmarking
+from taml_tf.flags import definitions
 
 flags.DEFINE_string('out', 'docs/benchmark.md', 'Markdown file the results are written to.')
 flags.DEFINE_string('json_out', None, 'Optional JSON file with every measurement.')
@@ -129,6 +130,7 @@ def main(argv):
 
 
 def run():
+  definitions.declare_main_module(__name__)
   app.run(main)
 
 

@@ -11,6 +11,7 @@ from absl import flags
 
 from taml_tf import atomic
 from taml_tf import comparison
+from taml_tf.flags import definitions
 
 flags.DEFINE_string('runs', None, 'Folder of run folders, each evaluated by taml-evaluate.',
                     required=True)
@@ -34,6 +35,7 @@ def main(argv):
 
 
 def run():
+  definitions.declare_main_module(__name__)
   app.run(main)
 
 

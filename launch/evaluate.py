@@ -29,6 +29,9 @@ from taml_tf.flags import resolve
 definitions.define_run_flags()
 definitions.define_data_flags()
 definitions.define_model_flags()
+# taml-train's flags too, so one flagfile drives train, evaluate and export; those that fix the
+# trained run are checked against it (resolve.check_saved_run), the schedule is not used.
+definitions.define_train_flags()
 definitions.define_eval_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
@@ -65,8 +68,7 @@ def main(argv):
     evaluate_saved_model()
     return
   try:
-    model, data, _ = resolve.saved_configs(FLAGS.savedir)
-    model, data = resolve.evaluation_overrides(FLAGS, model, data)
+    model, data = resolve.evaluation_configs(FLAGS)
     path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
@@ -83,6 +85,7 @@ def main(argv):
 
 
 def run():
+  definitions.declare_main_module(__name__)
   app.run(main)
 
 

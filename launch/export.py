@@ -14,8 +14,14 @@ from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
 definitions.define_run_flags()
-definitions.define_export_flags()
+# taml-train's and taml-evaluate's flags too, so one flagfile drives train, evaluate and export
+# (as the authors' one script did with --mode); those that fix the trained run are checked
+# against it (resolve.check_saved_run), the meta-test ones apply as in taml-evaluate.
+definitions.define_data_flags()
+definitions.define_model_flags()
+definitions.define_train_flags()
 definitions.define_eval_flags()
+definitions.define_export_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
 
@@ -24,7 +30,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
-    model, _, _ = resolve.saved_configs(FLAGS.savedir)
+    model, _ = resolve.evaluation_configs(FLAGS)
     path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
@@ -40,6 +46,7 @@ def main(argv):
 
 
 def run():
+  definitions.declare_main_module(__name__)
   app.run(main)
 
 

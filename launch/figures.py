@@ -15,6 +15,7 @@ from taml_tf import experiment
 from taml_tf import export
 from taml_tf import figures
 from taml_tf import training
+from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
 flags.DEFINE_string('savedir', None, 'A trained and evaluated Bayesian TAML run (taml-train, '
@@ -57,6 +58,7 @@ def main(argv):
 
 
 def run():
+  definitions.declare_main_module(__name__)
   app.run(main)
 
 

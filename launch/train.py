@@ -71,6 +71,7 @@ def main(argv):
 
 
 def run():
+  definitions.declare_main_module(__name__)
   app.run(main)
 
 

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from taml_tf import calibration
 
@@ -94,6 +95,23 @@ class CalibrationTest(tf.test.TestCase):
         ece += inside.mean() * abs((pred[inside] == labels[inside]).mean() - conf[inside].mean())
     self.assertAllClose(calibration.expected_calibration_error(probs, labels), ece)
     self.assertEqual(calibration.reliability(probs, labels).count.sum(), 500)
+
+  def test_matches_tensorflow_probability(self):
+    # tfp.stats.expected_calibration_error uses the same equal-width bins and weighting; it
+    # puts a confidence lying exactly on an inner edge in the upper bin (ours: the lower one,
+    # as Guo et al.), which continuous predictions never hit. Sharp and flat predictions and
+    # several bin counts exercise every bin.
+    rng = np.random.default_rng(2)
+    for scale, ways, num_bins in ((0.3, 5, 15), (3.0, 5, 15), (8.0, 3, 10), (2.0, 20, 7)):
+      logits = rng.normal(size=(2000, ways)) * scale
+      probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+      labels = np.where(rng.uniform(size=2000) < 0.7, probs.argmax(1),
+                        rng.integers(0, ways, 2000))
+      want = tfp.stats.expected_calibration_error(
+          num_bins, logits=tf.constant(logits, tf.float32),
+          labels_true=tf.constant(labels, tf.int32))
+      self.assertAllClose(calibration.expected_calibration_error(probs, labels, num_bins),
+                          float(want), atol=1e-5, msg=f'{scale} {ways} {num_bins}')
 
 
 if __name__ == '__main__':

@@ -1,8 +1,19 @@
-"""Bazel entry point for the pytest-style test files: runs pytest on the files given."""
+"""Bazel entry point of every test target: runs pytest on the test file given, as CI does.
 
+The rootdir is the repository's root in the runfiles, so tests/conftest.py applies to every
+file (pytest only reads conftest.py files up to the rootdir, which would otherwise be the test
+file's own folder), and the test results go to Bazel's XML file when Bazel asks for one.
+"""
+
+import os
 import sys
 
 import pytest
 
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 if __name__ == '__main__':
-  sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider'] + sys.argv[1:]))
+  args = ['-q', '-p', 'no:cacheprovider', f'--rootdir={_REPO}']
+  if os.environ.get('XML_OUTPUT_FILE'):
+    args.append(f'--junitxml={os.environ["XML_OUTPUT_FILE"]}')
+  sys.exit(pytest.main(args + sys.argv[1:]))

@@ -172,7 +172,11 @@ def load_tfds(name: str, split: str = 'train', image_shape=(28, 28, 1),
     FileNotFoundError: the data set is not prepared and cannot be downloaded.
   """
   tfds = _import_tfds()
-  if name not in tfds.list_builders():
+  # Only the builders installed with TFDS: listing the community ones creates
+  # ~/.cache/tensorflow_datasets (and fetches an index from GCS), which fails where HOME is
+  # read-only (Bazel's sandbox) and writes outside any data_dir; their `namespace:name` form
+  # clashes with `name:split` here anyway.
+  if name not in tfds.list_builders(with_community_datasets=False):
     raise ValueError(f'unknown data set {name!r}: not a file, folder, known name or TFDS builder')
   if name == 'omniglot':
     part = {'train': 'background', 'test': 'evaluation'}.get(split, split)

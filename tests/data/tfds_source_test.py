@@ -1,5 +1,10 @@
 """TFDS paths under tfds.testing.mock_data (no downloads on this machine)."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -51,3 +56,28 @@ def test_tfds_unknown_split():
   with pytest.raises(ValueError, match='unknown split'):
     with tfds.testing.mock_data(num_examples=10):
       tfds_source.load_tfds('cifar100', 'bogus', (32, 32, 3))
+
+
+def test_nothing_written_to_the_tfds_cache_in_home(tmp_path):
+  # Listing TFDS's community builders created ~/.cache/tensorflow_datasets, which made
+  # //:sources_test fail under Bazel (read-only HOME) unless an earlier run had created it. A
+  # fresh process with an empty HOME (the cache location is memoised per process).
+  home = tmp_path / 'home'
+  home.mkdir()
+  env = {k: v for k, v in os.environ.items() if k not in ('TFDS_CACHE_DIR', 'XDG_CACHE_HOME')}
+  env.update(HOME=str(home), TF_CPP_MIN_LOG_LEVEL='2')
+  script = textwrap.dedent(f'''
+      import tensorflow_datasets as tfds
+      from taml_tf.data import registry
+      try:
+        registry.build_source('no_such_set')
+        raise SystemExit('no error for an unknown data set')
+      except ValueError as e:
+        assert 'unknown data set' in str(e), e
+      with tfds.testing.mock_data(num_examples=20):
+        registry.build_source('fashion_mnist', 'all', (28, 28, 1), data_dir={str(tmp_path)!r})
+      ''')
+  proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                        env=env, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert not (home / '.cache' / 'tensorflow_datasets').exists()

@@ -2,6 +2,7 @@
 combination fails with a message naming the flags (on a fresh FlagValues per test)."""
 
 import os
+import re
 
 from absl import flags
 from absl.testing import absltest
@@ -147,6 +148,31 @@ class ResolveTest(parameterized.TestCase):
     self.assertEqual((data2.min_way, data2.way, model2.max_way), (2, 6, 6))
     with self.assertRaisesRegex(resolve.FlagError, 'invalid meta-test flags'):
       resolve.evaluation_overrides(parse('--min_way=5', '--way=4'), model, data)
+
+    # A flagfile shared with taml-train: --n_steps is then the training one.
+    values = parse('--n_steps=2', '--n_test_steps=7')
+    self.assertEqual(resolve.evaluation_overrides(values, model, data)[0].test_inner_steps, 7)
+
+  def test_saved_run_checks_the_switches_and_fixed_flags(self):
+    savedir = tt.tmpdir(self)
+    tt.make_trainer(savedir).restore()  # writes config.json
+    model, data, _ = resolve.saved_configs(savedir)
+    switches = [f'--{"" if getattr(model, n) else "no"}{n}'
+                for n in ('alpha_on', 'omega_on', 'gamma_on', 'z_on')]
+    same = parse(f'--savedir={savedir}', *switches, f'--n_channels={model.channels}',
+                 f'--way={data.way}', '--metabatch=9', '--n_train_iters=3', '--n_test_steps=4')
+    got_model, got_data = resolve.evaluation_configs(same)
+    self.assertEqual(got_model, model.replace(test_inner_steps=4))
+    self.assertEqual(got_data, data)
+    for args, message in (
+        ([f'--{"no" if model.z_on else ""}z_on'], f'--z_on={not model.z_on} (run: {model.z_on})'),
+        (['--variant=maml'], '--alpha_on=False'),
+        ([f'--n_channels={model.channels + 1}'], f'--n_channels={model.channels + 1} (run: '),
+        ([f'--id_dataset=mnist'], '--id_dataset=[\'mnist\']'),
+        ([f'--n_steps={model.train_inner_steps + 1}', '--n_test_steps=3'], '--n_steps=')):
+      with self.subTest(args=args):
+        with self.assertRaisesRegex(resolve.FlagError, re.escape(message)):
+          resolve.evaluation_configs(parse(f'--savedir={savedir}', *args))
 
 
 if __name__ == '__main__':
