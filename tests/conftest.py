@@ -5,7 +5,20 @@ distribution tests can run a 2-replica MirroredStrategy on the CPU whatever file
 first. Single-device tests keep using /CPU:0 and are unaffected.
 """
 
-from taml_tf import distribute
+import atexit
+import os
+import shutil
+import tempfile
+
+# Keras (keras.json) and matplotlib (font cache) write their caches under HOME on first
+# import: point them at a folder of this test run (inherited by the binaries tests start),
+# before anything imports them, so no test writes outside its temporary folders.
+_CACHES = tempfile.mkdtemp(prefix='taml_test_caches_')
+atexit.register(shutil.rmtree, _CACHES, True)
+os.environ.setdefault('KERAS_HOME', os.path.join(_CACHES, 'keras'))
+os.environ.setdefault('MPLCONFIGDIR', os.path.join(_CACHES, 'matplotlib'))
+
+from taml_tf import distribute  # pylint: disable=g-import-not-at-top
 
 distribute.split_cpu(2)
 

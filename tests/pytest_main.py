@@ -13,6 +13,10 @@ import pytest
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 if __name__ == '__main__':
+  # Bazel gives each test a private TEST_TMPDIR but leaves TMPDIR at /tmp: temporary folders
+  # (tempfile, tf.test) go to the private one.
+  if os.environ.get('TEST_TMPDIR'):
+    os.environ['TMPDIR'] = os.environ['TEST_TMPDIR']
   args = ['-q', '-p', 'no:cacheprovider', f'--rootdir={_REPO}']
   if os.environ.get('XML_OUTPUT_FILE'):
     args.append(f'--junitxml={os.environ["XML_OUTPUT_FILE"]}')
