@@ -8,6 +8,7 @@ trained run is shared by the class (setUpClass): each subprocess costs TF start-
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -128,6 +129,57 @@ class BinariesTest(unittest.TestCase):
     for k in want:
       np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-8, err_msg=k)
 
+  def test_sigterm_checkpoints_the_step_and_resumes_to_the_uninterrupted_parameters(self):
+    # A preemption (SIGTERM) mid-run: the run checkpoints the step it reached (save_freq=5,
+    # so that checkpoint is the preemption's own unless the step is 5), says so and exits
+    # with the restart status; the same command then finishes the run.
+    savedir = os.path.join(self.root, 'preempted')
+    ckpts = os.path.join(savedir, 'checkpoints')
+    args = [*TINY, '--save_freq=5', f'--data_dir={self.data_dir}', f'--savedir={savedir}']
+    out, err = (os.path.join(self.root, f'preempted.{n}') for n in ('out', 'err'))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
+    with open(out, 'w') as stdout, open(err, 'w') as stderr:
+      proc = subprocess.Popen([sys.executable, '-m', 'taml_tf.launch.train', *args],
+                              stdout=stdout, stderr=stderr, env=env)
+    try:
+      deadline = time.time() + 240
+      while 'step 3/8' not in open(err).read():  # mid-run; step 3 is validated next
+        self.assertIsNone(proc.poll(), 'training ended before step 3 was seen')
+        self.assertLess(time.time(), deadline)
+        time.sleep(0.02)
+      proc.send_signal(signal.SIGTERM)
+      proc.wait(timeout=120)
+    finally:
+      proc.kill()
+      proc.wait()
+    stdout, stderr = open(out).read(), open(err).read()
+    self.assertEqual(proc.returncode, 42, stderr[-3000:])
+    self.assertNotIn('Traceback', stderr)
+    match = re.search(r'taml-train: received SIGTERM: stopped at step (\d+)/8; checkpoint '
+                      r'(\S+) written; run the same command to resume', stdout)
+    self.assertIsNotNone(match, stdout)
+    stopped_at = int(match.group(1))
+    self.assertGreaterEqual(stopped_at, 3)
+    self.assertLess(stopped_at, STEPS)
+    self.assertEqual(match.group(2), os.path.join(ckpts, f'ckpt-{stopped_at}'))
+    self.assertEqual(tf.train.latest_checkpoint(ckpts), match.group(2))
+    self.assertEqual(int(variables(match.group(2))['step/.ATTRIBUTES/VARIABLE_VALUE']),
+                     stopped_at)
+    resumed = binary('train', *args)
+    self.assertRegex(resumed.stderr, f'resumed from .*ckpt-{stopped_at} at step {stopped_at}')
+    self.assertIn(f'trained {STEPS} steps', resumed.stdout)
+    got = variables(os.path.join(ckpts, f'ckpt-{STEPS}'))
+    want = variables(os.path.join(self.run_dir, 'checkpoints', f'ckpt-{STEPS}'))
+    self.assertEqual(sorted(got), sorted(want))
+    # save_counter counts checkpoint writes (here one more at the stop, and save_freq differs),
+    # not training state.
+    del got['save_counter/.ATTRIBUTES/VARIABLE_VALUE']
+    # The tolerance of test_killed_run_resumes_to_the_uninterrupted_parameters.
+    for k in got:
+      np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-8, err_msg=k)
+    best = lambda run: json.load(open(os.path.join(run, 'best', 'best.json')))['step']
+    self.assertEqual(best(savedir), best(self.run_dir))
+
   def test_evaluate_reports_both_data_sets(self):
     table = os.path.join(self.root, 'table')
     out = os.path.join(table, 'tiny', 'results')
@@ -195,6 +247,65 @@ class BinariesTest(unittest.TestCase):
                    check=False)
     self.assertNotEqual(again.returncode, 0)
     self.assertIn('--overwrite', again.stderr)
+
+  def test_a_model_trained_3_way_serves_and_evaluates_wider_tasks(self):
+    # Nothing in the model depends on the way (zero head with one shared alpha column; the set
+    # encoder pools over classes): the 3-way run serves 7- and 10-way tasks of held-out
+    # Omniglot characters above chance, and its 3-way answers do not change with the limit.
+    target = os.path.join(self.root, 'wide_model')
+    binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}')  # --max_way=20
+    model = tf.saved_model.load(target)
+    self.assertEqual(int(model.signatures['model_info']()['max_way']), 20)
+    with open(os.path.join(target, 'assets.extra', 'model_config.json')) as f:
+      self.assertEqual(json.load(f)['max_way'], 20)
+    predict = model.signatures['adapt_and_predict']
+    characters = real_data.omniglot_characters('evaluation')  # never seen in training
+    rng = np.random.default_rng(0)
+
+    def task(way, shot=5, queries=5):
+      chosen = rng.choice(len(characters), way, replace=False)
+      drawings = [rng.permutation(20) for _ in chosen]
+      support = np.concatenate([characters[c, d[:shot]] for c, d in zip(chosen, drawings)])
+      query = np.concatenate([characters[c, d[shot:shot + queries]]
+                              for c, d in zip(chosen, drawings)])
+      return (support, np.repeat(np.arange(way, dtype=np.int32), shot), query,
+              np.repeat(np.arange(way), queries))
+
+    accuracy = {}
+    for way in (7, 10):
+      accuracies = []
+      for _ in range(20):
+        support, labels, query, query_labels = task(way)
+        probs = predict(support_images=tf.constant(support), support_labels=tf.constant(labels),
+                        query_images=tf.constant(query))['probs'].numpy()
+        self.assertEqual(probs.shape, (5 * way, way))
+        accuracies.append(np.mean(probs.argmax(-1) == query_labels))
+      accuracy[way] = float(np.mean(accuracies))
+    # A 25% margin over chance; 20 tasks x 5 queries x way classes keep the standard error
+    # of the 10-way accuracy near 0.01 (the 8-step model reached 0.144 on the first 10 tasks).
+    for way in (7, 10):
+      self.assertGreater(accuracy[way], 1.25 / way, accuracy)
+    # Exactness: a 3-way task gets the same probabilities at max_way=20 as from the learner
+    # restored with the training max_way=3.
+    from taml_tf import config as config_lib
+    from taml_tf import episodes
+    from taml_tf import export
+    from taml_tf import training
+    saved = config_lib.ModelConfig(**training.load_run_config(self.run_dir)['model'])
+    self.assertEqual(saved.max_way, 3)
+    learner = export.restore_learner(saved, training.checkpoint_path(self.run_dir, 'best'))
+    support, labels, query, query_labels = task(3)
+    expected, _ = learner.predict(episodes.to_tensors(episodes.from_arrays(
+        support, labels, query, query_labels, max_way=3)), mode='mean')
+    served = predict(support_images=tf.constant(support), support_labels=tf.constant(labels),
+                     query_images=tf.constant(query))['probs']
+    np.testing.assert_allclose(served, expected, atol=1e-5, rtol=0)
+    # taml-evaluate meta-tests the 3-way run on 5-way tasks when asked to.
+    out = os.path.join(self.root, 'wide_results')
+    binary('evaluate', f'--savedir={self.run_dir}', '--way=5', '--n_test_episodes=2',
+           '--eval_mode=mean', f'--output_dir={out}')
+    with np.load(os.path.join(out, 'balancing.npz')) as arrays:
+      self.assertEqual(arrays['way'].tolist(), [5] * 4)  # 2 episodes x (omniglot, mnist)
 
   def test_help_lists_every_flag_and_flagfile_works(self):
     text = binary('train', '--help', check=False).stdout  # absl's --help exits with 1
