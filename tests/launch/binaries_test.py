@@ -248,6 +248,29 @@ class BinariesTest(unittest.TestCase):
     self.assertNotEqual(again.returncode, 0)
     self.assertIn('--overwrite', again.stderr)
 
+  def test_evaluate_saved_model_reproduces_the_run_evaluation(self):
+    # A published SavedModel is checked without its run folder: the same tasks (data flags)
+    # and inner steps give the run's own evaluation.
+    target = os.path.join(self.root, 'evaluated_model')
+    binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}')
+    common = ['--n_test_episodes=3', '--eval_mode=mean']
+    from_run = os.path.join(self.root, 'from_run')
+    binary('evaluate', f'--savedir={self.run_dir}', f'--output_dir={from_run}', *common)
+    from_model = os.path.join(self.root, 'from_model')
+    binary('evaluate', f'--saved_model={target}', f'--output_dir={from_model}',
+           f'--data_dir={self.data_dir}', '--id_dataset=omniglot', '--ood_dataset=mnist',
+           '--way=3', '--max_shot=2', '--query=1', *common)
+    a = json.load(open(os.path.join(from_run, 'results.json')))['datasets']
+    b = json.load(open(os.path.join(from_model, 'results.json')))['datasets']
+    self.assertEqual(sorted(a), ['mnist', 'omniglot'])
+    for name in a:
+      self.assertEqual(a[name]['episode_accuracy'], b[name]['episode_accuracy'], name)
+      self.assertAlmostEqual(a[name]['nll'], b[name]['nll'], places=4)
+    both = binary('evaluate', f'--saved_model={target}', f'--savedir={self.run_dir}',
+                  check=False)
+    self.assertNotEqual(both.returncode, 0)
+    self.assertIn('--saved_model and --savedir both name the model', both.stderr)
+
   def test_a_model_trained_3_way_serves_and_evaluates_wider_tasks(self):
     # Nothing in the model depends on the way (zero head with one shared alpha column; the set
     # encoder pools over classes): the 3-way run serves 7- and 10-way tasks of held-out
