@@ -133,11 +133,13 @@ def saved_configs(savedir: str) -> tuple:
 # the authors' one script did with --mode), and refuse these when they contradict the run
 # rather than ignore them: a flagfile of another variant would otherwise evaluate the wrong run
 # silently. Schedule flags (--metabatch, --n_train_iters, ...) do not change a trained model.
-_SAVED_MODEL_FLAGS = {'n_channels': 'channels', 'way': 'max_way', 'max_shot': 'max_shot',
+# --way and --min_way are not here: they are meta-test settings (tasks wider or narrower than
+# training, see evaluation_overrides), not a contradiction of the run.
+_SAVED_MODEL_FLAGS = {'n_channels': 'channels', 'max_shot': 'max_shot',
                       'inner_lr': 'inner_lr', 'alpha_init': 'alpha_init',
                       'first_order': 'first_order', 'meta_lr': 'meta_lr',
                       'grad_clip': 'grad_clip', 'encoder_init': 'encoder_init'}
-_SAVED_DATA_FLAGS = {'id_dataset': 'id_datasets', 'min_way': 'min_way', 'query': 'query',
+_SAVED_DATA_FLAGS = {'id_dataset': 'id_datasets', 'query': 'query',
                      'shot_mode': 'shot_mode', 'rotations': 'rotations'}
 _SWITCH_FLAGS = ('variant', 'alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')
 

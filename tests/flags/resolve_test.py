@@ -164,6 +164,10 @@ class ResolveTest(parameterized.TestCase):
     got_model, got_data = resolve.evaluation_configs(same)
     self.assertEqual(got_model, model.replace(test_inner_steps=4))
     self.assertEqual(got_data, data)
+    # A wider --way is a meta-test setting, not a contradiction: the model's max_way grows.
+    wide_model, wide_data = resolve.evaluation_configs(
+        parse(f'--savedir={savedir}', f'--way={data.way + 2}'))
+    self.assertEqual((wide_data.way, wide_model.max_way), (data.way + 2, data.way + 2))
     for args, message in (
         ([f'--{"no" if model.z_on else ""}z_on'], f'--z_on={not model.z_on} (run: {model.z_on})'),
         (['--variant=maml'], '--alpha_on=False'),
