@@ -3,7 +3,11 @@
 # meta-updates (default 10,000) with the paper's mixed any-shot tasks, seed 0, one thread per op,
 # a checkpoint every 500 updates kept for the learning curve, and validation every 500 updates
 # with the authors' best-checkpoint rule (mean of the in- and out-of-distribution accuracies).
-# A killed run resumes where it stopped when started again with the same arguments.
+# A killed run resumes where it stopped when started again with the same arguments; a larger
+# ITERS continues a finished run (the budget does not change the updates made so far), so the
+# learning curve is ITERS=500, 2000, 5000, 10000 in turn. After training, the checkpoint at
+# ITERS is meta-tested at the posterior mean on the fixed 1,000 episodes per data set, into
+# <run>/results/step_<ITERS>.
 # Usage: bash launch/experiments/omniglot_mnist_study.sh VARIANT [extra taml-train flags]
 # Env: ROOT (folder of the runs, default ~/taml_runs/omniglot_mnist_study), NAME (run folder
 #      name, default VARIANT), ITERS, TAML_DATA_DIR.
@@ -13,7 +17,8 @@ root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
 iters="${ITERS:-10000}"
 mkdir -p "$root"
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
-SAVEDIR="$root/${NAME:-$variant}" EVAL_FLAGS="--eval_mode=mean" \
+run="$root/${NAME:-$variant}"
+SAVEDIR="$run" EVAL_FLAGS="--eval_mode=mean --checkpoint=$iters --output_dir=$run/results/step_$iters" \
   bash "$(dirname "$0")/omniglot_mnist.sh" "$variant" --n_train_iters="$iters" \
   --save_freq=500 --max_to_keep=100 --eval_freq=500 --n_val_episodes=100 --best_rule=mean \
   --log_freq=50 "$@"
