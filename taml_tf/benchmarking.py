@@ -21,7 +21,6 @@ import dataclasses
 import json
 import resource
 import statistics
-import subprocess
 import time
 
 import numpy as np
@@ -30,6 +29,7 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import data
 from taml_tf import episodes
+from taml_tf.precision import CPU_FLAGS, cpu_info  # Part of this module's reporting API.
 from taml_tf.learner import MetaLearner
 
 SHAPES = {
@@ -41,41 +41,6 @@ META_BATCH, WAY = 4, 5
 FLOP_SHOTS = {'A': 8, 'B': 25}
 EXECUTIONS = ('function', 'sequential', 'xla', 'eager')
 EPISODES = ('paper', 'peer')
-# CPU features that decide what the matrix units can do: AVX-512 and AMX / AVX512_BF16 give
-# bfloat16 hardware; without them bfloat16 is emulated.
-CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'amx_tile', 'amx_bf16')
-
-
-def cpu_info() -> dict:
-  """The CPU model and its relevant feature flags (from lscpu, else /proc/cpuinfo).
-
-  Returns:
-    {'model': str, 'flags': [the CPU_FLAGS present], 'bfloat16_hardware': bool}.
-  """
-  text = ''
-  try:
-    text = subprocess.run(['lscpu'], capture_output=True, text=True, check=False).stdout
-  except OSError:
-    pass
-  if not text:
-    try:
-      with open('/proc/cpuinfo') as f:
-        text = f.read()
-    except OSError:
-      text = ''
-  model, flags = 'unknown', set()
-  for line in text.splitlines():
-    key, _, value = line.partition(':')
-    key = key.strip().lower()
-    if key in ('model name',) and model == 'unknown':
-      model = value.strip()
-    elif key == 'flags':
-      flags |= set(value.split())
-  present = [f for f in CPU_FLAGS if f in flags]
-  return {'model': model, 'flags': present,
-          'bfloat16_hardware': 'avx512_bf16' in flags or 'amx_bf16' in flags}
-
-
 def current_rss_mb() -> float:
   """This process's resident memory now (MB), from /proc/self/status."""
   with open('/proc/self/status') as f:

@@ -26,10 +26,78 @@ def forward(backbone, params: Mapping[str, tf.Tensor], images, row_mask, class_m
   return balancing.mask_logits(head_logits(features, params), class_mask)
 
 
+def inner_step(backbone, names, params, steps, images, labels, row_mask, class_mask, omega,
+               first_order: bool = False):
+  """One balanced inner gradient step (eq. 6 with the weighted loss of eq. 4).
+
+  theta' = theta - step * grad_theta L(theta; support), where L is the omega-weighted support
+  cross-entropy and `step` the per-parameter alpha * exp(gamma_l).
+
+  Args:
+    backbone: a :class:`taml_tf.models.backbone.Conv4`.
+    names: the parameter names, in the order of `params` and `steps`.
+    params, steps: lists of tensors (the current parameters and their step sizes).
+    images, labels, row_mask, class_mask, omega: as in :func:`adapt`.
+    first_order: if True, the inner gradient is a constant for enclosing tapes.
+
+  Returns:
+    The list of updated parameter tensors.
+  """
+  by_name = dict(zip(names, params))
+  with tf.GradientTape(watch_accessed_variables=False) as tape:
+    tape.watch(params)
+    logits = forward(backbone, by_name, images, row_mask, class_mask)
+    loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega)
+  grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+  if first_order:
+    grads = [tf.stop_gradient(g) for g in grads]
+  return [p - s * g for p, s, g in zip(params, steps, grads)]
+
+
+def recomputed(fn):
+  """`fn` whose activations an enclosing tape recomputes in the backward pass.
+
+  ``tf.recompute_grad`` cannot wrap an inner step: it runs the forward pass with every tape
+  stopped, so the step's own inner ``GradientTape`` records nothing and its gradient is zero.
+  This wrapper runs the forward pass normally; in a ``tf.function`` its activations are not
+  referenced by the backward graph (the custom gradient replaces theirs), so they are freed,
+  and the backward pass runs `fn` again under a fresh tape, inner tape included.
+
+  Args:
+    fn: a function of tensors returning a list of float tensors; it may read variables.
+
+  Returns:
+    The wrapped function.
+  """
+
+  @tf.custom_gradient
+  def wrapped(*args):
+    outputs = fn(*args)
+
+    def grad(*output_grads, variables=None):
+      variables = list(variables or [])
+      floats = [i for i, a in enumerate(args) if tf.as_dtype(a.dtype).is_floating]
+      with tf.GradientTape(watch_accessed_variables=False) as tape:
+        inputs = [tf.identity(a) for a in args]
+        tape.watch([inputs[i] for i in floats] + variables)
+        again = fn(*inputs)
+      grads = tape.gradient(again, [inputs[i] for i in floats] + variables,
+                            output_gradients=list(output_grads),
+                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      by_input = [None] * len(args)
+      for i, g in zip(floats, grads):
+        by_input[i] = g
+      return by_input, grads[len(floats):]
+
+    return outputs, grad
+
+  return wrapped
+
+
 def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tensor],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
-          first_order: bool = False) -> dict:
-  """Runs `num_steps` inner gradient steps from `params`.
+          first_order: bool = False, recompute: bool = False) -> dict:
+  """Runs `num_steps` inner gradient steps from `params` (eq. 6, K times).
 
   Args:
     backbone: a :class:`taml_tf.models.backbone.Conv4`.
@@ -40,21 +108,28 @@ def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tens
     omega: class logits for the weighted inner loss, or None.
     num_steps: a Python int, so each setting traces once.
     first_order: if True, inner gradients are treated as constants by enclosing tapes.
+    recompute: if True, each step is wrapped in ``tf.recompute_grad``: an enclosing tape keeps
+      only the parameters between steps and recomputes a step's activations (and its inner
+      gradient) when it differentiates through it. The same meta-gradient with less memory and
+      about one more forward-and-inner-backward pass per step.
 
   Returns:
     The adapted parameters theta_K (a new dict); `params` itself when num_steps is 0.
   """
-  params = dict(params)
   names = sorted(params)
+  current = [params[k] for k in names]
+  step_list = [tf.convert_to_tensor(steps[k]) for k in names]
+  n = len(names)
+  omega_args = [] if omega is None else [omega]
+  data = [tf.convert_to_tensor(x) for x in [images, labels, row_mask, class_mask] + omega_args]
+
+  def step(*args):
+    new = inner_step(backbone, names, list(args[:n]), list(args[n:2 * n]), *args[2 * n:2 * n + 4],
+                     args[2 * n + 4] if omega_args else None, first_order)
+    return new
+
+  if recompute:
+    step = recomputed(step)
   for _ in range(num_steps):
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-      tape.watch([params[k] for k in names])
-      logits = forward(backbone, params, images, row_mask, class_mask)
-      loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega)
-    grads = tape.gradient(loss, [params[k] for k in names],
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    for k, g in zip(names, grads):
-      if first_order:
-        g = tf.stop_gradient(g)
-      params[k] = params[k] - steps[k] * g
-  return params
+    current = list(step(*current, *step_list, *data))
+  return dict(zip(names, current)) if num_steps else dict(params)

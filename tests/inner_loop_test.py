@@ -1,5 +1,6 @@
 """Tests of the inner loop."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -117,3 +118,50 @@ class InnerLoopTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class RecomputeTest(tf.test.TestCase):
+  """``recompute=True`` must give the same adapted weights and the same meta-gradient."""
+
+  def meta_gradients(self, recompute, function):
+    keras.utils.set_random_seed(3)
+    net = Conv4(channels=4).build_for((28, 28, 1))
+    ep = tasks.omniglot_task(np.random.default_rng(1), [2, 4, 3])
+    theta = {k: v for k, v in net.adaptable_variables().items()}
+    f = net.feature_size((28, 28, 1))
+    alpha = tf.Variable(tf.fill([len(theta) + 2], 0.05))
+    gamma = tf.Variable([0.1, -0.2, 0.3, 0.0, 0.2])
+    omega = tf.Variable([0.5, -0.5, 0.1])
+    offsets = [v for v in net.trainable_variables if 'offset' in v.path]
+    watched = list(theta.values()) + offsets + [alpha, gamma, omega]
+
+    def run():
+      with tf.GradientTape() as tape:
+        params = {k: tf.convert_to_tensor(v) for k, v in theta.items()}
+        params['head/kernel'] = tf.zeros([f, 3])
+        params['head/bias'] = tf.zeros([3])
+        base = {k: alpha[i] for i, k in enumerate(sorted(params))}
+        steps = balancing.step_sizes(params, base, gamma, 4)
+        out = inner_loop.adapt(net, params, steps, ep.support_images, ep.support_labels,
+                               ep.support_mask, ep.class_mask, omega=omega, num_steps=3,
+                               recompute=recompute)
+        logits = inner_loop.forward(net, out, ep.query_images, ep.query_mask, ep.class_mask)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=ep.query_labels, logits=logits))
+      return out, tape.gradient(loss, watched)
+
+    return (tf.function(run) if function else run)()
+
+  def test_same_update_and_meta_gradient(self):
+    for function in (False, True):
+      plain, plain_grads = self.meta_gradients(False, function)
+      again, again_grads = self.meta_gradients(True, function)
+      for k in plain:
+        self.assertAllClose(plain[k], again[k], atol=1e-6, msg=k)
+      self.assertLen(again_grads, len(plain_grads))
+      for i, (a, b) in enumerate(zip(plain_grads, again_grads)):
+        self.assertIsNotNone(b, msg=f'gradient {i} lost under recompute')
+        self.assertAllClose(a, b, rtol=1e-4, atol=1e-6, msg=f'gradient {i}')
+      # Second-order terms are present: the step sizes and omega get real gradients.
+      self.assertGreater(float(tf.reduce_max(tf.abs(again_grads[-1]))), 0.0)
+      self.assertGreater(float(tf.reduce_max(tf.abs(again_grads[-2]))), 0.0)

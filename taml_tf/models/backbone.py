@@ -16,6 +16,7 @@ from typing import Mapping
 import keras
 import tensorflow as tf
 
+from taml_tf import precision as precision_lib
 from taml_tf.models.masked_batch_norm import MaskedBatchNorm
 
 
@@ -26,10 +27,12 @@ class Conv4(keras.Model):
     channels: filters per block (32 in the paper).
     num_blocks: number of conv blocks (4 in the paper).
     bn_epsilon: batch-norm epsilon.
+    precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
+      batch norm and features).
   """
 
   def __init__(self, channels: int = 32, num_blocks: int = 4, bn_epsilon: float = 1e-3,
-               **kwargs):
+               precision: str = 'float32', **kwargs):
     super().__init__(**kwargs)
     self.channels = channels
     self.num_blocks = num_blocks
@@ -37,7 +40,7 @@ class Conv4(keras.Model):
         keras.layers.Conv2D(
             channels, 3, padding='same', use_bias=True,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            bias_initializer='zeros', name=f'conv{i + 1}')
+            bias_initializer='zeros', name=f'conv{i + 1}', dtype=precision_lib.layer_policy(precision))
         for i in range(num_blocks)]
     self.norms = [MaskedBatchNorm(bn_epsilon, name=f'norm{i + 1}') for i in range(num_blocks)]
     self.pool = keras.layers.MaxPooling2D(2, 2, padding='valid')

@@ -20,8 +20,12 @@ rows and padding classes change nothing.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import tensorflow as tf
+
+from taml_tf import precision as precision_lib
 
 INSTANCE_INITS = ('authors', 'glorot')
 
@@ -36,10 +40,10 @@ def _initializer(kind: str, conv: bool):
   return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def _dense(units, activation=None, name=None, init='authors'):
+def _dense(units, activation=None, name=None, init='authors', dtype=None):
   return keras.layers.Dense(units, activation=activation,
                             kernel_initializer=_initializer(init, conv=False),
-                            bias_initializer='zeros', name=name)
+                            bias_initializer='zeros', name=name, dtype=dtype)
 
 
 def masked_statistics(features, weights):
@@ -81,26 +85,28 @@ class SetEncoder(keras.Model):
 
   def __init__(self, num_layers: int = 5, z_dim: int = 256, max_shot: int = 50,
                channels: int = 10, features: int = 64, instance_init: str = 'authors',
-               **kwargs):
+               precision: str = 'float32', **kwargs):
     super().__init__(**kwargs)
     if instance_init not in INSTANCE_INITS:
       raise ValueError(f'instance_init must be one of {INSTANCE_INITS}, got {instance_init!r}')
     self.max_shot = max_shot
+    policy = precision_lib.layer_policy(precision)
+    dense = functools.partial(_dense, dtype=policy)
     conv = lambda name: keras.layers.Conv2D(
         channels, 3, padding='same', activation='relu',
         kernel_initializer=_initializer(instance_init, conv=True),
-        bias_initializer='zeros', name=name)
+        bias_initializer='zeros', name=name, dtype=policy)
     self.instance = [conv('conv1'), keras.layers.MaxPooling2D(2, 2, padding='valid'),
                      conv('conv2'), keras.layers.MaxPooling2D(2, 2, padding='valid'),
-                     keras.layers.Flatten(), _dense(features, name='dense1', init=instance_init)]
-    self.interact1 = _dense(4, 'relu', name='interact1')
-    self.class_net = [_dense(128, 'relu', name='dense2'), _dense(32, name='dense3')]
-    self.interact2 = _dense(4, 'relu', name='interact2')
+                     keras.layers.Flatten(), dense(features, name='dense1', init=instance_init)]
+    self.interact1 = dense(4, 'relu', name='interact1')
+    self.class_net = [dense(128, 'relu', name='dense2'), dense(32, name='dense3')]
+    self.interact2 = dense(4, 'relu', name='interact2')
     self.heads = {}
     for name, units in (('omega', 1), ('gamma', num_layers), ('z', z_dim)):
-      self.heads[name] = (_dense(64, 'relu', name=f'dense_{name}'),
-                          _dense(units, name=f'mu_{name}'),
-                          _dense(units, name=f'sigma_{name}'))
+      self.heads[name] = (dense(64, 'relu', name=f'dense_{name}'),
+                          dense(units, name=f'mu_{name}'),
+                          dense(units, name=f'sigma_{name}'))
 
   def _count_feature(self, count):
     # (n - 1) / (max_shot - 1) maps the training range of shots to [0, 1].
@@ -122,6 +128,8 @@ class SetEncoder(keras.Model):
     x = images
     for layer in self.instance:
       x = layer(x)
+    # Pooled statistics and the posterior parameters are float32 whatever the layers compute in.
+    x = tf.cast(x, tf.float32)
     max_way = tf.shape(class_mask)[0]
     weights = tf.one_hot(labels, max_way) * row_mask[:, None]
     mean, variance, count = masked_statistics(x, weights)
@@ -132,6 +140,7 @@ class SetEncoder(keras.Model):
     h = class_summary
     for layer in self.class_net:
       h = layer(h)
+    h = tf.cast(h, tf.float32)
     task_mean, task_var, n_classes = masked_statistics(h, class_mask[:, None])
     mean_count = tf.reduce_sum(class_count * class_mask) / tf.maximum(n_classes, 1.0)
     task_stats = tf.stack(
@@ -142,7 +151,7 @@ class SetEncoder(keras.Model):
     for name, source in (('omega', class_summary), ('gamma', task_summary), ('z', task_summary)):
       hidden, mu, sigma = self.heads[name]
       h = hidden(source)
-      loc, pre = mu(h), sigma(h)
+      loc, pre = tf.cast(mu(h), tf.float32), tf.cast(sigma(h), tf.float32)
       if name == 'omega':
         loc, pre = loc[:, 0], pre[:, 0]
       else:

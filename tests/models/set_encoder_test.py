@@ -137,3 +137,23 @@ class SetEncoderTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class SetEncoderPrecisionTest(tf.test.TestCase):
+
+  def test_bfloat16_layers_give_float32_posteriors_close_to_float32(self):
+    task = tasks.omniglot_task(np.random.default_rng(2), [2, 3, 4])
+    args = (task.support_images, task.support_labels, task.support_mask, task.class_mask)
+    outs = {}
+    for precision in ('float32', 'mixed_bfloat16'):
+      tf.keras.utils.set_random_seed(4)
+      encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5, instance_init='glorot',
+                           precision=precision)
+      outs[precision] = encoder(*args)
+      self.assertEqual(encoder.instance[0].compute_dtype,
+                       'bfloat16' if precision == 'mixed_bfloat16' else 'float32')
+    for name, (loc, pre) in outs['mixed_bfloat16'].items():
+      self.assertEqual((loc.dtype, pre.dtype), (tf.float32, tf.float32), msg=name)
+      full_loc, full_pre = outs['float32'][name]
+      self.assertAllClose(loc, full_loc, atol=0.02, msg=name)
+      self.assertAllClose(pre, full_pre, atol=0.02, msg=name)
