@@ -74,11 +74,13 @@ def load_entry(result_dir: str, name: typing.Optional[str] = None) -> Entry:
   return Entry(name, f'{name} ({_mode_label(results)})', results, arrays)
 
 
-def find_entries(root: str) -> list:
+def find_entries(root: str, subdir: typing.Optional[str] = None) -> list:
   """Every evaluation under `root`/<run>/results*/, in :data:`ORDER` (others after, by name).
 
   Args:
     root: a folder of run folders (as written by launch/experiments/omniglot_mnist_table.sh).
+    subdir: read only `root`/<run>/`subdir`/ of each run instead (e.g. 'results/step_2000',
+      one point of the study's learning curve); runs without it are left out.
 
   Returns:
     list of Entry; for one run, the posterior-mean evaluation before the MC one.
@@ -93,15 +95,55 @@ def find_entries(root: str) -> list:
     run_dir = os.path.join(root, run)
     if not os.path.isdir(run_dir):
       continue
-    for sub in sorted(os.listdir(run_dir)):
-      if sub.startswith('results') and os.path.isfile(
-          os.path.join(run_dir, sub, 'results.json')):
+    subs = [subdir] if subdir else sorted(
+        s for s in os.listdir(run_dir) if s.startswith('results'))
+    for sub in subs:
+      if os.path.isfile(os.path.join(run_dir, sub, 'results.json')):
         entries.append(load_entry(os.path.join(run_dir, sub), run))
   if not entries:
-    raise FileNotFoundError(f'no evaluated run under {root} (expected <run>/results/results.json)')
+    expected = f'<run>/{subdir or "results"}/results.json'
+    raise FileNotFoundError(f'no evaluated run under {root} (expected {expected})')
   rank = lambda e: (ORDER.index(e.name) if e.name in ORDER else len(ORDER), e.name,
                     e.results.get('mode') == 'mc')
   return sorted(entries, key=rank)
+
+
+def learning_curves(root: str) -> dict:
+  """Accuracy against meta-updates of every run under `root`, from <run>/results/step_<N>/.
+
+  Args:
+    root: a folder of run folders evaluated at several budgets (as written by
+      launch/experiments/omniglot_mnist_study.sh).
+
+  Returns:
+    {run: {dataset: [(step, accuracy, ci95), ...] sorted by step}}, runs in :data:`ORDER`.
+
+  Raises:
+    FileNotFoundError: `root` is missing or no run has a step_<N> evaluation.
+  """
+  if not os.path.isdir(root):
+    raise FileNotFoundError(f'{root} is not a folder of runs')
+  curves = {}
+  for run in sorted(os.listdir(root)):
+    base = os.path.join(root, run, 'results')
+    if not os.path.isdir(base):
+      continue
+    for sub in os.listdir(base):
+      step = sub[len('step_'):]
+      if not (sub.startswith('step_') and step.isdigit() and
+              os.path.isfile(os.path.join(base, sub, 'results.json'))):
+        continue
+      results, _ = evaluation.read_results(os.path.join(base, sub))
+      for dataset, r in results['datasets'].items():
+        curves.setdefault(run, {}).setdefault(dataset, []).append(
+            (int(step), r['accuracy'], r['ci95']))
+  if not curves:
+    raise FileNotFoundError(f'no <run>/results/step_<N>/results.json under {root}')
+  for by_dataset in curves.values():
+    for points in by_dataset.values():
+      points.sort()
+  rank = lambda run: (ORDER.index(run) if run in ORDER else len(ORDER), run)
+  return {run: curves[run] for run in sorted(curves, key=rank)}
 
 
 def paired_difference(entry: Entry, reference: Entry, dataset: str) -> tuple:

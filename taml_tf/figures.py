@@ -5,7 +5,8 @@
 * omega against class size within class-imbalanced tasks (small classes get larger weights);
 * how far z moves the initialisation for in- vs out-of-distribution tasks;
 * reliability diagrams of several runs (e.g. MAML vs Bayesian TAML);
-* training curves from the TensorBoard logs.
+* training curves from the TensorBoard logs;
+* meta-test accuracy against meta-updates, one line per run (the long study's learning curve).
 """
 
 from __future__ import annotations
@@ -173,4 +174,32 @@ def plot_training_curves(savedir: str, path: str) -> str:
   b.set_xlabel('step')
   b.set_ylabel('accuracy')
   b.legend(fontsize=8)
+  return _save(fig, path)
+
+
+def plot_learning_curves(curves: typing.Mapping[str, dict], path: str) -> str:
+  """Meta-test accuracy against meta-updates: one panel per data set, one line per run.
+
+  Args:
+    curves: {run: {dataset: [(step, accuracy, ci95), ...]}}, as
+      :func:`taml_tf.comparison.learning_curves` returns.
+    path: the PNG to write.
+
+  Returns:
+    `path`.
+  """
+  datasets = sorted({d for by_dataset in curves.values() for d in by_dataset})
+  fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+  for ax, dataset in zip(axes[0], datasets):
+    for run, by_dataset in curves.items():
+      if dataset not in by_dataset:
+        continue
+      steps, acc, ci = (np.asarray(v, np.float64) for v in zip(*by_dataset[dataset]))
+      ax.errorbar(steps, 100 * acc, yerr=100 * ci, marker='o', capsize=3, label=run)
+    ax.set_xscale('log')
+    ax.set_xlabel('meta-updates')
+    ax.set_ylabel('accuracy (%)')
+    ax.set_title(dataset)
+    ax.grid(alpha=0.3)
+  axes[0][-1].legend(fontsize=8)
   return _save(fig, path)

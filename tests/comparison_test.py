@@ -63,6 +63,32 @@ class ComparisonTest(tf.test.TestCase):
     self.assertAllClose(comparison.paired_difference(entries['bayesian_taml (MC 10)'], maml,
                                                      'omniglot'), (0.2, 0.0, 2))
 
+  def test_one_budget_of_a_study(self):
+    for step, accs in ((500, [0.2, 0.4, 0.6, 0.8]), (2000, [0.9, 0.9, 0.9, 0.9])):
+      write_eval(f'{self.root}/metasgd/results/step_{step}', accs, self.shots)
+    write_eval(f'{self.root}/maml/results/step_500', [0.1, 0.1, 0.1, 0.1], self.shots)
+    entries = comparison.find_entries(self.root, 'results/step_500')
+    self.assertEqual([e.name for e in entries], ['maml', 'metasgd'])
+    self.assertAllClose([e.results['datasets']['mnist']['accuracy'] for e in entries],
+                        [0.1, 0.5])
+    with self.assertRaisesRegex(FileNotFoundError, 'results/step_5000/results.json'):
+      comparison.find_entries(self.root, 'results/step_5000')
+
+  def test_learning_curves(self):
+    for step, accs in ((2000, [0.9, 0.9, 0.9, 0.9]), (500, [0.2, 0.4, 0.6, 0.8])):
+      write_eval(f'{self.root}/metasgd/results/step_{step}', accs, self.shots)
+    write_eval(f'{self.root}/maml/results/step_500', [0.1, 0.1, 0.1, 0.1], self.shots)
+    os.makedirs(f'{self.root}/metasgd/results/step_x')
+    curves = comparison.learning_curves(self.root)
+    self.assertEqual(list(curves), ['maml', 'metasgd'])
+    steps = [p[0] for p in curves['metasgd']['omniglot']]
+    self.assertEqual(steps, [500, 2000])
+    self.assertAllClose([p[1] for p in curves['metasgd']['mnist']], [0.5, 0.9])
+    self.assertEqual(curves['maml']['mnist'][0][:2], (500, 0.1))
+    empty = tempfile.mkdtemp(dir=self.root)
+    with self.assertRaisesRegex(FileNotFoundError, 'step_<N>'):
+      comparison.learning_curves(empty)
+
   def test_markdown(self):
     text = comparison.markdown(comparison.find_entries(self.root))
     self.assertIn('| model | meta-test | omniglot episodes | omniglot accuracy | omniglot NLL | '

@@ -53,6 +53,14 @@ class FiguresTest(tf.test.TestCase):
     self.assertTrue(_is_png(figures.plot_training_curves(os.path.join(self.out, 'run'),
                                                          os.path.join(self.out, 't.png'))))
 
+  def test_learning_curves(self):
+    curves = {'metasgd': {'omniglot': [(500, 0.8, 0.01), (2000, 0.9, 0.01)],
+                          'mnist': [(500, 0.7, 0.01), (2000, 0.75, 0.01)]},
+              'maml': {'omniglot': [(500, 0.6, 0.02)]}}  # a run not yet evaluated on mnist
+    path = figures.plot_learning_curves(curves, os.path.join(self.out, 'curve.png'))
+    self.assertTrue(_is_png(path))
+    self.assertFalse(os.path.exists(path + '.tmp.png'))
+
 
 if __name__ == '__main__':
   tf.test.main()
