@@ -33,7 +33,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
-    text = comparison.markdown(comparison.find_entries(FLAGS.runs, FLAGS.results), FLAGS.references)
+    entries = comparison.find_entries(FLAGS.runs, FLAGS.results)
+    text = comparison.markdown(entries, FLAGS.references)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
   print(text)

@@ -29,8 +29,8 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import data
 from taml_tf import episodes
-from taml_tf.precision import CPU_FLAGS, cpu_info  # Part of this module's reporting API.
 from taml_tf.learner import MetaLearner
+from taml_tf.precision import CPU_FLAGS, cpu_info  # Part of this module's reporting API.
 
 SHAPES = {
     'A': dict(image_shape=(28, 28, 1), max_shot=15, query=5),

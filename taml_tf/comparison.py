@@ -52,6 +52,11 @@ class Entry:
     return self.arrays['shots'][self.arrays['dataset'] == dataset]
 
 
+def _order_key(run: str) -> tuple:
+  """Sort key of a run name: :data:`ORDER` first, other names after, by name."""
+  return (ORDER.index(run) if run in ORDER else len(ORDER), run)
+
+
 def _mode_label(results: dict) -> str:
   return f'MC {results.get("num_samples")}' if results.get('mode') == 'mc' else 'mean'
 
@@ -103,9 +108,7 @@ def find_entries(root: str, subdir: typing.Optional[str] = None) -> list:
   if not entries:
     expected = f'<run>/{subdir or "results"}/results.json'
     raise FileNotFoundError(f'no evaluated run under {root} (expected {expected})')
-  rank = lambda e: (ORDER.index(e.name) if e.name in ORDER else len(ORDER), e.name,
-                    e.results.get('mode') == 'mc')
-  return sorted(entries, key=rank)
+  return sorted(entries, key=lambda e: (*_order_key(e.name), e.results.get('mode') == 'mc'))
 
 
 def learning_curves(root: str) -> dict:
@@ -142,8 +145,7 @@ def learning_curves(root: str) -> dict:
   for by_dataset in curves.values():
     for points in by_dataset.values():
       points.sort()
-  rank = lambda run: (ORDER.index(run) if run in ORDER else len(ORDER), run)
-  return {run: curves[run] for run in sorted(curves, key=rank)}
+  return {run: curves[run] for run in sorted(curves, key=_order_key)}
 
 
 def paired_difference(entry: Entry, reference: Entry, dataset: str) -> tuple:

@@ -28,7 +28,7 @@ def forward(backbone, params: Mapping[str, tf.Tensor], images, row_mask, class_m
 
 def inner_step(backbone, names, params, steps, images, labels, row_mask, class_mask, omega,
                first_order: bool = False):
-  """One balanced inner gradient step (eq. 6 with the weighted loss of eq. 4).
+  """One balanced inner gradient step (the Meta-SGD update with the omega-weighted loss).
 
   theta' = theta - step * grad_theta L(theta; support), where L is the omega-weighted support
   cross-entropy and `step` the per-parameter alpha * exp(gamma_l).
@@ -97,7 +97,7 @@ def recomputed(fn):
 def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tensor],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
           first_order: bool = False, recompute: bool = False) -> dict:
-  """Runs `num_steps` inner gradient steps from `params` (eq. 6, K times).
+  """Runs `num_steps` balanced inner gradient steps (:func:`inner_step`) from `params`.
 
   Args:
     backbone: a :class:`taml_tf.models.backbone.Conv4`.
@@ -108,28 +108,29 @@ def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tens
     omega: class logits for the weighted inner loss, or None.
     num_steps: a Python int, so each setting traces once.
     first_order: if True, inner gradients are treated as constants by enclosing tapes.
-    recompute: if True, each step is wrapped in ``tf.recompute_grad``: an enclosing tape keeps
+    recompute: if True, each step is wrapped in :func:`recomputed`: an enclosing tape keeps
       only the parameters between steps and recomputes a step's activations (and its inner
       gradient) when it differentiates through it. The same meta-gradient with less memory and
       about one more forward-and-inner-backward pass per step.
 
   Returns:
-    The adapted parameters theta_K (a new dict); `params` itself when num_steps is 0.
+    The adapted parameters theta_K (a new dict; equal to `params` when num_steps is 0).
   """
   names = sorted(params)
   current = [params[k] for k in names]
   step_list = [tf.convert_to_tensor(steps[k]) for k in names]
   n = len(names)
-  omega_args = [] if omega is None else [omega]
-  data = [tf.convert_to_tensor(x) for x in [images, labels, row_mask, class_mask] + omega_args]
+  data = [images, labels, row_mask, class_mask] + ([] if omega is None else [omega])
+  data = [tf.convert_to_tensor(x) for x in data]
 
+  # One flat list of tensors in and out, as tf.custom_gradient (in `recomputed`) needs.
   def step(*args):
-    new = inner_step(backbone, names, list(args[:n]), list(args[n:2 * n]), *args[2 * n:2 * n + 4],
-                     args[2 * n + 4] if omega_args else None, first_order)
-    return new
+    support = list(args[2 * n:]) + [None] * (5 - len(args[2 * n:]))
+    return inner_step(backbone, names, list(args[:n]), list(args[n:2 * n]), *support,
+                      first_order=first_order)
 
   if recompute:
     step = recomputed(step)
   for _ in range(num_steps):
     current = list(step(*current, *step_list, *data))
-  return dict(zip(names, current)) if num_steps else dict(params)
+  return dict(zip(names, current))

@@ -40,7 +40,8 @@ class Conv4(keras.Model):
         keras.layers.Conv2D(
             channels, 3, padding='same', use_bias=True,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            bias_initializer='zeros', name=f'conv{i + 1}', dtype=precision_lib.layer_policy(precision))
+            bias_initializer='zeros', name=f'conv{i + 1}',
+            dtype=precision_lib.layer_policy(precision))
         for i in range(num_blocks)]
     self.norms = [MaskedBatchNorm(bn_epsilon, name=f'norm{i + 1}') for i in range(num_blocks)]
     self.pool = keras.layers.MaxPooling2D(2, 2, padding='valid')
