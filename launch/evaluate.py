@@ -12,7 +12,6 @@ or an exported SavedModel on any data set it can read:
 """
 
 import dataclasses
-import os
 
 import tensorflow as tf
 from absl import app
@@ -21,8 +20,7 @@ from absl import logging
 
 from taml_tf import evaluation
 from taml_tf import experiment
-from taml_tf import export
-from taml_tf import training
+from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
@@ -69,16 +67,16 @@ def main(argv):
     return
   try:
     model, data = resolve.evaluation_configs(FLAGS)
-    path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
+    path = run_dir.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
   sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
-  learner = export.restore_learner(model, path)
+  learner = run_dir.restore_learner(model, path)
   logging.info('evaluating %s on %s (%s)', path, list(sets), FLAGS.eval_mode)
   result = evaluation.evaluate(learner, sets, mode=FLAGS.eval_mode, seed=FLAGS.seed)
-  out = FLAGS.output_dir or os.path.join(FLAGS.savedir, 'results')
+  out = FLAGS.output_dir or run_dir.results_dir(FLAGS.savedir)
   paths = evaluation.write_results(result, out)
   print(evaluation.markdown(result))
   print(f'written: {paths}')

@@ -40,6 +40,7 @@ import uuid
 import tensorflow as tf
 
 from taml_tf import balancing
+from taml_tf import run_dir
 from taml_tf.config import ModelConfig
 from taml_tf.episodes import Episode
 from taml_tf.learner import MetaLearner
@@ -319,21 +320,6 @@ class ServingModule(tf.Module):
             'num_layers': tf.constant(c.num_layers, tf.int32)}
 
 
-def _learner_variables(learner: MetaLearner) -> list:
-  """(Keras variable, its backing tf.Variable) for every variable serving reads."""
-  keras_vars = list(learner.backbone.variables)
-  if learner.encoder is not None:
-    keras_vars += list(learner.encoder.variables)
-  keras_vars += [learner.alpha[k] for k in sorted(learner.alpha)]
-  out = []
-  for v in keras_vars:
-    raw = v if isinstance(v, tf.Variable) else v.value
-    if not isinstance(raw, tf.Variable):
-      raise TypeError(f'variable {getattr(v, "path", v)} is not backed by a tf.Variable')
-    out.append((v, raw))
-  return out
-
-
 def serving_variables(learner: MetaLearner) -> list:
   """Every tf.Variable the serving computation reads (backbone, set encoder, alpha).
 
@@ -343,7 +329,7 @@ def serving_variables(learner: MetaLearner) -> list:
   Returns:
     The backing ``tf.Variable``s of its Keras variables, in a fixed order.
   """
-  return [raw for _, raw in _learner_variables(learner)]
+  return [raw for _, raw in run_dir.learner_variables(learner)]
 
 
 def _named(spec: tf.TensorSpec, name: str) -> tf.TensorSpec:
@@ -424,74 +410,6 @@ def _move_into_place(tmp: str, export_dir: str, overwrite: bool) -> None:
     os.remove(old)
 
 
-def restore_learner(config: ModelConfig, checkpoint_path: str) -> MetaLearner:
-  """Builds a MetaLearner from `config` and restores its variables from a training checkpoint.
-
-  The checkpoint is one written by ``tf.train.Checkpoint(learner=learner, ...)`` (optimizer,
-  step and other objects in it are ignored).
-
-  Args:
-    config: the configuration the checkpoint was trained with.
-    checkpoint_path: a checkpoint prefix, or a directory (its latest checkpoint is used).
-
-  Returns:
-    The restored learner.
-
-  Raises:
-    FileNotFoundError: if no checkpoint is found at `checkpoint_path`.
-    ValueError: if the checkpoint does not hold every variable of the learner (e.g. another
-      config or no `learner` entry).
-  """
-  path = os.fspath(checkpoint_path)
-  if tf.io.gfile.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise FileNotFoundError(f'no checkpoint in directory {path}')
-    path = latest
-  elif not tf.io.gfile.exists(path + '.index'):
-    raise FileNotFoundError(f'no checkpoint at {path} (expected {path}.index)')
-  learner = MetaLearner(config)
-  missing = uncheckpointed_variables(learner)
-  if missing:
-    raise ValueError(
-        f'{len(missing)} variables of the learner are not reachable from '
-        f'tf.train.Checkpoint(learner=learner), so no checkpoint can hold them and exporting '
-        f'would serve untrained weights: {missing[:8]}{" ..." if len(missing) > 8 else ""}')
-  status = tf.train.Checkpoint(learner=learner).restore(path).expect_partial()
-  try:
-    status.assert_existing_objects_matched()
-  except AssertionError as e:
-    raise ValueError(f'checkpoint {path} does not hold the learner built from the config '
-                     f'(written by tf.train.Checkpoint(learner=...) with this config?): '
-                     f'{e}') from e
-  return learner
-
-
-def uncheckpointed_variables(learner: MetaLearner) -> list:
-  """Paths of the serving variables that ``tf.train.Checkpoint(learner=learner)`` misses.
-
-  A variable the checkpoint's object graph does not reach is neither saved by the training
-  loop nor restored here; an export would then silently serve its initial value.
-
-  Args:
-    learner: a MetaLearner.
-
-  Returns:
-    Variable paths (empty when every variable is checkpointed).
-  """
-  reached = set()
-  for obj in tf.train.TrackableView(learner).descendants():
-    reached.add(id(obj))
-    value = getattr(obj, '_value', None)  # A Keras variable's backing tf.Variable.
-    if isinstance(value, tf.Variable):
-      reached.add(id(value))
-  out = []
-  for v, raw in _learner_variables(learner):
-    if id(v) not in reached and id(raw) not in reached:
-      out.append(getattr(v, 'path', raw.name))
-  return out
-
-
 def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir: str,
                            overwrite: bool = False, inner_steps: typing.Optional[int] = None,
                            mc_samples: typing.Optional[int] = None,
@@ -525,5 +443,5 @@ def export_from_checkpoint(config: ModelConfig, checkpoint_path: str, export_dir
                           f'replace it')
   if max_way is not None:
     config = config.replace(max_way=int(max_way))
-  learner = restore_learner(config, checkpoint_path)
+  learner = run_dir.restore_learner(config, checkpoint_path)
   return export_saved_model(learner, export_dir, overwrite, inner_steps, mc_samples)

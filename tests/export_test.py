@@ -16,6 +16,7 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import episodes
 from taml_tf import export
+from taml_tf import run_dir
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -352,7 +353,7 @@ class ExportFromCheckpointTest(tf.test.TestCase):
     trained = MetaLearner(config)
     perturb(trained, 1)
     # Every variable is reachable from tf.train.Checkpoint(learner=...).
-    self.assertEqual(export.uncheckpointed_variables(trained), [])
+    self.assertEqual(run_dir.uncheckpointed_variables(trained), [])
     checkpoint = tf.train.Checkpoint(learner=trained, step=tf.Variable(7, dtype=tf.int64))
     checkpoint.save(os.path.join(root, 'ckpt', 'ckpt'))
     # A checkpoint that does not hold a learner is refused.
