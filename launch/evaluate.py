@@ -20,6 +20,7 @@ from absl import logging
 
 from taml_tf import evaluation
 from taml_tf import experiment
+from taml_tf import reports
 from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
@@ -50,9 +51,9 @@ def evaluate_saved_model():
   sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
   logging.info('evaluating %s on %s (%s)', FLAGS.saved_model, list(sets), FLAGS.eval_mode)
   result = evaluation.evaluate_saved_model(predictor, sets, seed=FLAGS.seed)
-  print(evaluation.markdown(result))
+  print(reports.markdown(result))
   if FLAGS.output_dir:
-    print(f'written: {evaluation.write_results(result, FLAGS.output_dir)}')
+    print(f'written: {reports.write_results(result, FLAGS.output_dir)}')
 
 
 def main(argv):
@@ -77,8 +78,8 @@ def main(argv):
   logging.info('evaluating %s on %s (%s)', path, list(sets), FLAGS.eval_mode)
   result = evaluation.evaluate(learner, sets, mode=FLAGS.eval_mode, seed=FLAGS.seed)
   out = FLAGS.output_dir or run_dir.results_dir(FLAGS.savedir)
-  paths = evaluation.write_results(result, out)
-  print(evaluation.markdown(result))
+  paths = reports.write_results(result, out)
+  print(reports.markdown(result))
   print(f'written: {paths}')
 
 

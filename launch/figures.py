@@ -10,9 +10,9 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from taml_tf import evaluation
 from taml_tf import experiment
 from taml_tf import figures
+from taml_tf import reports
 from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
@@ -31,7 +31,7 @@ def main(argv):
   out = FLAGS.out_dir or os.path.join(FLAGS.savedir, 'figures')
   try:
     model, data, _ = resolve.saved_configs(FLAGS.savedir)
-    results, arrays = evaluation.read_results(run_dir.results_dir(FLAGS.savedir))
+    results, arrays = reports.read_results(run_dir.results_dir(FLAGS.savedir))
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(f'{e} (train and evaluate the run first)')
   written = [figures.plot_training_curves(FLAGS.savedir, os.path.join(out, 'training.png'))]
@@ -48,7 +48,7 @@ def main(argv):
     gamma = figures.gamma_tendency(learner, source, shots, data.way, FLAGS.tendency_tasks)
     written.append(figures.plot_gamma_tendency(shots, gamma, data.max_shot, data.way,
                                                os.path.join(out, 'gamma_tendency.png')))
-  runs = {os.path.basename(d.rstrip('/')): evaluation.read_results(run_dir.results_dir(d))[0]
+  runs = {os.path.basename(d.rstrip('/')): reports.read_results(run_dir.results_dir(d))[0]
           for d in (FLAGS.compare or [FLAGS.savedir])}
   for name in results['datasets']:
     written.append(figures.plot_reliability(runs, name,

@@ -24,6 +24,8 @@ from absl import logging
 
 from taml_tf import distribute
 from taml_tf import evaluation
+from taml_tf import reports
+from taml_tf import results
 from taml_tf import run_dir
 from taml_tf.config import ModelConfig
 from taml_tf.learner import MetaLearner
@@ -211,7 +213,7 @@ class Trainer:
     return iter(self.strategy.distribute_datasets_from_function(fn))
 
   # ---------------------------------------------------------------------- validation
-  def validate(self) -> typing.Optional[evaluation.EvaluationResult]:
+  def validate(self) -> typing.Optional[results.EvaluationResult]:
     """Meta-tests the validation sets (posterior mean, meta-test inner steps); None if none."""
     if self.validation_sets is None:
       return None
@@ -366,7 +368,7 @@ class Trainer:
         tf.summary.scalar(f'{name}/accuracy', r.accuracy)
         tf.summary.scalar(f'{name}/nll', r.nll)
         tf.summary.scalar(f'{name}/ece', r.ece)
-      arrays = evaluation.balancing_arrays(result.records)
+      arrays = reports.balancing_arrays(result.records)
       for key in ('omega', 'exp_gamma', 'z'):
         if key in arrays:
           values = np.asarray(arrays[key], np.float32)
