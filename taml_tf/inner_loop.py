@@ -29,7 +29,7 @@ def forward(backbone, params: Mapping[str, tf.Tensor], images, row_mask, class_m
 def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tensor],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
           first_order: bool = False) -> dict:
-  """Runs `num_steps` inner gradient steps from `params`.
+  """Runs `num_steps` inner gradient steps from `params` (K times [step], taml_tf.learner).
 
   Args:
     backbone: a :class:`taml_tf.models.backbone.Conv4`.
