@@ -10,6 +10,7 @@ import dataclasses
 from absl import flags
 
 from taml_tf import experiment
+from taml_tf import run_dir
 from taml_tf import training
 from taml_tf.config import ModelConfig, VARIANTS
 from taml_tf.experiment import DataConfig
@@ -121,7 +122,7 @@ def train_config(values: flags.FlagValues) -> training.TrainConfig:
 
 def saved_configs(savedir: str) -> tuple:
   """(ModelConfig, DataConfig, TrainConfig) of a trained run, from its config.json."""
-  run = training.load_run_config(savedir)
+  run = run_dir.load_run_config(savedir)
   model = ModelConfig(**run['model'])
   data = DataConfig(**run['data'])
   train = training.TrainConfig(**run['train'])

@@ -12,7 +12,6 @@ or an exported SavedModel on any data set it can read:
 """
 
 import dataclasses
-import os
 
 import tensorflow as tf
 from absl import app
@@ -21,8 +20,8 @@ from absl import logging
 
 from taml_tf import evaluation
 from taml_tf import experiment
-from taml_tf import export
-from taml_tf import training
+from taml_tf import reports
+from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
@@ -52,9 +51,9 @@ def evaluate_saved_model():
   sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
   logging.info('evaluating %s on %s (%s)', FLAGS.saved_model, list(sets), FLAGS.eval_mode)
   result = evaluation.evaluate_saved_model(predictor, sets, seed=FLAGS.seed)
-  print(evaluation.markdown(result))
+  print(reports.markdown(result))
   if FLAGS.output_dir:
-    print(f'written: {evaluation.write_results(result, FLAGS.output_dir)}')
+    print(f'written: {reports.write_results(result, FLAGS.output_dir)}')
 
 
 def main(argv):
@@ -69,18 +68,18 @@ def main(argv):
     return
   try:
     model, data = resolve.evaluation_configs(FLAGS)
-    path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
+    path = run_dir.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
   sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
-  learner = export.restore_learner(model, path)
+  learner = run_dir.restore_learner(model, path)
   logging.info('evaluating %s on %s (%s)', path, list(sets), FLAGS.eval_mode)
   result = evaluation.evaluate(learner, sets, mode=FLAGS.eval_mode, seed=FLAGS.seed)
-  out = FLAGS.output_dir or os.path.join(FLAGS.savedir, 'results')
-  paths = evaluation.write_results(result, out)
-  print(evaluation.markdown(result))
+  out = FLAGS.output_dir or run_dir.results_dir(FLAGS.savedir)
+  paths = reports.write_results(result, out)
+  print(reports.markdown(result))
   print(f'written: {paths}')
 
 

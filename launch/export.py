@@ -3,13 +3,12 @@
   taml-export --savedir=runs/omniglot_taml --export_dir=models/omniglot_taml [--max_way=20]
 """
 
-import os
 
 from absl import app
 from absl import flags
 
 from taml_tf import export
-from taml_tf import training
+from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
@@ -31,10 +30,10 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
     model, _ = resolve.evaluation_configs(FLAGS)
-    path = training.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
+    path = run_dir.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
-  target = FLAGS.export_dir or os.path.join(FLAGS.savedir, 'saved_model')
+  target = FLAGS.export_dir or run_dir.saved_model_dir(FLAGS.savedir)
   try:
     written = export.export_from_checkpoint(model, path, target, overwrite=FLAGS.overwrite,
                                             max_way=FLAGS.max_way)

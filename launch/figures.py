@@ -10,11 +10,10 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from taml_tf import evaluation
 from taml_tf import experiment
-from taml_tf import export
 from taml_tf import figures
-from taml_tf import training
+from taml_tf import reports
+from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
@@ -32,7 +31,7 @@ def main(argv):
   out = FLAGS.out_dir or os.path.join(FLAGS.savedir, 'figures')
   try:
     model, data, _ = resolve.saved_configs(FLAGS.savedir)
-    results, arrays = evaluation.read_results(os.path.join(FLAGS.savedir, 'results'))
+    results, arrays = reports.read_results(run_dir.results_dir(FLAGS.savedir))
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(f'{e} (train and evaluate the run first)')
   written = [figures.plot_training_curves(FLAGS.savedir, os.path.join(out, 'training.png'))]
@@ -42,14 +41,14 @@ def main(argv):
     written.append(figures.plot_z_shift(arrays, experiment.ood_names(data),
                                         os.path.join(out, 'z_shift.png')))
   if model.gamma_on:
-    learner = export.restore_learner(model, training.checkpoint_path(FLAGS.savedir, 'best'))
+    learner, _ = run_dir.restore(FLAGS.savedir, 'best', model)
     source = experiment.build_source(data, data.id_datasets[0], data.test_split)
     shots = [k for k in (1, 2, 4, 8, 15, 30, 50, 100) if k <= 2 * data.max_shot and
              k <= int(np.min(source.counts))] or [1]
     gamma = figures.gamma_tendency(learner, source, shots, data.way, FLAGS.tendency_tasks)
     written.append(figures.plot_gamma_tendency(shots, gamma, data.max_shot, data.way,
                                                os.path.join(out, 'gamma_tendency.png')))
-  runs = {os.path.basename(d.rstrip('/')): evaluation.read_results(os.path.join(d, 'results'))[0]
+  runs = {os.path.basename(d.rstrip('/')): reports.read_results(run_dir.results_dir(d))[0]
           for d in (FLAGS.compare or [FLAGS.savedir])}
   for name in results['datasets']:
     written.append(figures.plot_reliability(runs, name,

@@ -14,6 +14,7 @@ from absl import flags
 
 from taml_tf import distribute
 from taml_tf import experiment
+from taml_tf import run_dir
 from taml_tf import training
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
@@ -58,7 +59,7 @@ def main(argv):
     raise app.UsageError(str(e))
   try:
     summary = trainer.run()
-  except training.IncompatibleRunError as e:
+  except run_dir.IncompatibleRunError as e:
     raise app.UsageError(str(e))
   except FloatingPointError as e:
     sys.exit(f'taml-train: {e}')

@@ -32,7 +32,7 @@ def layer_index(name: str, num_blocks: int) -> int:
 
 def modulate_init(params: Mapping[str, tf.Tensor], z: Optional[tf.Tensor], channels: int,
                   num_blocks: int) -> dict:
-  """theta (*) z: the task-specific initialisation.
+  """theta_0 = theta (*) z: the task-specific initialisation ([init] in taml_tf.learner).
 
   Args:
     params: conv{l}/kernel [3, 3, C_in, channels] and conv{l}/bias [channels] (other keys are
@@ -67,7 +67,7 @@ def class_weights(omega: Optional[tf.Tensor], class_mask) -> tf.Tensor:
 
 
 def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
-  """The inner loss sum_c softmax(omega)_c * L_c.
+  """The inner loss sum_c softmax(omega)_c * L_c (differentiated in [step], taml_tf.learner).
 
   Args:
     logits: [B, max_way] (already masked or not; masking is idempotent here).
@@ -89,7 +89,7 @@ def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
 
 
 def step_sizes(names, base, gamma: Optional[tf.Tensor], num_blocks: int) -> dict:
-  """Per-parameter inner step sizes exp(gamma_l) * alpha.
+  """Per-parameter inner step sizes exp(gamma_l) * alpha ([step] in taml_tf.learner).
 
   Args:
     names: parameter names.

@@ -20,7 +20,7 @@ import typing
 import numpy as np
 
 from taml_tf import calibration
-from taml_tf import evaluation
+from taml_tf import reports
 
 # Table order: the baselines first, then one balancing variable at a time, then all of them.
 ORDER = ('maml', 'metasgd', 'omega_taml', 'gamma_taml', 'z_taml', 'deterministic_taml',
@@ -72,9 +72,9 @@ def load_entry(result_dir: str, name: typing.Optional[str] = None) -> Entry:
     an Entry.
 
   Raises:
-    FileNotFoundError / ValueError: from :func:`evaluation.read_results`.
+    FileNotFoundError / ValueError: from :func:`reports.read_results`.
   """
-  results, arrays = evaluation.read_results(result_dir)
+  results, arrays = reports.read_results(result_dir)
   name = name or os.path.basename(os.path.dirname(os.path.abspath(result_dir)))
   return Entry(name, f'{name} ({_mode_label(results)})', results, arrays)
 
@@ -216,10 +216,10 @@ def markdown(entries: typing.Sequence[Entry],
     row = [e.name, _mode_label(e.results)]
     for d in datasets:
       r = e.results['datasets'][d]
-      row += [str(r['episodes']), f'{evaluation.format_number(r["accuracy"], 100)} ± '
-              f'{evaluation.format_number(r["ci95"], 100)}',
-              evaluation.format_number(r['nll'], digits=3),
-              evaluation.format_number(r['ece'], digits=3)]
+      row += [str(r['episodes']), f'{reports.format_number(r["accuracy"], 100)} ± '
+              f'{reports.format_number(r["ci95"], 100)}',
+              reports.format_number(r['nll'], digits=3),
+              reports.format_number(r['ece'], digits=3)]
     lines.append('| ' + ' | '.join(row) + ' |')
 
   refs = []

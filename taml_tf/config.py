@@ -56,9 +56,9 @@ class ModelConfig:
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
     jit_compile: compile the per-replica meta-gradient with XLA.
     sequential_tasks: differentiate the tasks of a meta-batch one after another and average
-      their gradients: the same update up to float rounding, with 6-15% less peak memory but
-      about 40% slower on a 2-core CPU, where one graph for the whole meta-batch lets the
-      runtime overlap the tasks (docs/performance.md).
+      their gradients: the same update up to float rounding, with less peak memory, but slower
+      where one graph for the whole meta-batch lets the runtime overlap the tasks
+      (measurements: docs/performance.md).
   """
 
   image_shape: tuple = (28, 28, 1)

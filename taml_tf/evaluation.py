@@ -7,19 +7,13 @@ al. (ICLR 2020) and the authors' code, accuracy is the mean of per-episode accur
 95% interval 1.96 * std / sqrt(episodes); NLL and ECE are pooled over all real queries of a data
 set (see :mod:`taml_tf.calibration`).
 
-Splits reported per data set:
+Each data set's result is split by task size and by class size (see :mod:`taml_tf.results`).
 
-* by task size: episodes grouped by their real support size N into ``TASK_SIZE_BUCKETS``
-  ([1-25], [26-50], [51-100], [101-250], [251+]; 5-way tasks with 1..5 shots fall in the first,
-  Omniglot's 1..15 shots in the first three, the paper's 1..50 shots up to [101-250], and
-  [251+] holds sizes beyond the training range);
-* by class size: query examples grouped by the support shot count of their class into
-  ``CLASS_SIZE_BUCKETS`` ([1], [2-5], [6-10], [11-25], [26-50], [51+]).
-
-Every episode also leaves a :class:`TaskRecord` with the balancing variables the learner
+Every episode also leaves a :class:`~taml_tf.results.TaskRecord` with the balancing variables the learner
 inferred for it (the posterior mean, also in 'mc' mode): softmax(omega) over the real classes,
 exp(gamma) per layer, the mean of z and how far z moves the initialisation, for the paper's
-figures. :func:`write_results` writes ``results.json``, ``results.md`` and ``balancing.npz``.
+figures. :func:`taml_tf.reports.write_results` writes ``results.json``, ``results.md`` and
+``balancing.npz``.
 
 Per-episode randomness (the Monte-Carlo samples) uses the stateless seed
 ``episode_seed(seed, index)`` = [seed, index], index counting episodes within a data set, so
@@ -28,189 +22,29 @@ a data set gives the same numbers whether it is evaluated alone or with others.
 
 from __future__ import annotations
 
-import dataclasses
-import io
-import json
 import math
 import os
 import time
 import typing
-import zipfile
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from taml_tf import balancing as balancing_lib
-from taml_tf import atomic
 from taml_tf import calibration
 from taml_tf import episodes as episodes_lib
+from taml_tf.results import CLASS_SIZE_BUCKETS
+from taml_tf.results import DatasetResult
+from taml_tf.results import EvaluationResult
+from taml_tf.results import SplitRow
+from taml_tf.results import TASK_SIZE_BUCKETS
+from taml_tf.results import TaskRecord
+from taml_tf.results import bucket_index
+from taml_tf.results import bucket_label
 
 PREDICT_MODES = ('mean', 'mc')
-# (low, high) inclusive; high None = no upper bound.
-TASK_SIZE_BUCKETS = ((1, 25), (26, 50), (51, 100), (101, 250), (251, None))
-CLASS_SIZE_BUCKETS = ((1, 1), (2, 5), (6, 10), (11, 25), (26, 50), (51, None))
 _INT32_MAX = 2 ** 31 - 1
-
-
-# ----------------------------------------------------------------------------- records
-@dataclasses.dataclass
-class TaskRecord:
-  """One meta-test episode and the balancing variables inferred for it.
-
-  Attributes:
-    dataset: name of the data set.
-    episode: index of the episode within its data set.
-    way: number of real classes.
-    support_size: real support examples N.
-    query_size: real query examples M.
-    shots: [way] real support examples of each class.
-    accuracy: accuracy over the real queries.
-    nll: mean -log p(y) over the real queries.
-    omega: [way] softmax(omega) over the real classes (sums to 1), or None if omega is off.
-    exp_gamma: [num_layers] exp(gamma) per layer (conv1..convL, head), or None if gamma is off.
-    z: [z_dim] posterior mean of z (multiplicative half first), or None if z is off.
-    z_norm: ||z||.
-    z_kernel_change: [num_blocks] ||theta_l (1 + z_w,l) - theta_l|| / ||theta_l|| per conv
-      kernel.
-    z_relative_change: ||theta (*) z - theta|| / ||theta|| over all conv kernels and biases.
-    z_bias_shift: ||z_b||, the absolute shift of the conv biases (biases start at zero, so a
-      relative change would be meaningless).
-  """
-
-  dataset: str
-  episode: int
-  way: int
-  support_size: int
-  query_size: int
-  shots: np.ndarray
-  accuracy: float
-  nll: float
-  omega: typing.Optional[np.ndarray] = None
-  exp_gamma: typing.Optional[np.ndarray] = None
-  z: typing.Optional[np.ndarray] = None
-  z_norm: typing.Optional[float] = None
-  z_kernel_change: typing.Optional[np.ndarray] = None
-  z_relative_change: typing.Optional[float] = None
-  z_bias_shift: typing.Optional[float] = None
-
-
-@dataclasses.dataclass
-class SplitRow:
-  """One bucket of a task-size or class-size split.
-
-  Attributes:
-    bucket: label such as '26-50' or '251+'.
-    low: smallest size in the bucket.
-    high: largest size in the bucket (None = unbounded).
-    episodes: episodes contributing (a class-size row counts an episode once).
-    classes: (episode, class) pairs contributing.
-    queries: real queries contributing.
-    correct: correctly classified queries among them.
-    accuracy: task-size rows: mean of the per-episode accuracies (as the total); class-size
-      rows: correct / queries.
-    ci95: 1.96 * std / sqrt(n) over episodes (task-size rows) or over (episode, class) pairs'
-      accuracies (class-size rows); nan for an empty bucket.
-    nll: mean -log p(y) over the queries.
-  """
-
-  bucket: str
-  low: int
-  high: typing.Optional[int]
-  episodes: int
-  classes: int
-  queries: int
-  correct: int
-  accuracy: float
-  ci95: float
-  nll: float
-
-
-@dataclasses.dataclass
-class DatasetResult:
-  """Meta-test numbers of one data set.
-
-  Attributes:
-    name: data set name.
-    episodes: episodes evaluated.
-    queries: real queries scored.
-    accuracy: mean per-episode accuracy (0..1).
-    ci95: half-width of its 95% interval.
-    nll: mean -log p(y) over all real queries.
-    ece: expected calibration error (15 equal-width bins) over all real queries.
-    reliability: the reliability-diagram data behind the ECE.
-    by_task_size: SplitRows over TASK_SIZE_BUCKETS.
-    by_class_size: SplitRows over CLASS_SIZE_BUCKETS.
-    episode_accuracy: [episodes] per-episode accuracies (for paired comparisons).
-  """
-
-  name: str
-  episodes: int
-  queries: int
-  accuracy: float
-  ci95: float
-  nll: float
-  ece: float
-  reliability: calibration.Reliability
-  by_task_size: list
-  by_class_size: list
-  episode_accuracy: np.ndarray
-
-
-@dataclasses.dataclass
-class EvaluationResult:
-  """Everything one :func:`evaluate` call measured.
-
-  Attributes:
-    mode: 'mean' or 'mc'.
-    num_samples: Monte-Carlo samples used ('mc'; None in 'mean' mode).
-    num_steps: inner steps used.
-    seed: the base seed.
-    variables: the balancing variables recorded, a subset of ('omega', 'gamma', 'z').
-    datasets: name -> DatasetResult, in the order evaluated.
-    records: TaskRecords of every episode of every data set.
-    seconds: wall time of the whole evaluation (including the one-off tracing).
-  """
-
-  mode: str
-  num_samples: typing.Optional[int]
-  num_steps: int
-  seed: int
-  variables: tuple
-  datasets: dict
-  records: list
-  seconds: float
-
-  def to_dict(self) -> dict:
-    """The numbers as plain JSON-ready Python (NaN becomes None; no per-task records)."""
-    out = dict(mode=self.mode, num_samples=self.num_samples, num_steps=self.num_steps,
-               seed=self.seed, variables=list(self.variables), seconds=self.seconds,
-               task_size_buckets=[list(b) for b in TASK_SIZE_BUCKETS],
-               class_size_buckets=[list(b) for b in CLASS_SIZE_BUCKETS], datasets={})
-    for name, r in self.datasets.items():
-      out['datasets'][name] = dict(
-          episodes=r.episodes, queries=r.queries, accuracy=r.accuracy, ci95=r.ci95, nll=r.nll,
-          ece=r.ece, reliability=r.reliability._asdict(),
-          by_task_size=[dataclasses.asdict(row) for row in r.by_task_size],
-          by_class_size=[dataclasses.asdict(row) for row in r.by_class_size],
-          episode_accuracy=r.episode_accuracy)
-    return _plain(out)
-
-
-def _plain(x):
-  """numpy -> Python, NaN / inf -> None (strict JSON)."""
-  if isinstance(x, dict):
-    return {str(k): _plain(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [_plain(v) for v in x]
-  if isinstance(x, np.ndarray):
-    return _plain(x.tolist())
-  if isinstance(x, (np.integer,)):
-    return int(x)
-  if isinstance(x, (float, np.floating)):
-    x = float(x)
-    return x if math.isfinite(x) else None
-  return x
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -220,21 +54,6 @@ def episode_seed(seed: int, index: int) -> np.ndarray:
     if not 0 <= int(v) <= _INT32_MAX:
       raise ValueError(f'{name} must be in [0, 2**31 - 1], got {v}')
   return np.array([seed, index], np.int32)
-
-
-def bucket_label(low: int, high: typing.Optional[int]) -> str:
-  """'26-50', '1' or '251+'."""
-  if high is None:
-    return f'{low}+'
-  return str(low) if low == high else f'{low}-{high}'
-
-
-def bucket_index(size: int, buckets) -> int:
-  """Index of the (low, high) bucket holding `size` (-1 if none does)."""
-  for i, (low, high) in enumerate(buckets):
-    if size >= low and (high is None or size <= high):
-      return i
-  return -1
 
 
 def z_shift(z, kernels: typing.Sequence[np.ndarray], biases: typing.Sequence[np.ndarray]):
@@ -580,134 +399,3 @@ def _record(name, index, task, out, acc, kernels, biases) -> TaskRecord:
     (record.z_kernel_change, record.z_relative_change,
      record.z_bias_shift) = z_shift(out['z'], kernels, biases)
   return record
-
-
-# ------------------------------------------------------------------------------- writers
-def balancing_arrays(records: typing.Sequence[TaskRecord]) -> dict:
-  """The per-task records as equal-length arrays (one row per episode), for ``balancing.npz``.
-
-  Args:
-    records: TaskRecords.
-
-  Returns:
-    dict of numpy arrays: dataset [E] (str), episode, way, support_size, query_size [E] int,
-    shots [E, W] int (W = the largest way; 0 beyond a task's way), accuracy, nll [E]; and for
-    the variables that were recorded: omega [E, W] (0 beyond the way; rows sum to 1),
-    exp_gamma [E, num_layers], z [E, z_dim], z_norm [E], z_kernel_change [E, num_blocks],
-    z_relative_change [E], z_bias_shift [E].
-  """
-  e = len(records)
-  width = max([r.way for r in records], default=0)
-
-  def padded(values, dtype):
-    out = np.zeros([e, width], dtype)
-    for i, v in enumerate(values):
-      out[i, :len(v)] = v
-    return out
-
-  arrays = dict(
-      dataset=np.array([r.dataset for r in records], dtype=str),
-      episode=np.array([r.episode for r in records], np.int64),
-      way=np.array([r.way for r in records], np.int64),
-      support_size=np.array([r.support_size for r in records], np.int64),
-      query_size=np.array([r.query_size for r in records], np.int64),
-      shots=padded([r.shots for r in records], np.int64),
-      accuracy=np.array([r.accuracy for r in records], np.float64),
-      nll=np.array([r.nll for r in records], np.float64))
-  if records and records[0].omega is not None:
-    arrays['omega'] = padded([r.omega for r in records], np.float32)
-  if records and records[0].exp_gamma is not None:
-    arrays['exp_gamma'] = np.stack([r.exp_gamma for r in records]).astype(np.float32)
-  if records and records[0].z is not None:
-    arrays['z'] = np.stack([r.z for r in records]).astype(np.float32)
-    arrays['z_kernel_change'] = np.stack([r.z_kernel_change for r in records])
-    for k in ('z_norm', 'z_relative_change', 'z_bias_shift'):
-      arrays[k] = np.array([getattr(r, k) for r in records], np.float64)
-  return arrays
-
-
-def format_number(x, scale=1.0, digits=2) -> str:
-  """`scale * x` with `digits` decimals, 'n/a' for None or a non-finite value."""
-  return 'n/a' if x is None or not math.isfinite(x) else f'{scale * x:.{digits}f}'
-
-
-def markdown(result: EvaluationResult) -> str:
-  """The results as markdown: the main table, then the task-size and class-size splits."""
-  samples = f', {result.num_samples} samples' if result.mode == 'mc' else ''
-  lines = [f'# Meta-test ({result.mode}{samples}, {result.num_steps} inner steps, '
-           f'seed {result.seed})', '',
-           '| data set | episodes | accuracy (%) ± 95% CI | NLL | ECE |',
-           '|---|---|---|---|---|']
-  for name, r in result.datasets.items():
-    lines.append(f'| {name} | {r.episodes} | {format_number(r.accuracy, 100)} ± '
-                 f'{format_number(r.ci95, 100)} | {format_number(r.nll, digits=4)} | '
-                 f'{format_number(r.ece, digits=4)} |')
-  for title, attr, unit in (('task size (real support examples)', 'by_task_size', 'episodes'),
-                            ('class size (support shots of the query\'s class)',
-                             'by_class_size', 'queries')):
-    lines += ['', f'## Accuracy by {title}', '',
-              f'| data set | bucket | {unit} | accuracy (%) ± 95% CI | NLL |',
-              '|---|---|---|---|---|']
-    for name, r in result.datasets.items():
-      for row in getattr(r, attr):
-        count = getattr(row, unit)
-        if not count:
-          continue
-        lines.append(f'| {name} | {row.bucket} | {count} | {format_number(row.accuracy, 100)} ± '
-                     f'{format_number(row.ci95, 100)} | {format_number(row.nll, digits=4)} |')
-  return '\n'.join(lines) + '\n'
-
-
-def write_results(result: EvaluationResult, out_dir: str) -> dict:
-  """Writes results.json, results.md and balancing.npz into `out_dir` (created if needed).
-
-  Each file is written to a temporary file in `out_dir` and renamed, so a reader never sees a
-  half-written file.
-
-  Args:
-    result: from :func:`evaluate`.
-    out_dir: output folder.
-
-  Returns:
-    dict 'json' / 'markdown' / 'balancing' -> path written.
-  """
-  os.makedirs(out_dir, exist_ok=True)
-  paths = {'json': os.path.join(out_dir, 'results.json'),
-           'markdown': os.path.join(out_dir, 'results.md'),
-           'balancing': os.path.join(out_dir, 'balancing.npz')}
-  text = json.dumps(result.to_dict(), indent=2, allow_nan=False) + '\n'
-  atomic.write_bytes(paths['json'], text.encode())
-  atomic.write_bytes(paths['markdown'], markdown(result).encode())
-  buffer = io.BytesIO()
-  np.savez(buffer, **balancing_arrays(result.records))
-  atomic.write_bytes(paths['balancing'], buffer.getvalue())
-  return paths
-
-
-def read_results(result_dir: str) -> tuple:
-  """Reads back what :func:`write_results` wrote.
-
-  Args:
-    result_dir: the folder holding ``results.json`` and ``balancing.npz``.
-
-  Returns:
-    (results.json as a dict, balancing.npz as a dict of numpy arrays).
-
-  Raises:
-    FileNotFoundError: a file is missing (the run was not evaluated).
-    ValueError: a file is not valid JSON / npz or lacks the per-data-set results.
-  """
-  paths = [os.path.join(result_dir, n) for n in ('results.json', 'balancing.npz')]
-  for path in paths:
-    if not os.path.isfile(path):
-      raise FileNotFoundError(f'{path} does not exist (evaluate the run with taml-evaluate)')
-  try:
-    with open(paths[0]) as f:
-      results = json.load(f)
-    with np.load(paths[1]) as d:
-      arrays = {k: d[k] for k in d.files}
-  except (ValueError, OSError, zipfile.BadZipFile) as e:
-    raise ValueError(f'corrupt evaluation results in {result_dir}: {e}') from e
-  if not isinstance(results, dict) or not isinstance(results.get('datasets'), dict):
-    raise ValueError(f'{paths[0]} has no "datasets" entry: not a taml-evaluate results file')
-  return results, arrays

@@ -14,22 +14,9 @@ import typing
 
 from taml_tf import data
 
-# Default image shape per in-distribution data set (the paper: 32x32x3 for CIFAR-FS / SVHN /
-# multi-data-set, 84x84x3 for miniImageNet / CUB; Omniglot and MNIST are 28x28 grey).
-_IMAGE_SHAPES = {
-    'omniglot': (28, 28, 1), 'mnist': (28, 28, 1), 'embedded': (28, 28, 1),
-    'embedded_ood': (28, 28, 1), 'fashion_mnist': (28, 28, 1), 'kmnist': (28, 28, 1),
-    'cifar100': (32, 32, 3), 'cifar_fs': (32, 32, 3), 'svhn': (32, 32, 3),
-    'svhn_cropped': (32, 32, 3), 'quickdraw': (32, 32, 3), 'quickdraw_bitmap': (32, 32, 3),
-    'vgg_flower': (32, 32, 3), 'oxford_flowers102': (32, 32, 3),
-    'caltech_birds2011': (84, 84, 3), 'cub': (84, 84, 3),
-}
-
-
 def default_image_shape(dataset: str) -> tuple:
   """The conventional (H, W, C) for a data set name (28x28x1 for unknown ones)."""
-  base = os.path.basename(dataset.split(':')[0].rstrip('/')).lower()
-  return _IMAGE_SHAPES.get(base, (28, 28, 1))
+  return data.default_image_shape(dataset)
 
 
 @dataclasses.dataclass(frozen=True)

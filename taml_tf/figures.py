@@ -24,6 +24,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from taml_tf import episodes  # pylint: disable=g-import-not-at-top,wrong-import-position
+from taml_tf import run_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _save(fig, path: str) -> str:
@@ -158,8 +159,8 @@ def read_scalars(logdir: str) -> dict:
 
 def plot_training_curves(savedir: str, path: str) -> str:
   """Training loss / accuracy and validation accuracy against the step."""
-  train = read_scalars(os.path.join(savedir, 'logs', 'train'))
-  val = read_scalars(os.path.join(savedir, 'logs', 'validation'))
+  train = read_scalars(run_dir.logs_dir(savedir, 'train'))
+  val = read_scalars(run_dir.logs_dir(savedir, 'validation'))
   fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
   for tag in ('loss', 'cross_entropy'):
     if tag in train:

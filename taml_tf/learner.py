@@ -3,10 +3,13 @@
 One class with switches (``ModelConfig.alpha_on/omega_on/gamma_on/z_on/deterministic``)
 implements every variant of Lee et al., ICLR 2020:
 
-    q(phi | D) from the set encoder         (section 3.3; phi = omega, gamma, z)
-    theta_0 = theta (*) z
-    theta_k = theta_{k-1} - exp(gamma) * alpha * grad sum_c softmax(omega)_c L_c
-    loss = query cross-entropy + KL(q(phi | D) || N(0, I)) / (N + M)               (eq. 8)
+    q(phi | D) from the set encoder         (section 3.3; phi = omega, gamma, z)  [posterior]
+    theta_0 = theta (*) z                                                          [init]
+    theta_k = theta_{k-1} - exp(gamma) * alpha * grad sum_c softmax(omega)_c L_c   [step]
+    loss = query cross-entropy + KL(q(phi | D) || N(0, I)) / (N + M)        [loss, eq. 8]
+    p(y | x, D) = (1/S) sum_s softmax(f(x; theta_K(phi_s))), phi_s ~ q      [predict]
+
+Each function below names, in brackets, the line it computes.
 
 The classifier head of theta is a fixed zero matrix (not a variable) and its Meta-SGD step
 size is one column shared by all classes, so the model is invariant to label permutation and
@@ -121,14 +124,17 @@ class MetaLearner(tf.Module):
 
   # ---------------------------------------------------------------------- one task's parts
   def posterior(self, support_images, support_labels, support_mask, class_mask) -> dict:
-    """q(omega), q(gamma), q(z) of one task as ``tfd.Normal``s ({} when no variable is on)."""
+    """q(omega), q(gamma), q(z) of one task as ``tfd.Normal``s ({} when no variable is on).
+
+    [posterior]
+    """
     if self.encoder is None:
       return {}
     params = self.encoder(support_images, support_labels, support_mask, class_mask)
     return {k: posteriors.posterior(*params[k]) for k in posteriors.NAMES}
 
   def balancing_values(self, dists: dict, class_mask, mode: str, seed):
-    """Draws the switched-on balancing variables and their KL.
+    """Draws the switched-on balancing variables and their KL (the KL term of [loss, eq. 8]).
 
     Args:
       dists: from :meth:`posterior`.
@@ -155,7 +161,7 @@ class MetaLearner(tf.Module):
     return posteriors.Balancing(**values), kl
 
   def initial_params(self, bal: posteriors.Balancing, max_way: int) -> dict:
-    """theta (*) z plus the zero head [F, max_way]."""
+    """theta_0 = theta (*) z plus the zero head [F, max_way]. [init]"""
     params = {k: tf.convert_to_tensor(v.value)
               for k, v in self.backbone.adaptable_variables().items()}
     params = balancing.modulate_init(params, bal.z, self.config.channels,
@@ -165,13 +171,13 @@ class MetaLearner(tf.Module):
     return params
 
   def step_sizes(self, names, bal: posteriors.Balancing) -> dict:
-    """exp(gamma_l) * alpha per parameter."""
+    """exp(gamma_l) * alpha per parameter: the step size of [step]."""
     base = ({k: v.value for k, v in self.alpha.items()} if self.config.alpha_on
             else self.config.inner_lr)
     return balancing.step_sizes(names, base, bal.gamma, self.config.num_blocks)
 
   def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int) -> dict:
-    """theta_K for one task given its balancing variables."""
+    """theta_K for one task given its balancing variables: [init], then K times [step]."""
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(params, bal), task.support_images,
@@ -231,14 +237,14 @@ class MetaLearner(tf.Module):
 
   def task_loss(self, task: Episode, seed, mode: str = 'sample',
                 num_steps: typing.Optional[int] = None):
-    """The per-task objective of eq. (8): query CE + KL / (N + M), and the TaskOutput."""
+    """The per-task objective of eq. (8): query CE + KL / (N + M), and the TaskOutput. [loss]"""
     out = self.task_output(task, seed, mode, num_steps)
     n_plus_m = tf.reduce_sum(task.support_mask) + tf.reduce_sum(task.query_mask)
     return out.cross_entropy + out.kl / n_plus_m, out
 
   def predict(self, task: Episode, seed=(0, 0), mode: str = 'mean',
               num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None):
-    """Query class probabilities [Q, max_way] for one task at meta-test.
+    """Query class probabilities [Q, max_way] for one task at meta-test. [predict]
 
     Args:
       task: an unbatched Episode of tensors.

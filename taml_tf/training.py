@@ -11,9 +11,7 @@ reaches the same parameters as an uninterrupted run with the same seed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import signal
 import threading
 import time
@@ -24,14 +22,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from taml_tf import atomic
 from taml_tf import distribute
 from taml_tf import evaluation
+from taml_tf import reports
+from taml_tf import results
+from taml_tf import run_dir
 from taml_tf.config import ModelConfig
 from taml_tf.learner import MetaLearner
 
 BEST_RULES = ('id', 'ood', 'mean')
-CONFIG_FILE = 'config.json'
 # What each meta-update reports (MetaLearner.train_step), logged as TensorBoard scalars.
 METRICS = ('loss', 'cross_entropy', 'kl', 'accuracy', 'clip_fraction')
 
@@ -84,110 +83,6 @@ class TrainConfig:
       raise ValueError('invalid TrainConfig: ' + '; '.join(problems))
 
 
-# Fields that may change between a run and its resumption; any other difference is refused.
-_RESUMABLE = {('train', 'num_steps'), ('train', 'save_freq'), ('train', 'eval_freq'),
-              ('train', 'log_freq'), ('train', 'max_to_keep'), ('train', 'steps_per_call'),
-              # Where the data files live, not what they are (a run resumed on another machine).
-              ('data', 'data_dir')}
-
-
-class IncompatibleRunError(ValueError):
-  """Resuming a run with a configuration that differs from the saved one."""
-
-
-def resolved_config(model: ModelConfig, train: TrainConfig, data: dict) -> dict:
-  """The complete configuration of a run, as written to ``savedir/config.json``."""
-  return {'model': dataclasses.asdict(model), 'train': dataclasses.asdict(train),
-          'data': data}
-
-
-def check_resumable(saved: dict, current: dict) -> None:
-  """Refuses to resume a run with an incompatible configuration.
-
-  Raises:
-    IncompatibleRunError: (a ValueError) listing every field that differs and may not change.
-  """
-  saved = json.loads(json.dumps(saved))
-  current = json.loads(json.dumps(current))
-  problems = []
-  for section in ('model', 'train', 'data'):
-    a, b = saved.get(section, {}), current.get(section, {})
-    defaults = _defaults(section)
-    for key in sorted(set(a) | set(b)):
-      if (section, key) in _RESUMABLE or key == 'savedir':
-        continue
-      if key not in a and key in defaults and b.get(key) == defaults[key]:
-        # A field added to the package after the run started, at its default: the run was
-        # trained with that behaviour.
-        continue
-      if a.get(key) != b.get(key):
-        problems.append(f'{section}.{key}: saved {a.get(key)!r}, now {b.get(key)!r}')
-  if problems:
-    raise IncompatibleRunError('cannot resume: the configuration differs from the saved run in '
-                     + '; '.join(problems) + ' (use a new --savedir or the saved settings)')
-
-
-def _defaults(section: str) -> dict:
-  """JSON-form defaults of a config section's dataclass fields ({} for 'data')."""
-  cls = {'model': ModelConfig, 'train': TrainConfig}.get(section)
-  if cls is None:
-    return {}
-  return json.loads(json.dumps({
-      f.name: f.default for f in dataclasses.fields(cls)
-      if f.default is not dataclasses.MISSING}))
-
-
-def load_run_config(savedir: str) -> dict:
-  """Reads ``savedir/config.json``.
-
-  Raises:
-    FileNotFoundError: if the run has no configuration.
-  """
-  path = os.path.join(savedir, CONFIG_FILE)
-  if not os.path.exists(path):
-    raise FileNotFoundError(f'{path} not found: is {savedir!r} a taml-tf training folder?')
-  with open(path) as f:
-    return json.load(f)
-
-
-def checkpoint_path(savedir: str, which: str = 'best') -> str:
-  """The checkpoint of a run to evaluate or export.
-
-  Args:
-    savedir: the run folder.
-    which: 'best' (the best validation checkpoint, falling back to the latest when validation
-      never ran), 'latest', or a step number ('2000': the checkpoint saved at that step, for
-      learning curves; keep them with ``TrainConfig.max_to_keep``).
-
-  Returns:
-    A checkpoint prefix.
-
-  Raises:
-    FileNotFoundError: if the run has no checkpoint (at that step).
-    ValueError: for an unknown `which`.
-  """
-  which = str(which)
-  if which not in ('best', 'latest') and not which.isdigit():
-    raise ValueError(f"checkpoint must be 'best', 'latest' or a step number, got {which!r}")
-  if which.isdigit():
-    path = os.path.join(savedir, 'checkpoints', f'ckpt-{int(which)}')
-    if not tf.io.gfile.exists(path + '.index'):
-      kept = sorted(int(p.rsplit('-', 1)[1].split('.')[0]) for p in tf.io.gfile.glob(
-          os.path.join(savedir, 'checkpoints', 'ckpt-*.index')))
-      raise FileNotFoundError(f'{savedir!r} has no checkpoint at step {int(which)}; kept: '
-                              f'{kept or "none"}')
-    return path
-  if which == 'best':
-    path = tf.train.latest_checkpoint(os.path.join(savedir, 'best'))
-    if path:
-      return path
-  path = tf.train.latest_checkpoint(os.path.join(savedir, 'checkpoints'))
-  if not path:
-    raise FileNotFoundError(f'no checkpoint in {savedir!r}: train first (taml-train '
-                            f'--savedir={savedir})')
-  return path
-
-
 class Trainer:
   """Meta-trains a MetaLearner under any tf.distribute strategy.
 
@@ -229,7 +124,8 @@ class Trainer:
     if validation_sets is not None and train_config.best_rule == 'ood' and not self.ood_names:
       raise ValueError("best_rule='ood' needs out-of-distribution validation sets "
                        '(--ood_dataset)')
-    self.run_config = resolved_config(model_config, train_config, data_config or {})
+    self.data_config = data_config or {}
+    self.run_config = run_dir.resolved_config(model_config, train_config, self.data_config)
     # The initial parameters come from the seed: a killed run and its resumption in another
     # process, and an uninterrupted run with the same seed, start from the same parameters.
     keras.utils.set_random_seed(train_config.seed)
@@ -241,8 +137,8 @@ class Trainer:
     # Only the chief writes the run's files; other workers of a multi-worker cluster save
     # into folders of their own that they delete again (distribute.write_dir).
     self.is_chief = distribute.is_chief(self.strategy)
-    self._checkpoint_dir = os.path.join(train_config.savedir, 'checkpoints')
-    self._best_dir = os.path.join(train_config.savedir, 'best')
+    self._checkpoint_dir = run_dir.checkpoint_dir(train_config.savedir)
+    self._best_dir = run_dir.best_dir(train_config.savedir)
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, distribute.write_dir(self.strategy, self._checkpoint_dir),
         max_to_keep=train_config.max_to_keep, step_counter=self.step)
@@ -255,15 +151,10 @@ class Trainer:
   # ------------------------------------------------------------------------- state
   def restore(self) -> int:
     """Writes or checks config.json, restores the latest checkpoint; returns the step."""
-    savedir = self.config.savedir
-    os.makedirs(savedir, exist_ok=True)
-    path = os.path.join(savedir, CONFIG_FILE)
-    if os.path.exists(path):
-      check_resumable(load_run_config(savedir), self.run_config)
-    if self.is_chief:
-      atomic.write_text(path, json.dumps(self.run_config, indent=2, sort_keys=True))
+    run_dir.check_and_write_config(self.config.savedir, self.model_config, self.config,
+                                   self.data_config, write=self.is_chief)
     # Every worker resumes from the chief's latest checkpoint.
-    latest = tf.train.latest_checkpoint(self._checkpoint_dir)
+    latest = self._latest()
     if latest:
       self.checkpoint.restore(latest).assert_existing_objects_matched()
       logging.info('resumed from %s at step %d', latest, int(self.step.numpy()))
@@ -271,6 +162,10 @@ class Trainer:
     # the save) whatever the chief writes to best.json meanwhile.
     self._best = self._read_best()
     return int(self.step.numpy())
+
+  def _latest(self) -> typing.Optional[str]:
+    """The newest checkpoint the chief wrote, or None."""
+    return run_dir.latest_checkpoint(self.config.savedir)
 
   def _save(self, manager, directory: str, step: int) -> None:
     manager.save(checkpoint_number=step)
@@ -318,7 +213,7 @@ class Trainer:
     return iter(self.strategy.distribute_datasets_from_function(fn))
 
   # ---------------------------------------------------------------------- validation
-  def validate(self) -> typing.Optional[evaluation.EvaluationResult]:
+  def validate(self) -> typing.Optional[results.EvaluationResult]:
     """Meta-tests the validation sets (posterior mean, meta-test inner steps); None if none."""
     if self.validation_sets is None:
       return None
@@ -352,17 +247,17 @@ class Trainer:
     if start >= cfg.num_steps:
       logging.info('already at step %d >= num_steps=%d', start, cfg.num_steps)
       return {'step': start, 'metrics': {}, 'best': self._best, 'stopped': None,
-              'checkpoint': tf.train.latest_checkpoint(self._checkpoint_dir)}
+              'checkpoint': self._latest()}
     iterator = self.make_iterator(start)
     self._train_fn = self._train_fn or self._build_train_fn()
-    logs = os.path.join(cfg.savedir, 'logs')
+
     writer = (tf.summary.create_file_writer if self.is_chief
               else lambda _: tf.summary.create_noop_writer())
-    train_writer = writer(os.path.join(logs, 'train'))
-    val_writer = writer(os.path.join(logs, 'validation'))
+    train_writer = writer(run_dir.logs_dir(cfg.savedir, 'train'))
+    val_writer = writer(run_dir.logs_dir(cfg.savedir, 'validation'))
     metrics, step, t0, last_log, last_time = {}, start, time.time(), start, time.time()
     # The step of the newest checkpoint on disk (a stop writes one only if it is missing).
-    saved = start if tf.train.latest_checkpoint(self._checkpoint_dir) else None
+    saved = start if self._latest() else None
     stopped = None
     restore_signals = self._install_stop_handlers()
     try:
@@ -375,7 +270,7 @@ class Trainer:
           bad = step + int(np.argmin(np.isfinite(losses))) + 1
           raise FloatingPointError(
               f'non-finite loss at step {bad}; stopping. The last good checkpoint is '
-              f'{tf.train.latest_checkpoint(self._checkpoint_dir)} (nothing after it was '
+              f'{self._latest()} (nothing after it was '
               'saved)')
         previous, step = step, int(self.step.numpy())
         metrics = {k: float(v) for k, v in metrics.items()}
@@ -407,7 +302,7 @@ class Trainer:
           self._save(self.manager, self._checkpoint_dir, step)
         logging.warning('%s: stopped at step %d/%d after writing checkpoint %s; the same '
                         'command resumes from it', stopped, step, cfg.num_steps,
-                        tf.train.latest_checkpoint(self._checkpoint_dir))
+                        self._latest())
     finally:
       restore_signals()
       self._stop.clear()
@@ -417,7 +312,7 @@ class Trainer:
     if not stopped:
       logging.info('done: step %d in %s', step, _duration(time.time() - t0))
     return {'step': step, 'metrics': metrics, 'best': self._best, 'stopped': stopped,
-            'checkpoint': tf.train.latest_checkpoint(self._checkpoint_dir)}
+            'checkpoint': self._latest()}
 
   # ---------------------------------------------------------------------- preemption
   def request_stop(self, reason: str = 'stop requested') -> None:
@@ -473,7 +368,7 @@ class Trainer:
         tf.summary.scalar(f'{name}/accuracy', r.accuracy)
         tf.summary.scalar(f'{name}/nll', r.nll)
         tf.summary.scalar(f'{name}/ece', r.ece)
-      arrays = evaluation.balancing_arrays(result.records)
+      arrays = reports.balancing_arrays(result.records)
       for key in ('omega', 'exp_gamma', 'z'):
         if key in arrays:
           values = np.asarray(arrays[key], np.float32)
@@ -488,15 +383,10 @@ class Trainer:
                     'accuracy': accs}
       self._save(self.best_manager, self._best_dir, step)
       if self.is_chief:
-        atomic.write_text(os.path.join(self._best_dir, 'best.json'),
-                          json.dumps(self._best, indent=2))
+        run_dir.write_best(self.config.savedir, self._best)
 
   def _read_best(self):
-    path = os.path.join(self._best_dir, 'best.json')
-    if not os.path.exists(path):
-      return None
-    with open(path) as f:
-      return json.load(f)
+    return run_dir.read_best(self.config.savedir)
 
 
 def _duration(seconds: float) -> str:

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from taml_tf import calibration
 from taml_tf import comparison
-from taml_tf import evaluation
+from taml_tf import reports
 
 
 def write_eval(folder, accuracy, shots, mode='mean', datasets=('omniglot', 'mnist'), nll=0.5,
@@ -135,12 +135,12 @@ class ComparisonTest(tf.test.TestCase):
     with open(os.path.join(folder, 'balancing.npz'), 'wb') as f:
       f.write(b'not a zip')
     with self.assertRaisesRegex(ValueError, 'corrupt evaluation results'):
-      evaluation.read_results(folder)
+      reports.read_results(folder)
     with open(os.path.join(folder, 'results.json'), 'w') as f:
       f.write('[1, 2]')
     np.savez(os.path.join(folder, 'balancing.npz'), shots=self.shots)
     with self.assertRaisesRegex(ValueError, 'no "datasets" entry'):
-      evaluation.read_results(folder)
+      reports.read_results(folder)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
-"""Tests of taml_tf.evaluation: helpers by hand, then meta-test end to end on real episodes."""
+"""Tests of taml_tf.evaluation: helpers by hand, then meta-test end to end on real episodes
+(and the reports written from them)."""
 
 import json
 import math
@@ -16,6 +17,8 @@ from taml_tf import data
 from taml_tf import episodes as episodes_lib
 from taml_tf import evaluation
 from taml_tf import export
+from taml_tf import reports
+from taml_tf import results
 from taml_tf.learner import MetaLearner
 from tests import real_data
 
@@ -47,22 +50,6 @@ def unbatched(datasets):
 
 
 class HelpersTest(tf.test.TestCase):
-
-  def test_buckets(self):
-    self.assertEqual(evaluation.bucket_index(25, evaluation.TASK_SIZE_BUCKETS), 0)
-    self.assertEqual(evaluation.bucket_index(26, evaluation.TASK_SIZE_BUCKETS), 1)
-    self.assertEqual(evaluation.bucket_index(1000, evaluation.TASK_SIZE_BUCKETS), 4)
-    self.assertEqual(evaluation.bucket_index(1, evaluation.CLASS_SIZE_BUCKETS), 0)
-    self.assertEqual(evaluation.bucket_index(6, evaluation.CLASS_SIZE_BUCKETS), 2)
-    self.assertEqual(evaluation.bucket_index(0, evaluation.CLASS_SIZE_BUCKETS), -1)
-    self.assertEqual([evaluation.bucket_label(*b) for b in evaluation.CLASS_SIZE_BUCKETS],
-                     ['1', '2-5', '6-10', '11-25', '26-50', '51+'])
-    # The buckets tile 1..infinity without gaps or overlaps.
-    for buckets in (evaluation.TASK_SIZE_BUCKETS, evaluation.CLASS_SIZE_BUCKETS):
-      self.assertEqual(buckets[0][0], 1)
-      self.assertIsNone(buckets[-1][1])
-      for (_, high), (low, _) in zip(buckets, buckets[1:]):
-        self.assertEqual(low, high + 1)
 
   def test_episode_seed(self):
     self.assertAllEqual(evaluation.episode_seed(3, 7), [3, 7])
@@ -285,7 +272,7 @@ class EvaluateTest(tf.test.TestCase):
 
   def test_write_results(self):
     with tempfile.TemporaryDirectory() as out:
-      paths = evaluation.write_results(self.mc, out)
+      paths = reports.write_results(self.mc, out)
       self.assertEqual(sorted(os.listdir(out)),
                        ['balancing.npz', 'results.json', 'results.md'])
       with open(paths['json']) as f:
@@ -298,8 +285,8 @@ class EvaluateTest(tf.test.TestCase):
         self.assertAllClose(d['accuracy'], r.accuracy)
         self.assertAllClose(d['ece'], r.ece)
         self.assertEqual(sum(d['reliability']['count']), r.queries)
-        self.assertLen(d['by_task_size'], len(evaluation.TASK_SIZE_BUCKETS))
-        self.assertLen(d['by_class_size'], len(evaluation.CLASS_SIZE_BUCKETS))
+        self.assertLen(d['by_task_size'], len(results.TASK_SIZE_BUCKETS))
+        self.assertLen(d['by_class_size'], len(results.CLASS_SIZE_BUCKETS))
       with open(paths['markdown']) as f:
         text = f.read()
       self.assertIn('| data set | episodes | accuracy (%) ± 95% CI | NLL | ECE |', text)
@@ -320,7 +307,7 @@ class EvaluateTest(tf.test.TestCase):
       self.assertEqual(arrays['z_kernel_change'].shape, (e, self.learner.config.num_blocks))
       self.assertAllClose(arrays['accuracy'], [r.accuracy for r in self.mc.records])
       # Overwriting leaves no temporary files behind.
-      evaluation.write_results(self.mean, out)
+      reports.write_results(self.mean, out)
       self.assertLen(os.listdir(out), 3)
 
 
@@ -343,17 +330,17 @@ class MamlEvaluateTest(tf.test.TestCase):
     self.assertEqual(mc.records[0].nll, mean.records[0].nll)
     self.assertEqual(mc.datasets['omniglot'].episodes, 1)
     with tempfile.TemporaryDirectory() as out:
-      paths = evaluation.write_results(mean, out)
+      paths = reports.write_results(mean, out)
       with np.load(paths['balancing'], allow_pickle=False) as npz:
         self.assertEqual(sorted(npz.files), ['accuracy', 'dataset', 'episode', 'nll',
                                              'query_size', 'shots', 'support_size', 'way'])
       with open(paths['json']) as f:
         self.assertEqual(json.load(f)['variables'], [])
       # Read back and compared episode by episode: the one MC episode is the mean run's first.
-      results, arrays = evaluation.read_results(out)
-      self.assertEqual(results['datasets']['mnist']['episodes'], 2)
+      loaded, arrays = reports.read_results(out)
+      self.assertEqual(loaded['datasets']['mnist']['episodes'], 2)
       self.assertAllEqual(arrays['accuracy'], [r.accuracy for r in mean.records])
-      evaluation.write_results(mc, os.path.join(out, 'mc'))
+      reports.write_results(mc, os.path.join(out, 'mc'))
       first = comparison.load_entry(out, 'maml')
       second = comparison.load_entry(os.path.join(out, 'mc'), 'maml')
       self.assertEqual((first.label, second.label), ('maml (mean)', 'maml (MC 2)'))

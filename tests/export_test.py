@@ -16,6 +16,8 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import episodes
 from taml_tf import export
+from taml_tf import run_dir
+from taml_tf import serving
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -41,7 +43,7 @@ def task_of(rng, shots, queries=2, max_way=5, image_size=28):
 def perturb(learner, seed):
   """Moves every variable away from its initial value (a stand-in for training)."""
   rng = np.random.default_rng(seed)
-  for v in export.serving_variables(learner):
+  for v in serving.serving_variables(learner):
     v.assign(v + 0.05 * rng.standard_normal(v.shape).astype(np.float32))
 
 
@@ -66,7 +68,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     cls.config = tiny_config()
     cls.learner = MetaLearner(cls.config)
     perturb(cls.learner, 0)
-    cls.module = export.ServingModule(cls.learner)
+    cls.module = serving.ServingModule(cls.learner)
     cls.root = tempfile.mkdtemp(prefix='export_test_')
     cls.export_dir = export.export_saved_model(cls.module, os.path.join(cls.root, 'model'))
     cls.loaded = tf.saved_model.load(cls.export_dir)
@@ -88,7 +90,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     with open(os.path.join(self.export_dir, export.CONFIG_FILE)) as f:
       self.assertEqual(config_lib.ModelConfig.from_json(f.read()), self.config)
     self.assertCountEqual(self.loaded.signatures.keys(),
-                          list(export.SIGNATURE_NAMES) + ['serving_default'])
+                          list(serving.SIGNATURE_NAMES) + ['serving_default'])
     sig = self.signature('adapt_and_predict')
     inputs = sig.structured_input_signature[1]
     self.assertEqual(inputs['support_images'].shape.as_list(), [None, 28, 28, 1])
@@ -309,9 +311,9 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_bad_module_settings(self):
     with self.assertRaisesRegex(ValueError, 'mc_samples must be >= 1'):
-      export.ServingModule(self.learner, mc_samples=0)
+      serving.ServingModule(self.learner, mc_samples=0)
     with self.assertRaisesRegex(ValueError, 'inner_steps must be >= 0'):
-      export.ServingModule(self.learner, inner_steps=-1)
+      serving.ServingModule(self.learner, inner_steps=-1)
 
 
 class SwitchedOffVariablesTest(tf.test.TestCase):
@@ -326,7 +328,7 @@ class SwitchedOffVariablesTest(tf.test.TestCase):
       with self.subTest(variant=name):
         tf.keras.utils.set_random_seed(3)
         learner = MetaLearner(config_lib.variant(name, **small))
-        module = export.ServingModule(learner)
+        module = serving.ServingModule(learner)
         out = module.balancing_variables(**support)
         self.assertAllClose(out['gamma'], tf.zeros([3]))
         self.assertAllClose(out['gamma_multiplier'], tf.ones([3]))
@@ -352,7 +354,7 @@ class ExportFromCheckpointTest(tf.test.TestCase):
     trained = MetaLearner(config)
     perturb(trained, 1)
     # Every variable is reachable from tf.train.Checkpoint(learner=...).
-    self.assertEqual(export.uncheckpointed_variables(trained), [])
+    self.assertEqual(run_dir.uncheckpointed_variables(trained), [])
     checkpoint = tf.train.Checkpoint(learner=trained, step=tf.Variable(7, dtype=tf.int64))
     checkpoint.save(os.path.join(root, 'ckpt', 'ckpt'))
     # A checkpoint that does not hold a learner is refused.

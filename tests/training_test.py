@@ -1,6 +1,6 @@
 """Trainer: resume equivalence, the resumed data stream, refused resumes, non-finite losses,
-the best-checkpoint rule, stopping on SIGTERM, config.json, TensorBoard summaries and
-checkpoint_path."""
+the best-checkpoint rule, stopping on SIGTERM, config.json and TensorBoard summaries (the run
+folder's own functions: tests/run_dir_test.py)."""
 
 import json
 import os
@@ -16,6 +16,7 @@ from tensorflow.python.framework import config as tf_config
 
 from taml_tf import config as config_lib
 from taml_tf import experiment
+from taml_tf import run_dir
 from taml_tf import training
 
 try:  # Same split as tests/conftest.py when this file runs on its own.
@@ -162,35 +163,12 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
                (dict(seed=9), 'train.seed')]
     for change, field in changes:
       with self.subTest(field):
-        with self.assertRaisesRegex(training.IncompatibleRunError, 'cannot resume.*' + field):
+        with self.assertRaisesRegex(run_dir.IncompatibleRunError, 'cannot resume.*' + field):
           make_trainer(savedir, num_steps=8, **change).restore()
         # The saved configuration is left as it was.
         self.assertEqual(before, open(os.path.join(savedir, 'config.json')).read())
     # A longer schedule is accepted.
     self.assertEqual(make_trainer(savedir, num_steps=8, save_freq=4).restore(), 0)
-
-  def test_resume_allows_schedule_and_data_dir_changes(self):
-    saved = training.resolved_config(tiny_model(), training.TrainConfig('a', num_steps=2),
-                                     tiny_data().to_dict())
-    now = training.resolved_config(
-        tiny_model(), training.TrainConfig('b', num_steps=10, save_freq=5, eval_freq=3,
-                                           log_freq=2, steps_per_call=2, max_to_keep=1),
-        tiny_data(data_dir='/elsewhere').to_dict())
-    training.check_resumable(saved, now)  # no error
-    now['model']['channels'] = 8
-    now['train']['best_rule'] = 'ood'
-    with self.assertRaisesRegex(ValueError, 'model.channels.*train.best_rule'):
-      training.check_resumable(saved, now)
-
-  def test_resume_accepts_a_field_added_since_at_its_default_only(self):
-    now = training.resolved_config(tiny_model(), training.TrainConfig('a'),
-                                   tiny_data().to_dict())
-    saved = json.loads(json.dumps(now))
-    del saved['model']['encoder_init'], saved['train']['max_to_keep']
-    training.check_resumable(saved, now)  # both at their defaults: the run had that behaviour
-    now['model']['encoder_init'] = 'glorot'
-    with self.assertRaisesRegex(training.IncompatibleRunError, 'model.encoder_init'):
-      training.check_resumable(saved, now)
 
   def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(self):
     savedir = tmpdir(self)
@@ -298,10 +276,10 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(best['rule'], rule)
     self.assertEqual(best['accuracy'], script[best_step])
     self.assertEqual(trainer._read_best(), best)
-    self.assertEqual(os.path.basename(training.checkpoint_path(savedir, 'best')),
+    self.assertEqual(os.path.basename(run_dir.checkpoint_path(savedir, 'best')),
                      f'best-{best_step}')
-    self.assertEqual(os.path.basename(training.checkpoint_path(savedir, 'latest')), 'ckpt-6')
-    reader = tf.train.load_checkpoint(training.checkpoint_path(savedir, 'best'))
+    self.assertEqual(os.path.basename(run_dir.checkpoint_path(savedir, 'latest')), 'ckpt-6')
+    reader = tf.train.load_checkpoint(run_dir.checkpoint_path(savedir, 'best'))
     self.assertEqual(reader.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE'), best_step)
 
   def test_ood_rule_needs_ood_sets(self):
@@ -315,7 +293,7 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     trainer = make_trainer(savedir, num_steps=2, eval_freq=2, validation=True, model=model,
                            data=data)
     trainer.run()
-    saved = training.load_run_config(savedir)
+    saved = run_dir.load_run_config(savedir)
     self.assertEqual(saved, json.loads(json.dumps(trainer.run_config)))
     self.assertEqual(config_lib.ModelConfig(**saved['model']), model)
     self.assertEqual(experiment.DataConfig(**saved['data']), data)
@@ -360,34 +338,7 @@ def _histograms(folder):
           if v.metadata.plugin_data.plugin_name == 'histograms'}
 
 
-class CheckpointPathTest(tf.test.TestCase):
-
-  def test_fallbacks_and_errors(self):
-    savedir = tmpdir(self)
-    with self.assertRaisesRegex(FileNotFoundError, 'no checkpoint.*train first'):
-      training.checkpoint_path(savedir)
-    with self.assertRaisesRegex(ValueError, "'best', 'latest' or a step number"):
-      training.checkpoint_path(savedir, 'newest')
-    with self.assertRaisesRegex(FileNotFoundError, 'config.json not found'):
-      training.load_run_config(savedir)
-    ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
-    latest = tf.train.CheckpointManager(ckpt, os.path.join(savedir, 'checkpoints'), 2)
-    latest.save(checkpoint_number=5)
-    # No best checkpoint (validation never ran): best falls back to the latest.
-    self.assertEndsWith(training.checkpoint_path(savedir, 'best'), 'ckpt-5')
-    best = tf.train.CheckpointManager(ckpt, os.path.join(savedir, 'best'), 1,
-                                      checkpoint_name='best')
-    best.save(checkpoint_number=3)
-    latest.save(checkpoint_number=7)
-    self.assertEndsWith(training.checkpoint_path(savedir, 'best'), 'best-3')
-    # A step picks that step's checkpoint; a step not kept names the ones that are.
-    self.assertEqual(training.checkpoint_path(savedir, '5'),
-                     os.path.join(savedir, 'checkpoints', 'ckpt-5'))
-    self.assertEqual(training.checkpoint_path(savedir, 7), training.checkpoint_path(savedir,
-                                                                                    'latest'))
-    with self.assertRaisesRegex(FileNotFoundError, r'no checkpoint at step 6; kept: \[5, 7\]'):
-      training.checkpoint_path(savedir, '6')
-    self.assertEndsWith(training.checkpoint_path(savedir, 'latest'), 'ckpt-7')
+class TrainConfigTest(tf.test.TestCase):
 
   def test_train_config_validation(self):
     with self.assertRaisesRegex(ValueError, 'num_steps must be >= 1.*best_rule'):

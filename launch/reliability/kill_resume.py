@@ -36,6 +36,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from taml_tf import run_dir
+
 EVAL_FREQ = 3
 FLAGS = ['--id_dataset=embedded', '--ood_dataset=embedded_ood', '--n_channels=4',
          '--n_steps=1', '--n_test_steps=1', '--way=3', '--max_shot=2', '--query=1',
@@ -87,7 +89,7 @@ def check_files(savedir):
     (problems: list of str, readable checkpoints: int, leftover temporary paths: list).
   """
   problems, readable = [], 0
-  for folder in ('checkpoints', 'best'):
+  for folder in (run_dir.CHECKPOINTS, run_dir.BEST):
     d = os.path.join(savedir, folder)
     if not os.path.isdir(d):
       continue
@@ -110,7 +112,7 @@ def check_files(savedir):
       except Exception as e:  # pylint: disable=broad-except
         problems.append(f'{folder}/{os.path.basename(prefix)} unreadable: '
                         f'{type(e).__name__}: {str(e)[:200]}')
-  for name in ('config.json', os.path.join('best', 'best.json')):
+  for name in (run_dir.CONFIG_FILE, os.path.join(run_dir.BEST, run_dir.BEST_FILE)):
     path = os.path.join(savedir, name)
     if os.path.exists(path):
       try:
@@ -218,7 +220,7 @@ def main():
       print(f'attempt {i}: ended (status {proc.returncode}) before the kill; stopping the '
             f'kills here', flush=True)
       break
-    latest = tf.train.latest_checkpoint(os.path.join(savedir, 'checkpoints'))
+    latest = run_dir.latest_checkpoint(savedir)
     problems, readable, temporary = check_files(savedir)
     what = phase(read(log), checkpoint_step(latest))
     kills.append({'attempt': i, 'phase': what, 'latest_step': checkpoint_step(latest),

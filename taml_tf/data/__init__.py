@@ -19,6 +19,7 @@ from taml_tf.data.pipeline import evaluation_dataset
 from taml_tf.data.pipeline import named_evaluation_sets
 from taml_tf.data.registry import build_source
 from taml_tf.data.registry import default_data_dir
+from taml_tf.data.registry import default_image_shape
 from taml_tf.data.registry import KNOWN_NAMES
 from taml_tf.data.sampler import EpisodeSampler
 from taml_tf.data.sampler import SHOT_MODES

@@ -15,6 +15,7 @@ Resolution order for `name_or_path` (optionally suffixed `:split`, e.g. `omniglo
 from __future__ import annotations
 
 import os
+import typing
 
 from taml_tf.data import class_images as ci_lib
 from taml_tf.data import embedded
@@ -26,12 +27,55 @@ DATA_DIR_ENV = 'TAML_DATA_DIR'
 OMNIGLOT_FILE = 'omniglot_28x28.npz'
 OMNIGLOT_BITS_FILE = 'omniglot_105x105_bits.npz'
 MNIST_FILE = 'mnist_test.npz'
-KNOWN_NAMES = ('embedded', 'embedded_ood', 'omniglot', 'mnist', 'cifar100', 'cifar_fs',
-               'caltech_birds2011', 'cub', 'svhn_cropped', 'svhn', 'fashion_mnist',
-               'oxford_flowers102', 'vgg_flower', 'quickdraw_bitmap', 'quickdraw', 'kmnist')
+
+
+class Dataset(typing.NamedTuple):
+  """What the package knows about a named data set.
+
+  Attributes:
+    image_shape: the conventional (H, W, C) (the paper: 28x28 grey for Omniglot and MNIST,
+      32x32x3 for CIFAR-FS / SVHN / the multi-data-set experiment, 84x84x3 for CUB).
+    tfds_builder: the TFDS builder its images come from when no local file is used (None:
+      never read from TFDS). How a builder's classes are split into train / val / test:
+      ``tfds_source.KNOWN``.
+  """
+
+  image_shape: tuple
+  tfds_builder: typing.Optional[str]
+
+
+_GREY28, _RGB32, _RGB84 = (28, 28, 1), (32, 32, 3), (84, 84, 3)
+# The one table of named data sets; a friendly name whose builder differs is an alias of it.
+DATASETS = {
+    'embedded': Dataset(_GREY28, None),
+    'embedded_ood': Dataset(_GREY28, None),
+    'omniglot': Dataset(_GREY28, 'omniglot'),
+    'mnist': Dataset(_GREY28, 'mnist'),
+    'cifar100': Dataset(_RGB32, 'cifar100'),
+    'cifar_fs': Dataset(_RGB32, 'cifar100'),
+    'caltech_birds2011': Dataset(_RGB84, 'caltech_birds2011'),
+    'cub': Dataset(_RGB84, 'caltech_birds2011'),
+    'svhn_cropped': Dataset(_RGB32, 'svhn_cropped'),
+    'svhn': Dataset(_RGB32, 'svhn_cropped'),
+    'fashion_mnist': Dataset(_GREY28, 'fashion_mnist'),
+    'oxford_flowers102': Dataset(_RGB32, 'oxford_flowers102'),
+    'vgg_flower': Dataset(_RGB32, 'oxford_flowers102'),
+    'quickdraw_bitmap': Dataset(_RGB32, 'quickdraw_bitmap'),
+    'quickdraw': Dataset(_RGB32, 'quickdraw_bitmap'),
+    'kmnist': Dataset(_GREY28, 'kmnist'),
+}
+KNOWN_NAMES = tuple(DATASETS)
 # Friendly names -> TFDS builder names.
-TFDS_ALIASES = {'cifar_fs': 'cifar100', 'cub': 'caltech_birds2011', 'svhn': 'svhn_cropped',
-                'vgg_flower': 'oxford_flowers102', 'quickdraw': 'quickdraw_bitmap'}
+TFDS_ALIASES = {name: d.tfds_builder for name, d in DATASETS.items()
+                if d.tfds_builder not in (None, name)}
+DEFAULT_IMAGE_SHAPE = _GREY28
+
+
+def default_image_shape(dataset: str) -> tuple:
+  """The conventional (H, W, C) for a data set name, `name:split` or path (28x28x1 if unknown)."""
+  base = os.path.basename(dataset.split(':')[0].rstrip('/')).lower()
+  known = DATASETS.get(base)
+  return known.image_shape if known else DEFAULT_IMAGE_SHAPE
 
 
 def default_data_dir() -> str:

@@ -64,7 +64,8 @@ def _quickdraw(split, num_classes):
   return _ranges((a, b))(split, num_classes)
 
 
-# name -> (TFDS split the images come from, class picker(split, names) or None, ink inverted?).
+# TFDS builder -> (TFDS split the images come from, few-shot class picker: 'cifar_fs' or
+# picker(split, num_classes)); the image shapes and friendly names: registry.DATASETS.
 KNOWN = {
     'omniglot': None,  # handled separately (background/evaluation are TFDS splits).
     'cifar100': ('train+test', 'cifar_fs'),

@@ -46,7 +46,10 @@ def prior_like(loc) -> tfd.Normal:
 
 
 def kl_to_prior(dist: tfd.Normal, mask=None) -> tf.Tensor:
-  """Closed-form KL(dist || N(0, I)) summed over dimensions where `mask` is 1 (all if None)."""
+  """Closed-form KL(dist || N(0, I)) summed over dimensions where `mask` is 1 (all if None).
+
+  The KL term of [loss, eq. 8] in taml_tf.learner (before the division by N + M).
+  """
   kl = tfd.kl_divergence(dist, prior_like(dist.loc))
   if mask is not None:
     kl = kl * mask

@@ -77,10 +77,9 @@ class SetEncoder(keras.Model):
     features: width of the instance embedding (64).
     instance_init: initialiser of the instance net (conv1, conv2, dense1): 'authors' (the
       authors' code: std 0.02 normals) or 'glorot' (Glorot-uniform). With 'authors' the image
-      features start about 1e-3 in scale, and on Omniglot Adam's first few hundred updates
-      moved conv2's biases below that and switched off every conv2 ReLU, leaving the posterior
-      a function of shot counts only (docs/reproduction.md); the other layers keep the
-      authors' initialisers either way.
+      features start about 1e-3 in scale, so small bias updates can switch off every conv2
+      ReLU and leave the posterior a function of shot counts only (docs/reproduction.md);
+      the other layers keep the authors' initialisers either way.
   """
 
   def __init__(self, num_layers: int = 5, z_dim: int = 256, max_shot: int = 50,

@@ -194,3 +194,17 @@ def test_zip_error_type_is_wrapped(tmp_path):
   with pytest.raises(ValueError, match='trunc.npz'):
     npz_source.open_npz(str(path))
   assert issubclass(zipfile.BadZipFile, Exception)
+
+
+def test_one_table_of_named_data_sets():
+  from taml_tf.data import tfds_source
+  # Every TFDS recipe belongs to a named data set; aliases point at builders of the table.
+  builders = {d.tfds_builder for d in registry.DATASETS.values()}
+  assert set(tfds_source.KNOWN) <= builders
+  assert set(registry.TFDS_ALIASES.values()) <= set(registry.DATASETS)
+  assert registry.KNOWN_NAMES == tuple(registry.DATASETS)
+  for name, d in registry.DATASETS.items():
+    assert registry.default_image_shape(name) == d.image_shape
+    assert registry.DATASETS[d.tfds_builder or name].image_shape == d.image_shape, name
+  assert registry.default_image_shape('cub:test') == (84, 84, 3)
+  assert registry.default_image_shape('/some/folder/') == registry.DEFAULT_IMAGE_SHAPE

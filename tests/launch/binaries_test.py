@@ -310,13 +310,10 @@ class BinariesTest(unittest.TestCase):
       self.assertGreater(accuracy[way], 1.25 / way, accuracy)
     # Exactness: a 3-way task gets the same probabilities at max_way=20 as from the learner
     # restored with the training max_way=3.
-    from taml_tf import config as config_lib
     from taml_tf import episodes
-    from taml_tf import export
-    from taml_tf import training
-    saved = config_lib.ModelConfig(**training.load_run_config(self.run_dir)['model'])
-    self.assertEqual(saved.max_way, 3)
-    learner = export.restore_learner(saved, training.checkpoint_path(self.run_dir, 'best'))
+    from taml_tf import run_dir
+    learner, _ = run_dir.restore(self.run_dir, 'best')
+    self.assertEqual(learner.config.max_way, 3)
     support, labels, query, query_labels = task(3)
     expected, _ = learner.predict(episodes.to_tensors(episodes.from_arrays(
         support, labels, query, query_labels, max_way=3)), mode='mean')
