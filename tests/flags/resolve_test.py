@@ -105,7 +105,7 @@ class ResolveTest(parameterized.TestCase):
        "invalid execution flags.*pad_to='bucket' contradicts static shapes (jit_compile"),
       ('bucket_with_tpu', ['--pad_to=bucket', '--strategy=tpu'],
        "invalid execution flags.*pad_to='bucket' contradicts static shapes (jit_compile or a "
-       'TPU)'),
+       'TPU'),
       ('zero_steps_per_call', ['--steps_per_call=0'], 'steps_per_call must be >= 1'),
       ('inner_lr_with_alpha', ['--variant=metasgd', '--inner_lr=0.1'], '--inner_lr'),
       ('mc_with_deterministic', ['--variant=deterministic_taml', '--n_mc_samples=3'],
