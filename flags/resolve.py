@@ -12,7 +12,7 @@ from absl import flags
 from taml_tf import experiment
 from taml_tf import run_dir
 from taml_tf import training
-from taml_tf.config import ModelConfig, VARIANTS
+from taml_tf.config import ExecutionConfig, ModelConfig, VARIANTS
 from taml_tf.experiment import DataConfig
 
 
@@ -60,16 +60,6 @@ def image_shape(values: flags.FlagValues) -> tuple:
   return (h, w, c)
 
 
-def _padding(values: flags.FlagValues) -> str:
-  fixed = values.jit_compile or values.strategy == 'tpu'
-  if values.pad_to is None:
-    return 'max' if fixed else 'bucket'
-  if values.pad_to == 'bucket' and fixed:
-    raise FlagError('--pad_to=bucket contradicts --jit_compile / --strategy=tpu: XLA and TPUs '
-                    'need fixed shapes (use --pad_to=max)')
-  return values.pad_to
-
-
 def data_config(values: flags.FlagValues) -> DataConfig:
   """DataConfig from the data flags."""
   if not values.id_dataset:
@@ -79,7 +69,7 @@ def data_config(values: flags.FlagValues) -> DataConfig:
         id_datasets=tuple(values.id_dataset), ood_datasets=tuple(values.ood_dataset or ()),
         data_dir=values.data_dir, image_shape=image_shape(values), way=values.way,
         min_way=values.min_way, max_shot=values.max_shot, query=values.query,
-        shot_mode=values.shot_mode, pad_to=_padding(values), rotations=values.rotations)
+        shot_mode=values.shot_mode, rotations=values.rotations)
   except ValueError as e:
     raise FlagError(f'invalid data flags: {e}') from e
 
@@ -98,11 +88,23 @@ def model_config(values: flags.FlagValues, shape: tuple) -> ModelConfig:
         max_shot=values.max_shot, inner_lr=values.inner_lr, alpha_init=values.alpha_init,
         train_inner_steps=values.n_steps, test_inner_steps=values.n_test_steps,
         first_order=values.first_order, n_mc_samples=values.n_mc_samples,
-        meta_lr=values.meta_lr, grad_clip=values.grad_clip, jit_compile=values.jit_compile,
-        sequential_tasks=values.sequential_tasks, encoder_init=values.encoder_init,
+        meta_lr=values.meta_lr, grad_clip=values.grad_clip, encoder_init=values.encoder_init,
         **switches)
   except ValueError as e:
     raise FlagError(f'invalid model flags: {e}') from e
+
+
+def execution_config(values: flags.FlagValues) -> ExecutionConfig:
+  """ExecutionConfig from --jit_compile, --sequential_tasks, --pad_to, --steps_per_call and
+  --strategy (a TPU needs static shapes; ExecutionConfig decides the padding)."""
+  try:
+    return ExecutionConfig(
+        jit_compile=values.jit_compile, sequential_tasks=values.sequential_tasks,
+        static_shapes=values.strategy == 'tpu', pad_to=values.pad_to,
+        steps_per_call=values.steps_per_call)
+  except ValueError as e:
+    raise FlagError(f'invalid execution flags (--jit_compile, --strategy, --pad_to, '
+                    f'--steps_per_call): {e}') from e
 
 
 def train_config(values: flags.FlagValues) -> training.TrainConfig:
@@ -113,7 +115,7 @@ def train_config(values: flags.FlagValues) -> training.TrainConfig:
   try:
     return training.TrainConfig(
         savedir=values.savedir, num_steps=values.n_train_iters, meta_batch=values.metabatch,
-        steps_per_call=values.steps_per_call, save_freq=values.save_freq,
+        save_freq=values.save_freq,
         eval_freq=values.eval_freq, log_freq=values.log_freq, seed=values.seed,
         best_rule=values.best_rule, max_to_keep=values.max_to_keep)
   except ValueError as e:
@@ -121,9 +123,10 @@ def train_config(values: flags.FlagValues) -> training.TrainConfig:
 
 
 def saved_configs(savedir: str) -> tuple:
-  """(ModelConfig, DataConfig, TrainConfig) of a trained run, from its config.json."""
+  """(ModelConfig, DataConfig, TrainConfig) of a trained run, from its config.json (of any
+  version: run_dir.load_run_config moves older runs' execution settings out of these)."""
   run = run_dir.load_run_config(savedir)
-  model = ModelConfig(**run['model'])
+  model = ModelConfig.from_dict(run['model'])
   data = DataConfig(**run['data'])
   train = training.TrainConfig(**run['train'])
   return model, data, train

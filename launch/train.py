@@ -39,6 +39,7 @@ def main(argv):
     data = resolve.data_config(FLAGS)
     model = resolve.model_config(FLAGS, data.image_shape)
     train = resolve.train_config(FLAGS)
+    execution = resolve.execution_config(FLAGS)
   except resolve.FlagError as e:
     raise app.UsageError(str(e))
   if FLAGS.op_determinism:
@@ -46,13 +47,14 @@ def main(argv):
   try:
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
     # Every data set is loaded (and checked) now, before any training step.
-    dataset_fn = experiment.train_dataset_fn(data, train.seed, train.meta_batch)
+    dataset_fn = experiment.train_dataset_fn(data, train.seed, train.meta_batch,
+                                             execution.pad_to)
     validation = (experiment.evaluation_sets(data, 'val', FLAGS.n_val_episodes)
                   if train.eval_freq else None)
     trainer = training.Trainer(model, train, dataset_fn, strategy,
                                validation_sets=(lambda: validation) if validation else None,
                                ood_names=experiment.ood_names(data),
-                               data_config=data.to_dict())
+                               data_config=data.to_dict(), execution=execution)
   except (ValueError, FileNotFoundError) as e:
     # Missing or unusable data, a meta-batch the replicas cannot share, ...: a message, not a
     # traceback.

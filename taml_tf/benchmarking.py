@@ -29,6 +29,7 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import data
 from taml_tf import episodes
+from taml_tf import training
 from taml_tf.learner import MetaLearner
 from taml_tf.precision import CPU_FLAGS, cpu_info  # Part of this module's reporting API.
 
@@ -157,13 +158,15 @@ def measure(spec: Spec, data_dir=None) -> dict:
   xla = spec.execution == 'xla'
   cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
                            max_shot=shape['max_shot'], first_order=spec.order == 'first',
-                           jit_compile=xla, train_inner_steps=5, test_inner_steps=10,
-                           n_mc_samples=10, sequential_tasks=spec.execution == 'sequential')
+                           train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
+  execution = config_lib.ExecutionConfig(jit_compile=xla,
+                                         sequential_tasks=spec.execution == 'sequential')
   tf.keras.utils.set_random_seed(0)
   learner = MetaLearner(cfg)
-  learner.build_optimizer()
+  update = training.MetaUpdate(learner, execution)
+  update.build()
   sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shape['max_shot'], query=shape['query'],
-                                   mode='mixed', pad_to='max' if xla else 'bucket')
+                                   mode='mixed', pad_to=execution.pad_to)
   sampler = data.EpisodeSampler([_source(shape['image_shape'], data_dir)], sampler_cfg, seed=0)
   batch_size = META_BATCH if spec.phase == 'train' else 1
   if spec.episodes == 'peer':
@@ -174,24 +177,25 @@ def measure(spec: Spec, data_dir=None) -> dict:
   batches = [episodes.to_tensors(b) for b in numpy_batches]
   # The framework's own floor: imports, the model's variables and the data, before any step.
   floor_rss = current_rss_mb()
-  support = None if spec.execution != 'xla' else sampler_cfg.max_support
+  support = sampler_cfg.max_support if execution.static_shapes else None
   seed = tf.constant([0, 0])
   if spec.phase == 'train':
     signature = [episodes.spec(shape['image_shape'], support, sampler_cfg.query_size, WAY,
                                META_BATCH), tf.TensorSpec([2], tf.int32)]
     if spec.execution == 'eager':
       def step(b, s):
-        grads, metrics = learner.compute_gradients(b, s)
-        learner.apply_gradients(grads)
+        grads, metrics = update.compute_gradients(b, s)
+        update.apply_gradients(grads)
         return metrics
     else:
-      step = tf.function(learner.train_step, input_signature=signature)
+      step = tf.function(update.train_step, input_signature=signature)
     run = lambda b: step(b, seed)['loss'].numpy()
   else:
     mode = 'mean' if cfg.deterministic or not cfg.uses_encoder else 'mc'
     signature = [episodes.spec(shape['image_shape'], support, sampler_cfg.query_size, WAY),
                  tf.TensorSpec([2], tf.int32)]
-    predict = lambda t, s: learner.predict(t, s, mode=mode)[0]
+    predict = lambda t, s: learner.predict(t, s, mode=mode,
+                                           static_shapes=execution.static_shapes)[0]
     if spec.execution != 'eager':
       predict = tf.function(predict, input_signature=signature, jit_compile=xla)
     run = lambda b: predict(episodes.Episode(*[x[0] for x in b]), seed).numpy()
@@ -230,18 +234,19 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
   s = SHAPES[shape]
   cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
                            max_shot=s['max_shot'], first_order=order == 'first')
+  # Nothing to drop in these batches; static shapes let the profiler count.
+  execution = config_lib.ExecutionConfig(static_shapes=True)
   tf.keras.utils.set_random_seed(0)
   learner = MetaLearner(cfg)
-  # Nothing to drop in these batches; the identity keeps the shapes static for the profiler.
-  learner.real_support = lambda task: task
   shots = FLOP_SHOTS[shape]
   sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shots, min_shot=shots, query=s['query'],
-                                   mode='mixed', pad_to='max')
+                                   mode='mixed', pad_to=execution.pad_to)
   sampler = data.EpisodeSampler([_source(s['image_shape'], data_dir)], sampler_cfg, seed=0)
   batches = [episodes.to_tensors(episodes.Episode(*sampler.sample_batch(i * META_BATCH,
                                                                         META_BATCH)))
              for i in range(4)]
-  fn = tf.function(lambda b, seed: learner.compute_gradients(b, seed))
+  fn = tf.function(lambda b, seed: learner.compute_gradients(
+      b, seed, static_shapes=execution.static_shapes))
   graph = fn.get_concrete_function(batches[0], tf.constant([0, 0])).graph
   opts = option_builder.ProfileOptionBuilder.float_operation()
   opts['output'] = 'none'

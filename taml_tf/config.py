@@ -1,4 +1,8 @@
-"""Frozen configuration of the meta-learner: the only configuration the library knows.
+"""Frozen configuration of the meta-learner and of how it is run.
+
+:class:`ModelConfig` is what is computed: the model and its objective, fixed for the life of a
+run. :class:`ExecutionConfig` is how it is run (XLA, task order, padding, steps per host call):
+the same numbers up to float rounding whatever its values, so a run may resume with others.
 
 The binaries under ``launch/`` turn absl flags into these dataclasses; library code never reads
 flags. Defaults follow the paper and the authors' code (Lee et al., ICLR 2020, section 5 and
@@ -9,6 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
+
+from taml_tf.data.sampler import PAD_MODES
 
 # The variants the paper compares, as switch settings (alpha, omega, gamma, z, deterministic).
 VARIANTS = {
@@ -54,11 +61,6 @@ class ModelConfig:
     encoder_init: initialiser of the set encoder's instance net: 'authors' (std 0.02, as in
       the authors' code) or 'glorot' (see models/set_encoder.py and docs/reproduction.md).
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
-    jit_compile: compile the per-replica meta-gradient with XLA.
-    sequential_tasks: differentiate the tasks of a meta-batch one after another and average
-      their gradients: the same update up to float rounding, with less peak memory, but slower
-      where one graph for the whole meta-batch lets the runtime overlap the tasks
-      (measurements: docs/performance.md).
   """
 
   image_shape: tuple = (28, 28, 1)
@@ -83,8 +85,6 @@ class ModelConfig:
   encoder_features: int = 64
   encoder_init: str = 'authors'
   bn_epsilon: float = 1e-3
-  jit_compile: bool = False
-  sequential_tasks: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, 'image_shape', tuple(int(d) for d in self.image_shape))
@@ -139,12 +139,100 @@ class ModelConfig:
   @classmethod
   def from_json(cls, text: str) -> 'ModelConfig':
     """Inverse of :meth:`to_json`; unknown keys are an error."""
-    data = json.loads(text)
+    return cls.from_dict(json.loads(text))
+
+  @classmethod
+  def from_dict(cls, data: dict) -> 'ModelConfig':
+    """The ModelConfig of a saved dict (config.json's 'model', model_config.json).
+
+    Fields that moved to :class:`ExecutionConfig` (saved by older versions) are dropped: they
+    never changed the numbers. Any other unknown key is an error.
+    """
+    data = {k: v for k, v in data.items() if k not in MOVED_TO_EXECUTION['model']}
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
       raise ValueError(f'unknown ModelConfig fields: {unknown}')
     return cls(**data)
+
+
+# The ExecutionConfig fields that older versions saved in another section of config.json.
+MOVED_TO_EXECUTION = {'model': ('jit_compile', 'sequential_tasks'), 'data': ('pad_to',),
+                      'train': ('steps_per_call',)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionConfig:
+  """How the meta-learner is run: none of it changes the numbers beyond float rounding.
+
+  Every field may differ when a run resumes (another machine, XLA switched on, a TPU). This is
+  the one place where the padding of training batches is decided.
+
+  Attributes:
+    jit_compile: compile the per-replica meta-gradient with XLA.
+    sequential_tasks: differentiate the tasks of a meta-batch one after another and average
+      their gradients: the same update up to float rounding, with less peak memory, but slower
+      where one graph for the whole meta-batch lets the runtime overlap the tasks
+      (measurements: docs/performance.md).
+    static_shapes: keep the padded support rows of each task (masked, so the result is the
+      same) instead of dropping them: XLA and TPU programs need static shapes, and the TF
+      profiler needs them to count FLOPs. Always true with `jit_compile`.
+    pad_to: support padding of training batches: 'max' (way * max_shot rows, fixed shapes) or
+      'bucket' (the smallest of a few sizes that holds the batch: fewer padded rows). None:
+      'max' with `static_shapes`, else 'bucket'.
+    steps_per_call: meta-updates per host call (several amortise host overhead; TPUs).
+  """
+
+  jit_compile: bool = False
+  sequential_tasks: bool = False
+  static_shapes: bool = False
+  pad_to: typing.Optional[str] = None
+  steps_per_call: int = 1
+
+  def __post_init__(self):
+    # XLA compiles one program per shape: it needs them static.
+    static = bool(self.static_shapes or self.jit_compile)
+    object.__setattr__(self, 'static_shapes', static)
+    if self.pad_to is None:
+      object.__setattr__(self, 'pad_to', 'max' if static else 'bucket')
+    problems = []
+    if self.pad_to not in PAD_MODES:
+      problems.append(f'pad_to must be one of {PAD_MODES}, got {self.pad_to!r}')
+    elif self.pad_to == 'bucket' and static:
+      problems.append("pad_to='bucket' contradicts static shapes (jit_compile or a TPU): XLA "
+                      "and TPUs need fixed shapes (use pad_to='max')")
+    if self.steps_per_call < 1:
+      problems.append(f'steps_per_call must be >= 1, got {self.steps_per_call}')
+    if problems:
+      raise ValueError('invalid ExecutionConfig: ' + '; '.join(problems))
+
+  def replace(self, **changes) -> 'ExecutionConfig':
+    """Returns a copy with `changes` applied (validated again)."""
+    return dataclasses.replace(self, **changes)
+
+
+def upgrade_run_config(run: dict) -> dict:
+  """A config.json dict in today's layout: the execution settings in their own section.
+
+  Older versions saved jit_compile and sequential_tasks under 'model', pad_to under 'data'
+  and steps_per_call under 'train'. They move to 'execution' (where a run has one, it wins);
+  a run folder of any version then resumes and evaluates.
+
+  Args:
+    run: the parsed config.json (not modified).
+
+  Returns:
+    A new dict with an 'execution' section and none of its fields elsewhere.
+  """
+  run = {k: dict(v) if isinstance(v, dict) else v for k, v in run.items()}
+  execution = {}
+  for section, names in MOVED_TO_EXECUTION.items():
+    for name in names:
+      if name in run.get(section, {}):
+        execution[name] = run[section].pop(name)
+  execution.update(run.get('execution', {}))
+  run['execution'] = dataclasses.asdict(ExecutionConfig(**execution))
+  return run
 
 
 def variant(name: str, **overrides) -> ModelConfig:

@@ -12,7 +12,7 @@ update theta_k = theta_{k-1} - exp(gamma_l) * alpha * grad(sum_c softmax(omega)_
   padded counts the authors' code uses (way * max_shot support + way * query query rows).
 
 The fraction of clipped outer-gradient entries is logged during training instead
-(``clip_fraction``, see :meth:`taml_tf.learner.MetaLearner.apply_gradients`).
+(``clip_fraction``, see :meth:`taml_tf.training.MetaUpdate.apply_gradients`).
 """
 
 from __future__ import annotations

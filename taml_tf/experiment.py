@@ -29,8 +29,9 @@ class DataConfig:
     ood_datasets: out-of-distribution data sets, meta-tested (and validated) only.
     data_dir: where the shared data files live (None: $TAML_DATA_DIR or ../shared/data).
     image_shape: (H, W, C) the images are resized to.
-    way, min_way, max_shot, query, shot_mode, pad_to: the task distribution (see
-      :class:`taml_tf.data.SamplerConfig`).
+    way, min_way, max_shot, query, shot_mode: the task distribution (see
+      :class:`taml_tf.data.SamplerConfig`; the padding of its batches is an execution setting,
+      ``ExecutionConfig.pad_to``).
     rotations: Omniglot rotations as extra classes.
     train_split, val_split, test_split: the in-distribution splits.
   """
@@ -44,7 +45,6 @@ class DataConfig:
   max_shot: int = 15
   query: int = 5
   shot_mode: str = 'mixed'
-  pad_to: str = 'max'
   rotations: bool = False
   train_split: str = 'train'
   val_split: str = 'val'
@@ -63,11 +63,10 @@ class DataConfig:
                        f'--ood_dataset, got {duplicates} twice')
     self.sampler()  # validates the task distribution
 
-  def sampler(self, pad_to: typing.Optional[str] = None) -> data.SamplerConfig:
-    """The task sampler's configuration."""
+  def sampler(self, pad_to: str = 'max') -> data.SamplerConfig:
+    """The task sampler's configuration, its batches padded as `pad_to` says."""
     return data.SamplerConfig(way=self.way, max_shot=self.max_shot, query=self.query,
-                              mode=self.shot_mode, min_way=self.min_way,
-                              pad_to=pad_to or self.pad_to)
+                              mode=self.shot_mode, min_way=self.min_way, pad_to=pad_to)
 
   def to_dict(self) -> dict:
     return dataclasses.asdict(self)
@@ -86,13 +85,20 @@ def build_source(cfg: DataConfig, dataset: str, split: str):
                            rotations=cfg.rotations, way=cfg.min_way or cfg.way, query=cfg.query)
 
 
-def train_dataset_fn(cfg: DataConfig, seed: int, meta_batch: int) -> typing.Callable:
+def train_dataset_fn(cfg: DataConfig, seed: int, meta_batch: int,
+                     pad_to: str = 'max') -> typing.Callable:
   """``fn(start_episode, input_context)`` giving the endless training stream (for Trainer).
 
   The sources are loaded once, now, so that missing or unusable data fails at start-up.
+
+  Args:
+    cfg: the data configuration.
+    seed: seeds the episode stream.
+    meta_batch: tasks per global meta-batch.
+    pad_to: support padding of the batches (``ExecutionConfig.pad_to``).
   """
   sources = [build_source(cfg, d, cfg.train_split) for d in cfg.id_datasets]
-  sampler = cfg.sampler()
+  sampler = cfg.sampler(pad_to)
 
   def fn(start_episode, input_context=None):
     return data.episode_dataset(sources, sampler, seed=seed, batch_size=meta_batch,

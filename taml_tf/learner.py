@@ -14,6 +14,10 @@ Each function below names, in brackets, the line it computes.
 The classifier head of theta is a fixed zero matrix (not a variable) and its Meta-SGD step
 size is one column shared by all classes, so the model is invariant to label permutation and
 one trained model serves any number of classes up to ``max_way``.
+
+The learner is the math only. How it is run (the optimizer, the mean over replicas, clipping,
+XLA, the train step) is :mod:`taml_tf.training`'s; the execution choices the math must know of
+(whether padded support rows stay, tasks in turn) are arguments here.
 """
 
 from __future__ import annotations
@@ -99,17 +103,12 @@ class MetaLearner(tf.Module):
         self.alpha[k] = keras.Variable(
             keras.initializers.Constant(config.alpha_init), shape=shape,
             name='alpha_' + k.replace('/', '_'))
-    self.optimizer = keras.optimizers.Adam(config.meta_lr)
     # tf.train.Checkpoint follows tf.Module attributes, not the layers Keras 3 keeps in lists
     # and dicts (the conv blocks, most encoder layers): name every variable explicitly.
     variables = list(self.backbone.variables)
     if self.encoder is not None:
       variables += list(self.encoder.variables)
     self.checkpoint_variables = {v.path: v for v in variables}
-    # XLA (when configured) compiles the gradient computation only: the value assertions of
-    # validation.py and the optimizer update stay outside the compiled cluster.
-    self._compiled_gradients = tf.function(self.compute_gradients,
-                                           jit_compile=config.jit_compile)
 
   # ----------------------------------------------------------------------------- variables
   @property
@@ -190,19 +189,26 @@ class MetaLearner(tf.Module):
                               task.class_mask)
 
   # ------------------------------------------------------------------------- one task
-  def real_support(self, task: Episode) -> Episode:
-    """`task` without its padded support rows, except where shapes must stay static.
+  @staticmethod
+  def real_support(task: Episode, static_shapes: bool = False) -> Episode:
+    """`task` without its padded support rows, unless shapes must stay static.
 
-    The result is the same either way (padding is masked); dropping the rows saves their
-    FLOPs. XLA (``config.jit_compile``) and TPUs need static shapes, so they keep the padding.
+    Args:
+      task: an unbatched Episode of tensors.
+      static_shapes: keep the padding (``ExecutionConfig.static_shapes``: XLA, TPUs, FLOP
+        counts). The result is the same either way (padding is masked); dropping the rows
+        saves their FLOPs.
+
+    Returns:
+      The Episode to compute on.
     """
-    if (self.config.jit_compile or
-        isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy)):
+    if static_shapes:
       return task
     return episodes_lib.without_support_padding(task)
 
   def task_output(self, task: Episode, seed, mode: str = 'sample',
-                  num_steps: typing.Optional[int] = None) -> TaskOutput:
+                  num_steps: typing.Optional[int] = None,
+                  static_shapes: bool = False) -> TaskOutput:
     """Adapts to one (unbatched) task with one draw of phi and scores its queries.
 
     Args:
@@ -210,12 +216,13 @@ class MetaLearner(tf.Module):
       seed: int32 [2] stateless seed.
       mode: 'sample' or 'mean' (how phi is drawn).
       num_steps: inner steps (default: the training number).
+      static_shapes: see :meth:`real_support`.
 
     Returns:
       A TaskOutput.
     """
     steps = self.config.train_inner_steps if num_steps is None else num_steps
-    task = self.real_support(task)
+    task = self.real_support(task, static_shapes)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     bal, kl = self.balancing_values(dists, task.class_mask, mode, seed)
@@ -236,14 +243,18 @@ class MetaLearner(tf.Module):
     return ce, acc
 
   def task_loss(self, task: Episode, seed, mode: str = 'sample',
-                num_steps: typing.Optional[int] = None):
-    """The per-task objective of eq. (8): query CE + KL / (N + M), and the TaskOutput. [loss]"""
-    out = self.task_output(task, seed, mode, num_steps)
+                num_steps: typing.Optional[int] = None, static_shapes: bool = False):
+    """The per-task objective of eq. (8): query CE + KL / (N + M), and the TaskOutput. [loss]
+
+    Args: as :meth:`task_output`.
+    """
+    out = self.task_output(task, seed, mode, num_steps, static_shapes)
     n_plus_m = tf.reduce_sum(task.support_mask) + tf.reduce_sum(task.query_mask)
     return out.cross_entropy + out.kl / n_plus_m, out
 
   def predict(self, task: Episode, seed=(0, 0), mode: str = 'mean',
-              num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None):
+              num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None,
+              static_shapes: bool = False):
     """Query class probabilities [Q, max_way] for one task at meta-test. [predict]
 
     Args:
@@ -253,6 +264,7 @@ class MetaLearner(tf.Module):
         whole inner loop, softmax averaged).
       num_samples: S for 'mc' (default ``config.n_mc_samples``).
       num_steps: inner steps (default ``config.test_inner_steps``).
+      static_shapes: see :meth:`real_support` (a prediction compiled with XLA needs them).
 
     Returns:
       (probs [Q, max_way], Balancing used for the first sample / the mean).
@@ -260,7 +272,7 @@ class MetaLearner(tf.Module):
     c = self.config
     steps = c.test_inner_steps if num_steps is None else num_steps
     seed = tf.convert_to_tensor(seed, tf.int32)
-    task = self.real_support(task)
+    task = self.real_support(task, static_shapes)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     if mode == 'mean' or c.deterministic or not dists:
@@ -284,7 +296,8 @@ class MetaLearner(tf.Module):
 
   # -------------------------------------------------------------------- a meta-batch
   def batch_loss(self, batch: Episode, seed, mode: str = 'sample',
-                 num_steps: typing.Optional[int] = None, task_offset=0):
+                 num_steps: typing.Optional[int] = None, task_offset=0,
+                 static_shapes: bool = False):
     """Mean objective over a meta-batch and its metrics.
 
     Args:
@@ -294,27 +307,36 @@ class MetaLearner(tf.Module):
       num_steps: inner steps.
       task_offset: index of this batch's first task in the global meta-batch, so a replica
         draws the same samples for a task as one device holding the whole meta-batch.
+      static_shapes: see :meth:`real_support`.
 
     Returns:
       (loss, metrics dict of scalars: loss, cross_entropy, kl, accuracy).
     """
-    return _mean_metrics([self.task_loss(task, task_seed, mode, num_steps)
+    return _mean_metrics([self.task_loss(task, task_seed, mode, num_steps, static_shapes)
                           for task, task_seed in _tasks(batch, seed, task_offset)])
 
-  def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0):
+  def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0,
+                        sequential: bool = False, static_shapes: bool = False):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped).
 
-    With ``config.sequential_tasks`` the tasks are differentiated one after another and their
-    gradients averaged: the same gradient up to float rounding, with the activations of one
-    task's second-order graph alive at a time instead of the whole meta-batch's.
+    Args:
+      batch, seed, mode, task_offset, static_shapes: as :meth:`batch_loss`.
+      sequential: differentiate the tasks one after another and average their gradients
+        (``ExecutionConfig.sequential_tasks``): the same gradient up to float rounding, with
+        the activations of one task's second-order graph alive at a time instead of the whole
+        meta-batch's.
+
+    Returns:
+      (gradients in the order of :attr:`meta_variables`, metrics dict of :meth:`batch_loss`).
     """
     # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g. the
     # z head of omega-TAML) from their dtype, which Keras variables report as a string.
     variables = [v.value for v in self.meta_variables]
     zero = tf.UnconnectedGradients.ZERO
-    if not self.config.sequential_tasks:
+    if not sequential:
       with tf.GradientTape() as tape:
-        loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset)
+        loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset,
+                                        static_shapes=static_shapes)
       return tape.gradient(loss, variables, unconnected_gradients=zero), metrics
     grads, parts = None, []
     for task, task_seed in _tasks(batch, seed, task_offset):
@@ -324,70 +346,14 @@ class MetaLearner(tf.Module):
         with tf.control_dependencies(grads):
           task = Episode(*[tf.identity(x) for x in task])
       with tf.GradientTape() as tape:
-        loss, out = self.task_loss(task, task_seed, mode)
+        loss, out = self.task_loss(task, task_seed, mode, static_shapes=static_shapes)
       task_grads = tape.gradient(loss, variables, unconnected_gradients=zero)
       grads = task_grads if grads is None else [a + b for a, b in zip(grads, task_grads)]
       parts.append((loss, out))
     return [g / len(parts) for g in grads], _mean_metrics(parts)[1]
-
-  def apply_gradients(self, grads):
-    """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
-
-    Returns the fraction of gradient entries the clip changed (|g| > grad_clip), a diagnostic of
-    how often the [-3, 3] clip of the authors' code binds.
-
-    Under a distribution strategy with R replicas (called inside ``strategy.run``), each
-    replica's gradient is that of the mean loss over its own tasks; the global meta-batch
-    gradient is their mean, and clipping applies to that global gradient, so R replicas
-    compute exactly the update of one device on the whole meta-batch.
-    """
-    clip = self.config.grad_clip
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    context = tf.distribute.get_replica_context()
-    if replicas > 1 and context is not None:
-      grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [g / replicas for g in grads])
-    clipped = tf.add_n([tf.reduce_sum(tf.cast(tf.abs(g) > clip, tf.float32)) for g in grads])
-    clip_fraction = clipped / float(sum(g.shape.num_elements() for g in grads))
-    grads = [tf.clip_by_value(g, -clip, clip) for g in grads]
-    if replicas > 1 and context is not None:
-      # The Keras optimizer sums the replicas' gradients once more.
-      grads = [g / replicas for g in grads]
-    self.optimizer.apply_gradients(zip(grads, self.meta_variables))
-    return clip_fraction
-
-  def build_optimizer(self):
-    """Creates the optimizer slots (needed before a distributed first step)."""
-    self.optimizer.build(self.meta_variables)
 
   def validate(self, episode: Episode, batched: bool) -> Episode:
     """Rejects a malformed episode (see :mod:`taml_tf.validation`); returns it checked."""
     return validation.validated(episode, self.config.image_shape, self.config.max_way,
                                 batched)
 
-  def train_step(self, batch: Episode, seed, task_offset=0):
-    """One meta-update: validate the batch, compute the meta-gradient, clip, Adam.
-
-    Usable eagerly or inside ``tf.function`` / ``strategy.run``. The gradient computation is
-    compiled with XLA when ``config.jit_compile`` is set.
-
-    Args:
-      batch: a batched Episode of tensors.
-      seed: int32 [2] stateless seed for the posterior samples.
-      task_offset: see :meth:`batch_loss` (the replica's first task in the global batch).
-
-    Returns:
-      The metrics dict of :meth:`batch_loss` plus 'clip_fraction' (see
-      :meth:`apply_gradients`).
-
-    Raises:
-      ValueError / tf.errors.InvalidArgumentError: for a malformed batch, before any update.
-    """
-    batch = self.validate(batch, batched=True)
-    grads, metrics = self._compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32),
-                                              task_offset=task_offset)
-    # Inside tf.function the optimizer's step counter has no data dependency on the gradients,
-    # and a control dependency on a (possibly inlined) function call only waits for its side
-    # effects. A dependency on a data output keeps the whole update behind `validate`'s checks.
-    with tf.control_dependencies([tf.identity(metrics['loss'])]):
-      clip_fraction = self.apply_gradients(grads)
-    return dict(metrics, clip_fraction=clip_fraction)

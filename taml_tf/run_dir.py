@@ -3,7 +3,7 @@
 A run folder (``--savedir``), written by :class:`taml_tf.training.Trainer` and read by
 evaluation, export, figures and the binaries::
 
-  config.json          the resolved configuration: {'model': ..., 'train': ..., 'data': ...}
+  config.json          the resolved configuration: {'model', 'train', 'data', 'execution'}
   checkpoints/ckpt-N   the latest checkpoints (tf.train.CheckpointManager)
   best/best-N          the best validation checkpoint, and best/best.json describing it
   logs/train, logs/validation   TensorBoard summaries
@@ -23,6 +23,8 @@ import typing
 import tensorflow as tf
 
 from taml_tf import atomic
+from taml_tf import config as config_lib
+from taml_tf.config import ExecutionConfig
 from taml_tf.config import ModelConfig
 from taml_tf.learner import MetaLearner
 
@@ -36,9 +38,11 @@ SAVED_MODEL = 'saved_model'
 CHECKPOINT_CHOICES = ('best', 'latest')
 
 # Fields that may change between a run and its resumption; any other difference is refused.
+# The 'execution' section (ExecutionConfig: how the math is run, not what it is) may change as
+# a whole and is not listed.
 RESUMABLE = frozenset({
     ('train', 'num_steps'), ('train', 'save_freq'), ('train', 'eval_freq'),
-    ('train', 'log_freq'), ('train', 'max_to_keep'), ('train', 'steps_per_call'),
+    ('train', 'log_freq'), ('train', 'max_to_keep'),
     # Where the data files live, not what they are (a run resumed on another machine).
     ('data', 'data_dir')})
 
@@ -74,16 +78,18 @@ def saved_model_dir(savedir: str) -> str:
 
 
 # ---------------------------------------------------------------------- config.json
-def resolved_config(model: ModelConfig, train, data: dict) -> dict:
+def resolved_config(model: ModelConfig, train, data: dict,
+                    execution: typing.Optional[ExecutionConfig] = None) -> dict:
   """The complete configuration of a run, as written to ``savedir/config.json``.
 
   Args:
     model: the ModelConfig.
     train: the TrainConfig (any dataclass).
     data: the data description (a plain dict).
+    execution: the ExecutionConfig (default: ExecutionConfig()).
   """
   return {'model': dataclasses.asdict(model), 'train': dataclasses.asdict(train),
-          'data': data}
+          'data': data, 'execution': dataclasses.asdict(execution or ExecutionConfig())}
 
 
 def _defaults(cls) -> dict:
@@ -97,14 +103,14 @@ def check_resumable(saved: dict, model: ModelConfig, train, data: dict) -> None:
   """Refuses to resume a run with an incompatible configuration.
 
   Args:
-    saved: the run's config.json.
+    saved: the run's config.json (of any version: see :func:`config.upgrade_run_config`).
     model, train, data: the configuration of the resumption (as in :func:`resolved_config`).
 
   Raises:
     IncompatibleRunError: (a ValueError) listing every field that differs and may not change
-      (``RESUMABLE`` fields and ``train.savedir`` may).
+      (``RESUMABLE`` fields, ``train.savedir`` and the whole 'execution' section may).
   """
-  saved = json.loads(json.dumps(saved))
+  saved = config_lib.upgrade_run_config(json.loads(json.dumps(saved)))
   current = json.loads(json.dumps(resolved_config(model, train, data)))
   defaults = {'model': _defaults(type(model)), 'train': _defaults(type(train)), 'data': {}}
   problems = []
@@ -126,7 +132,7 @@ def check_resumable(saved: dict, model: ModelConfig, train, data: dict) -> None:
 
 
 def load_run_config(savedir: str) -> dict:
-  """Reads ``savedir/config.json``.
+  """Reads ``savedir/config.json`` in today's layout (:func:`config.upgrade_run_config`).
 
   Raises:
     FileNotFoundError: if the run has no configuration.
@@ -145,21 +151,26 @@ def load_run_config(savedir: str) -> dict:
   if missing:
     raise ValueError(f'{path} lacks the {", ".join(missing)} section(s): not a taml-tf run '
                      'configuration')
-  return run
+  try:
+    return config_lib.upgrade_run_config(run)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'{path}: invalid execution settings ({e})') from e
 
 
 def load_model_config(savedir: str) -> ModelConfig:
   """The ModelConfig a run was trained with, from its config.json."""
-  return ModelConfig(**load_run_config(savedir)['model'])
+  return ModelConfig.from_dict(load_run_config(savedir)['model'])
 
 
 def check_and_write_config(savedir: str, model: ModelConfig, train, data: dict,
+                           execution: typing.Optional[ExecutionConfig] = None,
                            write: bool = True) -> None:
   """Starts or resumes a run folder: checks an existing config.json, then (re)writes it.
 
   Args:
     savedir: the run folder (created if needed).
-    model, train, data: the run's configuration (as in :func:`resolved_config`).
+    model, train, data, execution: the run's configuration (as in :func:`resolved_config`);
+      config.json records the execution settings of the latest start.
     write: write config.json (only the chief of a cluster writes).
 
   Raises:
@@ -171,7 +182,7 @@ def check_and_write_config(savedir: str, model: ModelConfig, train, data: dict,
     check_resumable(load_run_config(savedir), model, train, data)
   if write:
     atomic.write_text(os.path.join(savedir, CONFIG_FILE),
-                      json.dumps(resolved_config(model, train, data), indent=2,
+                      json.dumps(resolved_config(model, train, data, execution), indent=2,
                                  sort_keys=True))
 
 

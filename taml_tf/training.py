@@ -1,5 +1,9 @@
 """Strategy-agnostic meta-training: the replica step, the host loop, checkpoints, summaries.
 
+The :class:`~taml_tf.learner.MetaLearner` computes; this module runs it. :class:`MetaUpdate`
+owns the replica step (as orbit's trainers do): the meta-gradient, XLA-compiled where
+configured, its mean over replicas, clipping, and the Adam optimizer.
+
 The loop follows tensorflow/models' orbit style: a ``tf.function`` runs ``steps_per_call``
 steps of ``strategy.run(replica_step, ...)`` per host call (what TPUs need), and the host does
 the rest between calls: checkpoints (``tf.train.CheckpointManager``), TensorBoard summaries, a
@@ -27,12 +31,131 @@ from taml_tf import evaluation
 from taml_tf import reports
 from taml_tf import results
 from taml_tf import run_dir
+from taml_tf.config import ExecutionConfig
 from taml_tf.config import ModelConfig
+from taml_tf.episodes import Episode
 from taml_tf.learner import MetaLearner
 
 BEST_RULES = ('id', 'ood', 'mean')
-# What each meta-update reports (MetaLearner.train_step), logged as TensorBoard scalars.
+# What each meta-update reports (MetaUpdate.train_step), logged as TensorBoard scalars.
 METRICS = ('loss', 'cross_entropy', 'kl', 'accuracy', 'clip_fraction')
+
+
+class MetaUpdate:
+  """Runs the meta-update of a MetaLearner: gradient, mean over replicas, clip, Adam step.
+
+  Create it inside the strategy's scope, so that the optimizer's slots are distributed like
+  the variables they belong to.
+
+  Args:
+    learner: the MetaLearner whose ``meta_variables`` are learned (its config gives
+      ``meta_lr`` and ``grad_clip``).
+    execution: how the gradient is computed (XLA, tasks in turn, static shapes).
+  """
+
+  def __init__(self, learner: MetaLearner, execution: ExecutionConfig | None = None):
+    self.learner = learner
+    self.execution = execution or ExecutionConfig()
+    self.optimizer = keras.optimizers.Adam(learner.config.meta_lr)
+    # XLA (when configured) compiles the gradient computation only: the value assertions of
+    # validation.py and the optimizer update stay outside the compiled cluster.
+    self.compiled_gradients = tf.function(self.compute_gradients,
+                                          jit_compile=self.execution.jit_compile)
+
+  def build(self) -> None:
+    """Creates the optimizer slots (needed before a distributed first step)."""
+    self.optimizer.build(self.learner.meta_variables)
+
+  def compute_gradients(self, batch: Episode, seed, task_offset=0):
+    """The learner's meta-gradient of `batch`, computed as ``execution`` says (not compiled).
+
+    Args:
+      batch: a batched Episode of tensors.
+      seed: int32 [2] stateless seed for the posterior samples.
+      task_offset: the batch's first task in the global meta-batch (see
+        :meth:`MetaLearner.batch_loss`).
+
+    Returns:
+      (gradients, metrics) of :meth:`MetaLearner.compute_gradients`.
+    """
+    return self.learner.compute_gradients(
+        batch, seed, task_offset=task_offset, sequential=self.execution.sequential_tasks,
+        static_shapes=self.execution.static_shapes)
+
+  def apply_gradients(self, grads) -> tf.Tensor:
+    """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
+
+    Under a distribution strategy with R replicas (called inside ``strategy.run``), each
+    replica's gradient is that of the mean loss over its own tasks; the global meta-batch
+    gradient is their mean, and clipping applies to that global gradient, so R replicas
+    compute exactly the update of one device on the whole meta-batch.
+
+    Args:
+      grads: this replica's gradients, in the order of the learner's ``meta_variables``.
+
+    Returns:
+      The fraction of gradient entries the clip changed (|g| > grad_clip), a diagnostic of
+      how often the [-3, 3] clip of the authors' code binds.
+    """
+    clip = self.learner.config.grad_clip
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    context = tf.distribute.get_replica_context()
+    if replicas > 1 and context is not None:
+      grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [g / replicas for g in grads])
+    clipped = tf.add_n([tf.reduce_sum(tf.cast(tf.abs(g) > clip, tf.float32)) for g in grads])
+    clip_fraction = clipped / float(sum(g.shape.num_elements() for g in grads))
+    grads = [tf.clip_by_value(g, -clip, clip) for g in grads]
+    if replicas > 1 and context is not None:
+      # The Keras optimizer sums the replicas' gradients once more.
+      grads = [g / replicas for g in grads]
+    self.optimizer.apply_gradients(zip(grads, self.learner.meta_variables))
+    return clip_fraction
+
+  def train_step(self, batch: Episode, seed, task_offset=0) -> dict:
+    """One meta-update: validate the batch, compute the meta-gradient, clip, Adam.
+
+    Usable eagerly or inside ``tf.function`` / ``strategy.run``. The gradient computation is
+    compiled with XLA when ``execution.jit_compile`` is set.
+
+    Args:
+      batch: a batched Episode of tensors.
+      seed: int32 [2] stateless seed for the posterior samples.
+      task_offset: see :meth:`compute_gradients`.
+
+    Returns:
+      The metrics dict of :meth:`MetaLearner.batch_loss` plus 'clip_fraction' (see
+      :meth:`apply_gradients`).
+
+    Raises:
+      ValueError / tf.errors.InvalidArgumentError: for a malformed batch, before any update.
+    """
+    batch = self.learner.validate(batch, batched=True)
+    grads, metrics = self.compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32),
+                                             task_offset=task_offset)
+    # Inside tf.function the optimizer's step counter has no data dependency on the gradients,
+    # and a control dependency on a (possibly inlined) function call only waits for its side
+    # effects. A dependency on a data output keeps the whole update behind `validate`'s checks.
+    with tf.control_dependencies([tf.identity(metrics['loss'])]):
+      clip_fraction = self.apply_gradients(grads)
+    return dict(metrics, clip_fraction=clip_fraction)
+
+
+class _CheckpointedLearner(tf.Module):
+  """The 'learner' node of a training checkpoint: the learner's state and the optimizer.
+
+  Checkpoints keep the optimizer under ``learner/optimizer/...`` (the layout of every run
+  written so far, tests/testdata/checkpoint_keys.json), so runs resume across versions, and
+  ``tf.train.Checkpoint(learner=learner)`` (evaluation, export) reads them ignoring the
+  optimizer. The attributes are the learner's own checkpointed children.
+  """
+
+  def __init__(self, learner: MetaLearner, optimizer):
+    super().__init__(name=learner.name)
+    self.backbone = learner.backbone
+    self.encoder = learner.encoder
+    self.alpha = learner.alpha
+    self.checkpoint_variables = learner.checkpoint_variables
+    self.optimizer = optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +166,6 @@ class TrainConfig:
     savedir: folder for checkpoints, the resolved configuration, logs and the best model.
     num_steps: meta-updates in total (the authors' ``n_train_iters``).
     meta_batch: tasks per meta-update over all replicas (the authors' ``metabatch``).
-    steps_per_call: meta-updates per host call (several amortise host overhead; TPUs).
     save_freq: checkpoint every this many steps.
     eval_freq: validate every this many steps (0: never during training).
     log_freq: progress line and summaries every this many steps.
@@ -59,7 +181,6 @@ class TrainConfig:
   savedir: str
   num_steps: int = 50000
   meta_batch: int = 4
-  steps_per_call: int = 1
   save_freq: int = 1000
   eval_freq: int = 1000
   log_freq: int = 50
@@ -69,8 +190,7 @@ class TrainConfig:
 
   def __post_init__(self):
     problems = []
-    for name in ('num_steps', 'meta_batch', 'steps_per_call', 'save_freq', 'log_freq',
-                 'max_to_keep'):
+    for name in ('num_steps', 'meta_batch', 'save_freq', 'log_freq', 'max_to_keep'):
       if getattr(self, name) < 1:
         problems.append(f'{name} must be >= 1, got {getattr(self, name)}')
     if self.eval_freq < 0:
@@ -100,13 +220,22 @@ class Trainer:
       preemption: cloud TPU VMs and spot machines send SIGTERM before a short grace period).
       ``run`` installs their handlers only for its own duration, from the main thread, and
       restores the previous handlers when it returns. ``()`` leaves the signals alone.
+    execution: how the steps run (XLA, tasks in turn, static shapes, steps per host call);
+      free to differ from the run's earlier processes. A TPU strategy needs static shapes.
+      The padding of `dataset_fn`'s batches must be ``execution.pad_to``.
+
+  Raises:
+    ValueError: for a meta-batch the replicas cannot share, the 'ood' rule without OOD
+      validation sets, or a TPU strategy without static shapes.
   """
 
   def __init__(self, model_config: ModelConfig, train_config: TrainConfig,
                dataset_fn: typing.Callable, strategy: tf.distribute.Strategy | None = None,
                validation_sets: typing.Callable | None = None, ood_names=(),
-               data_config: dict | None = None, stop_signals=(signal.SIGTERM,)):
+               data_config: dict | None = None, stop_signals=(signal.SIGTERM,),
+               execution: ExecutionConfig | None = None):
     self.model_config = model_config
+    self.execution = execution or ExecutionConfig()
     self.stop_signals = tuple(stop_signals)
     # Set (from a signal handler or another thread) to stop at the next step boundary.
     self._stop = threading.Event()
@@ -121,19 +250,26 @@ class Trainer:
       raise ValueError(f'meta_batch={train_config.meta_batch} is not divisible by the '
                        f'{replicas} replicas of the strategy')
     self.per_replica_batch = train_config.meta_batch // replicas
+    if (isinstance(self.strategy, tf.distribute.TPUStrategy)
+        and not self.execution.static_shapes):
+      raise ValueError('a TPU strategy needs static shapes: ExecutionConfig(static_shapes=True) '
+                       '(--strategy=tpu sets it)')
     if validation_sets is not None and train_config.best_rule == 'ood' and not self.ood_names:
       raise ValueError("best_rule='ood' needs out-of-distribution validation sets "
                        '(--ood_dataset)')
     self.data_config = data_config or {}
-    self.run_config = run_dir.resolved_config(model_config, train_config, self.data_config)
+    self.run_config = run_dir.resolved_config(model_config, train_config, self.data_config,
+                                              self.execution)
     # The initial parameters come from the seed: a killed run and its resumption in another
     # process, and an uninterrupted run with the same seed, start from the same parameters.
     keras.utils.set_random_seed(train_config.seed)
     with self.strategy.scope():
       self.learner = MetaLearner(model_config)
-      self.learner.build_optimizer()
+      self.update = MetaUpdate(self.learner, self.execution)
+      self.update.build()
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    self.checkpoint = tf.train.Checkpoint(learner=self.learner, step=self.step)
+    self.checkpoint = tf.train.Checkpoint(
+        learner=_CheckpointedLearner(self.learner, self.update.optimizer), step=self.step)
     # Only the chief writes the run's files; other workers of a multi-worker cluster save
     # into folders of their own that they delete again (distribute.write_dir).
     self.is_chief = distribute.is_chief(self.strategy)
@@ -148,11 +284,16 @@ class Trainer:
     self._best = None
     self._train_fn = None
 
+  @property
+  def optimizer(self):
+    """The Adam optimizer of the meta-update."""
+    return self.update.optimizer
+
   # ------------------------------------------------------------------------- state
   def restore(self) -> int:
     """Writes or checks config.json, restores the latest checkpoint; returns the step."""
     run_dir.check_and_write_config(self.config.savedir, self.model_config, self.config,
-                                   self.data_config, write=self.is_chief)
+                                   self.data_config, self.execution, write=self.is_chief)
     # Every worker resumes from the chief's latest checkpoint.
     latest = self._latest()
     if latest:
@@ -176,7 +317,7 @@ class Trainer:
     """One meta-update on this replica's share of the global meta-batch."""
     context = tf.distribute.get_replica_context()
     offset = context.replica_id_in_sync_group * self.per_replica_batch
-    return self.learner.train_step(batch, seed, task_offset=offset)
+    return self.update.train_step(batch, seed, task_offset=offset)
 
   def _build_train_fn(self):
     strategy, seed = self.strategy, self.config.seed
@@ -262,7 +403,7 @@ class Trainer:
     restore_signals = self._install_stop_handlers()
     try:
       while step < cfg.num_steps and not self._stop.is_set():
-        count = min(cfg.steps_per_call, cfg.num_steps - step)
+        count = min(self.execution.steps_per_call, cfg.num_steps - step)
         metrics, losses = self._train_fn(
           iterator, count if self._train_fn.unrolled else tf.constant(count, tf.int32))
         losses = losses.numpy()

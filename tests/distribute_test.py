@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from taml_tf import config as config_lib
 from taml_tf import distribute
 
 try:  # Before TensorFlow initialises its devices (tests/conftest.py does the same).
@@ -98,9 +99,9 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
       self.assertAllClose(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
     # Adam's first moment after one step is (1 - beta_1) * the applied gradient: the
     # all-reduced clipped gradient is the single device's clipped gradient.
-    beta_1 = default.learner.optimizer.beta_1
+    beta_1 = default.optimizer.beta_1
     for name, opt in (('default', default), ('mirrored', replicated)):
-      momenta = opt.learner.optimizer._momentums
+      momenta = opt.optimizer._momentums
       self.assertLen(momenta, len(clipped))
       for g, m in zip(clipped, momenta):
         self.assertAllClose(g, np.asarray(m.numpy()) / (1 - beta_1), rtol=1e-4, atol=1e-6,
@@ -115,7 +116,8 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
     default.run()
     savedir = tt.tmpdir(self)
     first = tt.make_trainer(savedir, num_steps=1, save_freq=1, model=model, data=data,
-                            meta_batch=B, strategy=mirrored(), steps_per_call=2)
+                            meta_batch=B, strategy=mirrored(),
+                            execution=config_lib.ExecutionConfig(pad_to='max', steps_per_call=2))
     self.assertEqual(first.run()['step'], 1)
     # The resumed stream continues where a 2-replica run stopped: replica r of step s gets
     # the episodes [s*B + r*B/2, s*B + (r+1)*B/2) of the one input pipeline.
@@ -134,16 +136,17 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
     self.assertGreaterEqual(len(tight), len(diffs) - 3, diffs)
 
   def test_replica_step_compiles_with_xla_on_cpu(self):
-    model = tt.tiny_model(jit_compile=True)
-    data = tt.tiny_data(pad_to='max')
+    model = tt.tiny_model()
+    data = tt.tiny_data()
     batch = global_batch(data)
-    xla = tt.make_trainer(tt.tmpdir(self), model=model, data=data, meta_batch=B)
+    xla = tt.make_trainer(tt.tmpdir(self), model=model, data=data, meta_batch=B,
+                          execution=config_lib.ExecutionConfig(jit_compile=True))
     learner = xla.learner
     checked = learner.validate(batch, batched=True)
-    hlo = learner._compiled_gradients.experimental_get_compiler_ir(
-        checked, SEED, mode='sample', task_offset=0)(stage='hlo')
+    hlo = xla.update.compiled_gradients.experimental_get_compiler_ir(
+        checked, SEED, task_offset=0)(stage='hlo')
     self.assertIn('HloModule', hlo)
-    compiled, compiled_metrics = learner._compiled_gradients(checked, SEED, task_offset=0)
+    compiled, compiled_metrics = xla.update.compiled_gradients(checked, SEED, task_offset=0)
     plain, plain_metrics = learner.compute_gradients(checked, SEED)
     self.assertAllClose(compiled_metrics['loss'], plain_metrics['loss'], rtol=1e-4)
     for g, h in zip(compiled, plain):
@@ -178,8 +181,9 @@ class TPUTest(tf.test.TestCase):
     self.assertGreaterEqual(strategy.num_replicas_in_sync, 1)
     meta_batch = 2 * strategy.num_replicas_in_sync
     trainer = tt.make_trainer(tt.tmpdir(self), num_steps=2, meta_batch=meta_batch,
-                              model=tt.tiny_model(jit_compile=True), strategy=strategy,
-                              steps_per_call=2)
+                              model=tt.tiny_model(), strategy=strategy,
+                              execution=config_lib.ExecutionConfig(jit_compile=True,
+                                                                   steps_per_call=2))
     self.assertEqual(trainer.run()['step'], 2)
     self.assertTrue(all(np.all(np.isfinite(v)) for v in tt.state(trainer).values()))
 

@@ -19,7 +19,7 @@ class ExperimentTest(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, 'unknown sampler mode'):
       experiment.DataConfig(shot_mode='lopsided')
     with self.assertRaisesRegex(ValueError, 'pad_to'):
-      experiment.DataConfig(pad_to='half')
+      experiment.DataConfig().sampler('half')
     cfg = experiment.DataConfig(id_datasets=['a'], image_shape=[16, 16, 1])
     self.assertEqual((cfg.id_datasets, cfg.image_shape), (('a',), (16, 16, 1)))
     self.assertEqual(experiment.DataConfig(**cfg.to_dict()), cfg)

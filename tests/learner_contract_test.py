@@ -10,6 +10,7 @@ from absl.testing import parameterized
 
 from taml_tf import config as config_lib
 from taml_tf import episodes
+from taml_tf import training
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -39,7 +40,7 @@ class ContractTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters((name, name) for name in sorted(config_lib.VARIANTS))
   def test_contract(self, name):
     learner = make_learner(name)
-    step = tf.function(learner.train_step)
+    step = tf.function(training.MetaUpdate(learner).train_step)
     objective = tf.function(lambda b, s: learner.batch_loss(b, s, 'sample')[0])
     evaluate = tf.function(lambda b: learner.batch_loss(b, tf.constant([0, 0]), 'mean')[1])
     rng = np.random.default_rng(0)

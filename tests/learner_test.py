@@ -6,6 +6,7 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import episodes
 from taml_tf import learner as learner_lib
+from taml_tf import training
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -60,15 +61,14 @@ class PaddingInvarianceTest(tf.test.TestCase):
   def test_masked_support_path_matches_unpadded(self):
     """The padded support rows themselves, masked, change nothing (5 steps, every variable on).
 
-    Outside XLA the learner drops support padding before any masked code runs
-    (MetaLearner.real_support), so the test above never runs the masked support path. A
-    learner configured for XLA keeps the padding (static shapes) while task_output and
-    compute_gradients still run eagerly: the batch-norm statistics, the weighted inner loss and
-    the set encoder then see the padding rows and must ignore them. The padding rows hold
+    Without static shapes the learner drops support padding before any masked code runs
+    (MetaLearner.real_support), so the test above never runs the masked support path. With
+    static_shapes=True (XLA, TPU) it keeps the padding while task_output and compute_gradients
+    still run eagerly: the batch-norm statistics, the weighted inner loss and the set encoder
+    then see the padding rows and must ignore them. The padding rows hold
     bright noise labelled with real classes, so an unmasked statistic or count shows.
     """
-    cfg = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), train_inner_steps=5,
-                      jit_compile=True)
+    cfg = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), train_inner_steps=5)
     tf.keras.utils.set_random_seed(12)
     learner = MetaLearner(cfg)
     rng = np.random.default_rng(3)
@@ -83,10 +83,11 @@ class PaddingInvarianceTest(tf.test.TestCase):
     labels[7:] = np.arange(9) % 3
     padded = padded._replace(support_images=images, support_labels=labels)
     plain_t, padded_t = episodes.to_tensors(plain), episodes.to_tensors(padded)
-    self.assertEqual(learner.real_support(padded_t).support_images.shape[0], 16)
+    self.assertEqual(learner.real_support(padded_t, static_shapes=True).support_images.shape[0],
+                     16)
 
-    out_a = learner.task_output(plain_t, SEED)
-    out_b = learner.task_output(padded_t, SEED)
+    out_a = learner.task_output(plain_t, SEED, static_shapes=True)
+    out_b = learner.task_output(padded_t, SEED, static_shapes=True)
     self.assertAllClose(out_a.logits, out_b.logits[:, :3], atol=1e-4, rtol=1e-4,
                         msg='query logits (of order 0.1)')
     self.assertAllClose(out_a.cross_entropy, out_b.cross_entropy, atol=1e-5)
@@ -94,8 +95,8 @@ class PaddingInvarianceTest(tf.test.TestCase):
     for name in ('omega', 'gamma', 'z'):
       a, b = getattr(out_a.balancing, name), getattr(out_b.balancing, name)
       self.assertAllClose(a, b[:3] if name == 'omega' else b, atol=1e-5, msg=name)
-    grads_a, m_a = learner.compute_gradients(batch_of(plain), SEED)
-    grads_b, m_b = learner.compute_gradients(batch_of(padded), SEED)
+    grads_a, m_a = learner.compute_gradients(batch_of(plain), SEED, static_shapes=True)
+    grads_b, m_b = learner.compute_gradients(batch_of(padded), SEED, static_shapes=True)
     self.assertAllClose(m_a['loss'], m_b['loss'], atol=1e-5)
     for v, ga, gb in zip(learner.meta_variables, grads_a, grads_b):
       self.assertAllClose(ga, gb, atol=2e-4, rtol=2e-3, msg=v.path)
@@ -135,17 +136,16 @@ class MetaGradientTest(tf.test.TestCase):
     self.assertGreater(np.abs(g2 - g1).max(), 1e-4)
 
   def test_tasks_in_turn_give_the_same_update(self):
-    self.assertFalse(self.second.config.sequential_tasks)  # the default
-    seq = MetaLearner(self.second.config.replace(sequential_tasks=True))
-    for a, b in zip(seq.meta_variables, self.second.meta_variables):
-      a.assign(b)
+    self.assertFalse(config_lib.ExecutionConfig().sequential_tasks)  # the default
+    seq = training.MetaUpdate(self.second, config_lib.ExecutionConfig(sequential_tasks=True))
     g_ref, m_ref = self.second.compute_gradients(self.batch, SEED)
-    for run in (seq.compute_gradients, seq._compiled_gradients):
+    for run in (seq.compute_gradients, seq.compiled_gradients,
+                lambda b, s: self.second.compute_gradients(b, s, sequential=True)):
       g_seq, m_seq = run(self.batch, SEED)
       self.assertLen(g_seq, len(g_ref))
       for k in m_ref:
         self.assertAllClose(m_seq[k], m_ref[k], atol=1e-6, msg=k)
-      for v, a, b in zip(seq.meta_variables, g_seq, g_ref):
+      for v, a, b in zip(self.second.meta_variables, g_seq, g_ref):
         self.assertAllClose(a, b, atol=1e-6, rtol=1e-5, msg=v.path)
     # The two tasks' seeds are still their own: a one-task batch gives task 0's gradient.
     single = episodes.Episode(*[x[:1] for x in self.batch])
@@ -160,7 +160,7 @@ class MetaGradientTest(tf.test.TestCase):
     learner = MetaLearner(self.second.config.replace(grad_clip=clip))
     for a, b in zip(learner.meta_variables, self.second.meta_variables):
       a.assign(b)
-    metrics = learner.train_step(self.batch, SEED)
+    metrics = training.MetaUpdate(learner).train_step(self.batch, SEED)
     self.assertAllClose(metrics['clip_fraction'], expected, atol=2e-3)
 
   def test_matches_finite_differences(self):
@@ -199,13 +199,14 @@ class CompileAndPermutationTest(tf.test.TestCase):
     cls.learner = MetaLearner(cls.config)
 
   def test_train_step_compiles_with_xla_on_cpu(self):
-    xla = MetaLearner(self.config.replace(jit_compile=True))
-    for a, b in zip(xla.meta_variables, self.learner.meta_variables):
+    xla_learner = MetaLearner(self.config)
+    for a, b in zip(xla_learner.meta_variables, self.learner.meta_variables):
       a.assign(b)
+    xla = training.MetaUpdate(xla_learner, config_lib.ExecutionConfig(jit_compile=True))
     rng = np.random.default_rng(5)
     batch = batch_of(*[tasks.omniglot_task(rng, [1, 2, 3, 1, 2], queries=2, max_way=5,
                                            support_size=25, query_size=10) for _ in range(2)])
-    g_xla, m_xla = xla._compiled_gradients(batch, SEED)
+    g_xla, m_xla = xla.compiled_gradients(batch, SEED)
     g_ref, m_ref = self.learner.compute_gradients(batch, SEED)
     # Same samples (XLA-stable noise), so only rounding differs.
     self.assertAllClose(m_xla['loss'], m_ref['loss'], atol=1e-5)
@@ -219,8 +220,9 @@ class CompileAndPermutationTest(tf.test.TestCase):
     ep = episodes.to_tensors(tasks.omniglot_task(np.random.default_rng(8), [1, 2], queries=1,
                                                  max_way=5, support_size=10, query_size=5))
     self.assertEqual(self.learner.real_support(ep).support_images.shape[0], 3)
-    xla = MetaLearner(self.config.replace(jit_compile=True))
-    self.assertEqual(xla.real_support(ep).support_images.shape[0], 10)
+    xla = config_lib.ExecutionConfig(jit_compile=True)
+    self.assertEqual(self.learner.real_support(ep, xla.static_shapes).support_images.shape[0],
+                     10)
 
   def test_permuting_class_ids_permutes_predictions(self):
     ep = tasks.omniglot_task(np.random.default_rng(6), [1, 3, 2, 4], queries=3, max_way=5)
@@ -242,7 +244,8 @@ class BadInputTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.learner = MetaLearner(tiny_config(train_inner_steps=1))
-    cls.step = staticmethod(tf.function(cls.learner.train_step))
+    cls.update = training.MetaUpdate(cls.learner)
+    cls.step = staticmethod(tf.function(cls.update.train_step))
     cls.good = tasks.omniglot_task(np.random.default_rng(7), [1, 2, 2], queries=2, max_way=5,
                                    support_size=10, query_size=6)
 
@@ -250,12 +253,12 @@ class BadInputTest(tf.test.TestCase):
                       batched=True):
     before = [v.numpy().copy() for v in self.learner.meta_variables]
     batch = batch_of(episode) if batched else episodes.to_tensors(episode)
-    for run in (self.learner.train_step, self.step):
+    for run in (self.update.train_step, self.step):
       with self.assertRaisesRegex(errors, pattern):
         run(batch, SEED)
     for b, v in zip(before, self.learner.meta_variables):
       self.assertAllEqual(b, v.numpy())
-    self.assertEqual(int(self.learner.optimizer.iterations), 0)
+    self.assertEqual(int(self.update.optimizer.iterations), 0)
 
   def test_labels_out_of_range(self):
     labels = self.good.support_labels.copy()
@@ -281,10 +284,10 @@ class BadInputTest(tf.test.TestCase):
   def test_wrong_rank_dtype_and_size(self):
     self.assert_rejected(self.good, 'rank 5', batched=False)
     with self.assertRaisesRegex(ValueError, 'must have dtype float32'):
-      self.learner.train_step(batch_of(self.good)._replace(
+      self.update.train_step(batch_of(self.good)._replace(
           support_images=tf.zeros([1, 10, 28, 28, 1], tf.float64)), SEED)
     with self.assertRaisesRegex(ValueError, r'model expects \(28, 28, 1\)'):
-      self.learner.train_step(batch_of(self.good)._replace(
+      self.update.train_step(batch_of(self.good)._replace(
           query_images=tf.zeros([1, 6, 32, 32, 1])), SEED)
 
   def test_more_classes_than_the_model_allows(self):

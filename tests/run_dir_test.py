@@ -84,12 +84,22 @@ class ConfigTest(tf.test.TestCase):
     run_dir.check_and_write_config(savedir, tiny_model(), longer, DATA)
     self.assertEqual(run_dir.load_run_config(savedir)['train']['num_steps'], 9)
 
-  def test_resume_allows_schedule_and_data_dir_changes(self):
+  def test_resume_allows_schedule_execution_and_data_dir_changes(self):
     model = tiny_model()
     saved = run_dir.resolved_config(model, training.TrainConfig('a', num_steps=2), DATA)
     train = training.TrainConfig('b', num_steps=10, save_freq=5, eval_freq=3, log_freq=2,
-                                 steps_per_call=2, max_to_keep=1)
+                                 max_to_keep=1)
     run_dir.check_resumable(saved, model, train, dict(DATA, data_dir='/elsewhere'))
+    # Execution settings, in today's section or where older versions saved them, may differ.
+    saved['execution'] = dataclasses.asdict(config_lib.ExecutionConfig(
+        jit_compile=True, sequential_tasks=True, steps_per_call=2))
+    run_dir.check_resumable(saved, model, train, DATA)
+    old = json.loads(json.dumps(saved))
+    del old['execution']
+    old['model'].update(jit_compile=True, sequential_tasks=True)
+    old['train']['steps_per_call'] = 3
+    old['data']['pad_to'] = 'max'
+    run_dir.check_resumable(old, model, train, DATA)
     with self.assertRaisesRegex(ValueError, 'model.channels.*train.best_rule'):
       run_dir.check_resumable(saved, model.replace(channels=8),
                               dataclasses.replace(train, best_rule='ood'), DATA)

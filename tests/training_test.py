@@ -26,6 +26,7 @@ except RuntimeError:
   pass
 
 WAY, SHOT, QUERY = 3, 2, 1
+TESTDATA = os.path.join(os.path.dirname(__file__), 'testdata')
 
 
 def tiny_model(variant='bayesian_taml', **overrides):
@@ -39,7 +40,7 @@ def tiny_model(variant='bayesian_taml', **overrides):
 
 def tiny_data(**overrides):
   kw = dict(id_datasets=('embedded',), ood_datasets=('embedded_ood',), image_shape=(16, 16, 1),
-            way=WAY, max_shot=SHOT, query=QUERY, pad_to='max')
+            way=WAY, max_shot=SHOT, query=QUERY)
   kw.update(overrides)
   return experiment.DataConfig(**kw)
 
@@ -47,18 +48,19 @@ def tiny_data(**overrides):
 _SOURCES = {}
 
 
-def dataset_fn(data, seed, meta_batch):
+def dataset_fn(data, seed, meta_batch, pad_to='max'):
   """experiment.train_dataset_fn, with the sources loaded once per process."""
-  key = (data, seed, meta_batch)
+  key = (data, seed, meta_batch, pad_to)
   if key not in _SOURCES:
-    _SOURCES[key] = experiment.train_dataset_fn(data, seed, meta_batch)
+    _SOURCES[key] = experiment.train_dataset_fn(data, seed, meta_batch, pad_to)
   return _SOURCES[key]
 
 
 def make_trainer(savedir, num_steps=4, model=None, data=None, strategy=None, validation=False,
-                 **train_kw):
+                 execution=None, **train_kw):
   model = model or tiny_model()
   data = data or tiny_data()
+  execution = execution or config_lib.ExecutionConfig(pad_to='max')
   kw = dict(savedir=savedir, num_steps=num_steps, meta_batch=2, save_freq=2, eval_freq=0,
             log_freq=1, seed=3)
   kw.update(train_kw)
@@ -67,18 +69,20 @@ def make_trainer(savedir, num_steps=4, model=None, data=None, strategy=None, val
   if validation:
     cached = experiment.evaluation_sets(data, 'val', 2)
     sets = lambda: cached
-  return training.Trainer(model, train, dataset_fn(data, train.seed, train.meta_batch),
+  return training.Trainer(model, train,
+                          dataset_fn(data, train.seed, train.meta_batch, execution.pad_to),
                           strategy, validation_sets=sets,
-                          ood_names=experiment.ood_names(data), data_config=data.to_dict())
+                          ood_names=experiment.ood_names(data), data_config=data.to_dict(),
+                          execution=execution)
 
 
 def state(trainer):
   """Every variable of the run as numpy: step, optimizer iterations, meta-variables, slots."""
   out = {'step': int(trainer.step.numpy()),
-         'iterations': int(trainer.learner.optimizer.iterations.numpy())}
+         'iterations': int(trainer.optimizer.iterations.numpy())}
   for i, v in enumerate(trainer.learner.meta_variables):
     out[f'var{i}'] = np.array(v.numpy())
-  for i, v in enumerate(trainer.learner.optimizer.variables):
+  for i, v in enumerate(trainer.optimizer.variables):
     out[f'opt{i}'] = np.array(v.numpy())
   return out
 
@@ -124,7 +128,7 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(first.run()['step'], 2)
     resumed = make_trainer(savedir, num_steps=4)  # num_steps may grow on resume
     self.assertEqual(resumed.restore(), 2)
-    self.assertEqual(int(resumed.learner.optimizer.iterations.numpy()), 2)
+    self.assertEqual(int(resumed.optimizer.iterations.numpy()), 2)
     self.assertStatesEqual(state(first), state(resumed))
     self.assertEqual(resumed.run()['step'], 4)
     got = state(resumed)
@@ -147,10 +151,10 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotAllClose(batches[0][0], after[0])
 
   def test_steps_per_call_stops_at_num_steps(self):
-    trainer = make_trainer(tmpdir(self), num_steps=3, steps_per_call=2,
-                           model=tiny_model('metasgd'))
+    trainer = make_trainer(tmpdir(self), num_steps=3, model=tiny_model('metasgd'),
+                           execution=config_lib.ExecutionConfig(pad_to='max', steps_per_call=2))
     self.assertEqual(trainer.run()['step'], 3)
-    self.assertEqual(int(trainer.learner.optimizer.iterations.numpy()), 3)
+    self.assertEqual(int(trainer.optimizer.iterations.numpy()), 3)
     self.assertEqual(trainer.manager.latest_checkpoint.rsplit('-', 1)[1], '3')
 
   def test_incompatible_resume_is_refused(self):
@@ -297,6 +301,7 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(saved, json.loads(json.dumps(trainer.run_config)))
     self.assertEqual(config_lib.ModelConfig(**saved['model']), model)
     self.assertEqual(experiment.DataConfig(**saved['data']), data)
+    self.assertEqual(config_lib.ExecutionConfig(**saved['execution']), trainer.execution)
     self.assertEqual(saved['train']['num_steps'], 2)
     # Written atomically: no temporary file left next to it.
     self.assertEqual([f for f in os.listdir(savedir) if f.startswith('.')], [])
@@ -345,6 +350,113 @@ class TrainConfigTest(tf.test.TestCase):
       training.TrainConfig('x', num_steps=0, best_rule='best')
     with self.assertRaisesRegex(ValueError, 'savedir must be set'):
       training.TrainConfig('')
+
+
+class CheckpointCompatibilityTest(tf.test.TestCase):
+  """Checkpoints and config.json of runs written before MetaUpdate and ExecutionConfig existed
+  (tests/testdata, written by tests/testdata/make_checkpoint_keys.py on main at eef3f86)."""
+
+  def test_checkpoint_has_the_keys_and_shapes_of_earlier_runs(self):
+    # Same keys both ways: today's Trainer restores the long runs written before, and they
+    # (with the code that wrote them) restore today's checkpoints.
+    with open(os.path.join(TESTDATA, 'checkpoint_keys.json')) as f:
+      expected = json.load(f)
+    for variant, keys in expected.items():
+      with self.subTest(variant):
+        savedir = tmpdir(self)
+        make_trainer(savedir, num_steps=1, save_freq=1, model=tiny_model(variant)).run()
+        path = tf.train.latest_checkpoint(os.path.join(savedir, 'checkpoints'))
+        got = {name: list(shape) for name, shape in tf.train.list_variables(path)}
+        self.assertEqual(sorted(got), sorted(keys))
+        self.assertEqual(got, keys)
+
+  def copied_run(self):
+    savedir = os.path.join(tmpdir(self), 'run')
+    shutil.copytree(os.path.join(TESTDATA, 'main_run'), savedir)
+    return savedir
+
+  def test_an_earlier_run_resumes_with_other_execution_settings(self):
+    savedir = self.copied_run()
+    with open(os.path.join(savedir, 'config.json')) as f:
+      old = json.load(f)
+    # The layout of that version: execution settings inside the model, data and train sections.
+    self.assertIn('jit_compile', old['model'])
+    self.assertIn('pad_to', old['data'])
+    self.assertIn('steps_per_call', old['train'])
+    self.assertNotIn('execution', old)
+    reader = tf.train.load_checkpoint(os.path.join(savedir, 'checkpoints', 'ckpt-1'))
+    model = tiny_model('metasgd')
+    for execution in (config_lib.ExecutionConfig(jit_compile=True, steps_per_call=3),
+                      config_lib.ExecutionConfig(sequential_tasks=True, pad_to='bucket'),
+                      config_lib.ExecutionConfig(static_shapes=True)):
+      with self.subTest(str(execution)):
+        trainer = make_trainer(savedir, num_steps=2, save_freq=1, model=model,
+                               execution=execution)
+        self.assertEqual(trainer.restore(), 1)
+        self.assertEqual(int(trainer.optimizer.iterations.numpy()), 1)
+        for name, variable in trainer.learner.alpha.items():
+          key = f'learner/alpha/{name.replace("/", ".S")}/.ATTRIBUTES/VARIABLE_VALUE'
+          self.assertAllEqual(variable.numpy(), reader.get_tensor(key), msg=name)
+        slots = [v for v in trainer.optimizer.variables if 'iteration' not in v.path
+                 and 'learning_rate' not in v.path]
+        self.assertGreater(max(float(np.abs(v.numpy()).max()) for v in slots), 0.0)
+        # config.json is rewritten in today's layout.
+        saved = run_dir.load_run_config(savedir)
+        with open(os.path.join(savedir, 'config.json')) as f:
+          self.assertEqual(json.load(f), json.loads(json.dumps(trainer.run_config)))
+        self.assertNotIn('jit_compile', saved['model'])
+        self.assertEqual(config_lib.ExecutionConfig(**saved['execution']), execution)
+    # The model still may not change.
+    with self.assertRaisesRegex(run_dir.IncompatibleRunError, 'model.channels'):
+      make_trainer(savedir, num_steps=2, model=tiny_model('metasgd', channels=8)).restore()
+    # And the resumed run trains on from its checkpoint.
+    trainer = make_trainer(savedir, num_steps=2, save_freq=1, model=model)
+    self.assertEqual(trainer.run()['step'], 2)
+    self.assertEqual(int(trainer.optimizer.iterations.numpy()), 2)
+
+  def test_an_earlier_run_evaluates(self):
+    savedir = self.copied_run()
+    run = run_dir.load_run_config(savedir)
+    self.assertEqual(run['execution'], dict(jit_compile=False, sequential_tasks=False,
+                                            static_shapes=False, pad_to='max',
+                                            steps_per_call=1))
+    model = config_lib.ModelConfig.from_dict(run['model'])
+    self.assertEqual(model, tiny_model('metasgd'))
+    self.assertEqual(experiment.DataConfig(**run['data']), tiny_data())
+    self.assertEqual(training.TrainConfig(**run['train']).meta_batch, 2)
+    learner = run_dir.restore_learner(model, run_dir.checkpoint_path(savedir))
+    reader = tf.train.load_checkpoint(run_dir.checkpoint_path(savedir))
+    kernel = 'learner/alpha/head.Skernel/.ATTRIBUTES/VARIABLE_VALUE'
+    self.assertAllEqual(learner.alpha['head/kernel'].numpy(), reader.get_tensor(kernel))
+
+
+class ExecutionConfigTest(tf.test.TestCase):
+
+  def test_padding_is_decided_once(self):
+    self.assertEqual(config_lib.ExecutionConfig().pad_to, 'bucket')
+    xla = config_lib.ExecutionConfig(jit_compile=True)
+    self.assertTrue(xla.static_shapes)
+    self.assertEqual(xla.pad_to, 'max')
+    self.assertEqual(config_lib.ExecutionConfig(static_shapes=True).pad_to, 'max')
+    self.assertEqual(config_lib.ExecutionConfig(pad_to='max').static_shapes, False)
+    with self.assertRaisesRegex(ValueError, "pad_to='bucket' contradicts static shapes"):
+      config_lib.ExecutionConfig(static_shapes=True, pad_to='bucket')
+    with self.assertRaisesRegex(ValueError, 'pad_to must be one of.*steps_per_call must be'):
+      config_lib.ExecutionConfig(pad_to='half', steps_per_call=0)
+
+  def test_upgrade_moves_the_execution_settings(self):
+    old = {'model': {'channels': 4, 'jit_compile': True, 'sequential_tasks': True},
+           'data': {'way': 3, 'pad_to': 'max'}, 'train': {'seed': 1, 'steps_per_call': 5}}
+    new = config_lib.upgrade_run_config(old)
+    self.assertEqual(new, {'model': {'channels': 4}, 'data': {'way': 3},
+                           'train': {'seed': 1},
+                           'execution': dict(jit_compile=True, sequential_tasks=True,
+                                             static_shapes=True, pad_to='max',
+                                             steps_per_call=5)})
+    self.assertIn('jit_compile', old['model'])  # the argument is left as it was
+    self.assertEqual(config_lib.upgrade_run_config(new), new)
+    with self.assertRaisesRegex(ValueError, 'unknown ModelConfig fields'):
+      config_lib.ModelConfig.from_dict({'channels': 4, 'jit': True})
 
 
 if __name__ == '__main__':

@@ -1,14 +1,18 @@
 """Flags -> configs: the authors' flags map to the right fields; every contradictory or invalid
 combination fails with a message naming the flags (on a fresh FlagValues per test)."""
 
+import json
 import os
 import re
+import shutil
 
 from absl import flags
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from taml_tf import config as config_lib
 from taml_tf import experiment
+from taml_tf import run_dir
 from taml_tf import training
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
@@ -29,7 +33,27 @@ def parse(*args):
 def resolve_all(*args):
   values = parse(*args)
   data = resolve.data_config(values)
+  resolve.execution_config(values)  # checked too
   return data, resolve.model_config(values, data.image_shape), resolve.train_config(values)
+
+
+def run_configs(*args):
+  """(model, train, data, execution): what taml-train resolves from these flags."""
+  values = parse('--savedir=/tmp/r', '--image_size=16', *args)
+  data = resolve.data_config(values)
+  return (resolve.model_config(values, data.image_shape), resolve.train_config(values),
+          data.to_dict(), resolve.execution_config(values))
+
+
+def run_config(*args):
+  """The config.json that taml-train writes for these flags."""
+  return run_dir.resolved_config(*run_configs(*args))
+
+
+def check_resumable(saved, *args):
+  """run_dir.check_resumable of a saved config.json against a resumption with these flags."""
+  model, train, data, _ = run_configs(*args)
+  run_dir.check_resumable(saved, model, train, data)
 
 
 class ResolveTest(parameterized.TestCase):
@@ -37,22 +61,26 @@ class ResolveTest(parameterized.TestCase):
   def test_defaults(self):
     data, model, train = resolve_all()
     self.assertEqual(data.id_datasets, ('embedded',))
-    self.assertEqual(data.pad_to, 'bucket')
+    self.assertEqual(resolve.execution_config(parse()), config_lib.ExecutionConfig(
+        pad_to='bucket'))
     self.assertTrue(model.alpha_on and model.omega_on and model.gamma_on and model.z_on)
     self.assertFalse(model.deterministic)
     self.assertEqual(train.num_steps, 50000)
     self.assertNotIn('x', flags.FLAGS)  # nothing leaks to the global flags
 
   def test_authors_flags_map_to_fields(self):
-    data, model, train = resolve_all(
-        '--savedir=/tmp/r', '--id_dataset=omniglot', '--ood_dataset=mnist,embedded_ood',
-        '--way=10', '--max_shot=7', '--query=3', '--n_steps=2', '--n_test_steps=4',
-        '--metabatch=8', '--meta_lr=0.01', '--alpha_on', '--omega_on', '--n_mc_samples=3',
-        '--n_train_iters=99', '--save_freq=11', '--seed=4', '--first_order', '--jit_compile',
-        '--n_channels=8', '--sequential_tasks')
+    args = ('--savedir=/tmp/r', '--id_dataset=omniglot', '--ood_dataset=mnist,embedded_ood',
+            '--way=10', '--max_shot=7', '--query=3', '--n_steps=2', '--n_test_steps=4',
+            '--metabatch=8', '--meta_lr=0.01', '--alpha_on', '--omega_on', '--n_mc_samples=3',
+            '--n_train_iters=99', '--save_freq=11', '--seed=4', '--first_order',
+            '--jit_compile', '--n_channels=8', '--sequential_tasks', '--steps_per_call=5')
+    data, model, train = resolve_all(*args)
     self.assertEqual((data.way, data.max_shot, data.query), (10, 7, 3))
     self.assertEqual(data.ood_datasets, ('mnist', 'embedded_ood'))
-    self.assertEqual(data.pad_to, 'max')  # --jit_compile needs fixed shapes
+    # --jit_compile needs fixed shapes.
+    self.assertEqual(resolve.execution_config(parse(*args)), config_lib.ExecutionConfig(
+        jit_compile=True, sequential_tasks=True, static_shapes=True, pad_to='max',
+        steps_per_call=5))
     self.assertEqual(data.image_shape, (28, 28, 1))
     # Switches alone, as in the authors' run scripts: the others are off.
     self.assertEqual((model.alpha_on, model.omega_on, model.gamma_on, model.z_on),
@@ -60,7 +88,7 @@ class ResolveTest(parameterized.TestCase):
     self.assertEqual((model.train_inner_steps, model.test_inner_steps), (2, 4))
     self.assertEqual((model.max_way, model.max_shot, model.channels), (10, 7, 8))
     self.assertEqual((model.meta_lr, model.n_mc_samples), (0.01, 3))
-    self.assertTrue(model.first_order and model.jit_compile and model.sequential_tasks)
+    self.assertTrue(model.first_order)
     self.assertEqual((train.savedir, train.meta_batch, train.num_steps, train.save_freq,
                       train.seed), ('/tmp/r', 8, 99, 11, 4))
 
@@ -85,9 +113,11 @@ class ResolveTest(parameterized.TestCase):
        '--variant=bayesian_taml contradicts --z_on=False'),
       ('tpu_without_strategy', ['--tpu=x'], "--tpu='x' needs --strategy=tpu"),
       ('bucket_with_jit', ['--pad_to=bucket', '--jit_compile'],
-       '--pad_to=bucket contradicts --jit_compile'),
+       "invalid execution flags.*pad_to='bucket' contradicts static shapes (jit_compile"),
       ('bucket_with_tpu', ['--pad_to=bucket', '--strategy=tpu'],
-       '--pad_to=bucket contradicts --jit_compile / --strategy=tpu'),
+       "invalid execution flags.*pad_to='bucket' contradicts static shapes (jit_compile or a "
+       'TPU'),
+      ('zero_steps_per_call', ['--steps_per_call=0'], 'steps_per_call must be >= 1'),
       ('inner_lr_with_alpha', ['--variant=metasgd', '--inner_lr=0.1'], '--inner_lr'),
       ('mc_with_deterministic', ['--variant=deterministic_taml', '--n_mc_samples=3'],
        '--n_mc_samples has no effect on a deterministic'),
@@ -122,6 +152,31 @@ class ResolveTest(parameterized.TestCase):
     data, _, train = resolve_all(f'--id_dataset={missing}')
     with self.assertRaisesRegex(FileNotFoundError, 'missing.npz'):
       experiment.train_dataset_fn(data, train.seed, train.meta_batch)
+
+  def test_a_run_resumes_with_other_execution_flags_only(self):
+    saved = run_config()
+    for args in (['--jit_compile'], ['--pad_to=max'], ['--steps_per_call=5'],
+                 ['--sequential_tasks'], ['--strategy=tpu', '--steps_per_call=50']):
+      with self.subTest(str(args)):
+        check_resumable(saved, *args)
+    # A config.json of the layout before ExecutionConfig: the same settings in the model,
+    # data and train sections.
+    old = json.loads(json.dumps(saved))
+    del old['execution']
+    old['model'].update(jit_compile=False, sequential_tasks=False)
+    old['data']['pad_to'] = 'bucket'
+    old['train']['steps_per_call'] = 1
+    check_resumable(old, '--jit_compile', '--steps_per_call=3')
+    for previous in (saved, old):
+      with self.assertRaisesRegex(run_dir.IncompatibleRunError, 'model.channels'):
+        check_resumable(previous, '--jit_compile', '--n_channels=8')
+
+  def test_an_earlier_run_evaluates_with_its_saved_model(self):
+    savedir = os.path.join(tt.tmpdir(self), 'run')
+    shutil.copytree(os.path.join(tt.TESTDATA, 'main_run'), savedir)
+    model, data = resolve.evaluation_configs(parse(f'--savedir={savedir}', '--jit_compile'))
+    self.assertEqual(model, tt.tiny_model('metasgd'))
+    self.assertEqual(data, tt.tiny_data())
 
   def test_evaluation_overrides_and_saved_configs(self):
     savedir = tt.tmpdir(self)
