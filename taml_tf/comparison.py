@@ -136,7 +136,7 @@ def learning_curves(root: str) -> dict:
       if not (sub.startswith('step_') and step.isdigit() and
               os.path.isfile(os.path.join(base, sub, 'results.json'))):
         continue
-      results, _ = evaluation.read_results(os.path.join(base, sub))
+      results, _ = reports.read_results(os.path.join(base, sub))
       for dataset, r in results['datasets'].items():
         curves.setdefault(run, {}).setdefault(dataset, []).append(
             (int(step), r['accuracy'], r['ci95']))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import typing
 
 import numpy as np
-import tensorflow as tf
 
 from taml_tf import episodes as episodes_lib
 

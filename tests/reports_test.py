@@ -3,7 +3,6 @@
 import os
 import tempfile
 
-import numpy as np
 import tensorflow as tf
 
 from taml_tf import reports

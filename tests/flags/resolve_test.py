@@ -227,7 +227,7 @@ class ResolveTest(parameterized.TestCase):
         ([f'--{"no" if model.z_on else ""}z_on'], f'--z_on={not model.z_on} (run: {model.z_on})'),
         (['--variant=maml'], '--alpha_on=False'),
         ([f'--n_channels={model.channels + 1}'], f'--n_channels={model.channels + 1} (run: '),
-        ([f'--id_dataset=mnist'], '--id_dataset=[\'mnist\']'),
+        (['--id_dataset=mnist'], '--id_dataset=[\'mnist\']'),
         ([f'--n_steps={model.train_inner_steps + 1}', '--n_test_steps=3'], '--n_steps=')):
       with self.subTest(args=args):
         with self.assertRaisesRegex(resolve.FlagError, re.escape(message)):
