@@ -15,6 +15,7 @@ from absl import flags
 from taml_tf.config import VARIANTS
 from taml_tf.data.sampler import SHOT_MODES
 from taml_tf.distribute import STRATEGIES
+from taml_tf.precision import PRECISIONS
 from taml_tf.training import BEST_RULES
 
 FLAGS = flags.FLAGS
@@ -137,6 +138,12 @@ def define_model_flags(d):
                     'encoder\'s instance net: authors (std 0.02) or glorot.')
   d.DEFINE_boolean('sequential_tasks', False, 'Differentiate the tasks of a meta-batch one '
                        'after another: the same update with less peak memory, but slower.')
+  d.DEFINE_enum('precision', 'float32', list(PRECISIONS), 'Compute dtype of the backbone\'s '
+                    'and the set encoder\'s convolutions and matmuls: float32, or '
+                    'mixed_bfloat16 (variables, inner-loop updates, losses and posteriors '
+                    'stay float32; fast only on TPUs, GPUs and CPUs with AMX / AVX512_BF16).')
+  d.DEFINE_boolean('recompute', False, 'Recompute each inner step\'s activations in the '
+                       'backward pass instead of keeping them: less memory, more time.')
 
 
 @_once

@@ -95,16 +95,18 @@ def model_config(values: flags.FlagValues, shape: tuple) -> ModelConfig:
 
 
 def execution_config(values: flags.FlagValues) -> ExecutionConfig:
-  """ExecutionConfig from --jit_compile, --sequential_tasks, --pad_to, --steps_per_call and
-  --strategy (a TPU needs static shapes; ExecutionConfig decides the padding)."""
+  """ExecutionConfig from --jit_compile, --sequential_tasks, --pad_to, --steps_per_call,
+  --precision, --recompute and --strategy (a TPU needs static shapes; ExecutionConfig decides
+  the padding)."""
   try:
     return ExecutionConfig(
         jit_compile=values.jit_compile, sequential_tasks=values.sequential_tasks,
         static_shapes=values.strategy == 'tpu', pad_to=values.pad_to,
-        steps_per_call=values.steps_per_call)
+        steps_per_call=values.steps_per_call, precision=values.precision,
+        recompute=values.recompute)
   except ValueError as e:
     raise FlagError(f'invalid execution flags (--jit_compile, --strategy, --pad_to, '
-                    f'--steps_per_call): {e}') from e
+                    f'--steps_per_call, --precision): {e}') from e
 
 
 def train_config(values: flags.FlagValues) -> training.TrainConfig:

@@ -16,12 +16,14 @@ from absl import app
 from absl import flags
 
 from taml_tf import benchmarking
+from taml_tf import precision
 from taml_tf.flags import definitions
 
 flags.DEFINE_string('out', 'docs/benchmark.md', 'Markdown file the results are written to.')
 flags.DEFINE_string('json_out', None, 'Optional JSON file with every measurement.')
-flags.DEFINE_list('plan', None, 'Measurements as shape:variant:order:execution:phase '
-                  '(default: the standard table).')
+flags.DEFINE_list('plan', None, 'Measurements as shape:variant:order:execution:phase, '
+                  'optionally followed by :mixed_bfloat16 and/or :recompute (default: the '
+                  'standard table).')
 flags.DEFINE_integer('iterations', 6, 'Timed iterations per measurement (median reported).')
 flags.DEFINE_string('single', None, 'Internal: run one measurement (JSON Spec) and print it.')
 flags.DEFINE_string('data_dir', None, 'Data folder with omniglot_28x28.npz.')
@@ -44,10 +46,29 @@ STANDARD = [
 ]
 
 
-def _run_one(item: str) -> dict:
-  shape, variant, order, execution, phase = item.split(':')
+def _parse(item: str) -> dict:
+  """The Spec fields of a plan item shape:variant:order:execution:phase[:option...]."""
+  parts = item.split(':')
+  if len(parts) < 5:
+    raise app.UsageError(f'plan item {item!r}: expected shape:variant:order:execution:phase'
+                         '[:mixed_bfloat16][:recompute]')
+  shape, variant, order, execution, phase = parts[:5]
   spec = dict(shape=shape, variant=variant, order=order, execution=execution, phase=phase,
               iterations=FLAGS.iterations if execution != 'eager' else 2)
+  for option in parts[5:]:
+    if option in precision.PRECISIONS:
+      spec['precision'] = option
+    elif option == 'recompute':
+      spec['recompute'] = True
+    else:
+      raise app.UsageError(f'plan item {item!r}: unknown option {option!r} (a precision in '
+                           f'{precision.PRECISIONS} or recompute)')
+  return spec
+
+
+def _run_one(item: str) -> dict:
+  spec = _parse(item)
+  phase = spec['phase']
   if FLAGS.episodes == 'peer' and phase != 'flops':
     spec.update(episodes='peer', peer_spec=_peer_spec())
   cmd = [sys.executable, '-m', 'taml_tf.launch.benchmark', '--single=' + json.dumps(spec)]
@@ -73,7 +94,10 @@ def _table(results, flops, rate) -> str:
           'peak RSS (MB) | floor (MB) | above floor (MB) | warm-up (s) |',
           '|---|---|---|---|---|---|---|---|---|---|---|']
   for r in results:
-    rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {r['execution']} | "
+    options = [o for o in (r.get('precision', 'float32'), r.get('recompute') and 'recompute')
+               if o and o != 'float32']
+    execution = ' + '.join([r['execution']] + options)
+    rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {execution} | "
                 f"{r['phase']} | {r['seconds']:.3f} | {r['tasks_per_second']:.2f} | "
                 f"{r['peak_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} | "
                 f"{r['above_floor_mb']:.0f} | {r['warmup_seconds']:.1f} |")
@@ -101,11 +125,15 @@ def main(argv):
     print('RESULT ' + json.dumps(result), flush=True)
     return
   cpu = benchmarking.cpu_info()
+  plan = FLAGS.plan or STANDARD
+  specs = [_parse(item) for item in plan]  # a malformed item fails before any measurement
   if not cpu['bfloat16_hardware']:
     print(f"note: {cpu['model']} has no bfloat16 matrix hardware (AVX512_BF16 / AMX): "
           'bfloat16 would be emulated here', flush=True)
+  warnings = {precision.hardware_warning(s.get('precision', 'float32'), cpu) for s in specs}
+  warnings.discard(None)
   results = []
-  for item in FLAGS.plan or STANDARD:
+  for item in plan:
     results.append(_run_one(item))
     print(json.dumps(results[-1]), flush=True)
   flops = [_run_one(f'{s}:bayesian_taml:second:function:flops') for s in ('A', 'B')]
@@ -118,6 +146,8 @@ def main(argv):
   body = _table(results, flops, rate)
   header = ('# Benchmark\n\nCommand: `python -m taml_tf.launch.benchmark '
             + ' '.join(sys.argv[1:]) + f'`\n\nMachine: {machine}.\n\n')
+  for warning in sorted(warnings):
+    header += f'Note: {warning}.\n\n'
   os.makedirs(os.path.dirname(FLAGS.out) or '.', exist_ok=True)
   with open(FLAGS.out + '.tmp', 'w') as f:
     f.write(header + body + '\n')

@@ -11,9 +11,11 @@ import sys
 import tensorflow as tf
 from absl import app
 from absl import flags
+from absl import logging
 
 from taml_tf import distribute
 from taml_tf import experiment
+from taml_tf import precision
 from taml_tf import run_dir
 from taml_tf import training
 from taml_tf.flags import definitions
@@ -42,6 +44,12 @@ def main(argv):
     execution = resolve.execution_config(FLAGS)
   except resolve.FlagError as e:
     raise app.UsageError(str(e))
+  accelerators = sorted({d.device_type for d in tf.config.list_physical_devices()} - {'CPU'})
+  if FLAGS.strategy == 'tpu':
+    accelerators.append('TPU')
+  warning = precision.hardware_warning(execution.precision, precision.cpu_info(), accelerators)
+  if warning:
+    logging.warning('%s', warning)
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
   try:

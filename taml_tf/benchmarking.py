@@ -124,6 +124,8 @@ class Spec:
     episodes: 'paper' (mixed mode from real data) or 'peer' (the peers' task sizes; needs
       `peer_spec`).
     peer_spec: path of the peers' ``episodes_spec.json``.
+    precision: ``ExecutionConfig.precision`` ('float32' or 'mixed_bfloat16').
+    recompute: ``ExecutionConfig.recompute`` (inner-step activations recomputed).
   """
 
   shape: str = 'A'
@@ -134,6 +136,8 @@ class Spec:
   iterations: int = 6
   episodes: str = 'paper'
   peer_spec: str | None = None
+  precision: str = 'float32'
+  recompute: bool = False
 
 
 def _source(image_shape, data_dir):
@@ -160,9 +164,10 @@ def measure(spec: Spec, data_dir=None) -> dict:
                            max_shot=shape['max_shot'], first_order=spec.order == 'first',
                            train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
   execution = config_lib.ExecutionConfig(jit_compile=xla,
-                                         sequential_tasks=spec.execution == 'sequential')
+                                         sequential_tasks=spec.execution == 'sequential',
+                                         precision=spec.precision, recompute=spec.recompute)
   tf.keras.utils.set_random_seed(0)
-  learner = MetaLearner(cfg)
+  learner = MetaLearner(cfg, precision=execution.precision, recompute=execution.recompute)
   update = training.MetaUpdate(learner, execution)
   update.build()
   sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shape['max_shot'], query=shape['query'],

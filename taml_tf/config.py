@@ -16,6 +16,7 @@ import json
 import typing
 
 from taml_tf.data.sampler import PAD_MODES
+from taml_tf.precision import PRECISIONS
 
 # The variants the paper compares, as switch settings (alpha, omega, gamma, z, deterministic).
 VARIANTS = {
@@ -163,10 +164,12 @@ MOVED_TO_EXECUTION = {'model': ('jit_compile', 'sequential_tasks'), 'data': ('pa
 
 @dataclasses.dataclass(frozen=True)
 class ExecutionConfig:
-  """How the meta-learner is run: none of it changes the numbers beyond float rounding.
+  """How the meta-learner is run: none of it changes the numbers beyond float rounding
+  (bfloat16 rounding with ``precision='mixed_bfloat16'``).
 
-  Every field may differ when a run resumes (another machine, XLA switched on, a TPU). This is
-  the one place where the padding of training batches is decided.
+  Every field may differ when a run resumes (another machine, XLA switched on, a TPU): the
+  checkpointed variables are the same. This is the one place where the padding of training
+  batches is decided.
 
   Attributes:
     jit_compile: compile the per-replica meta-gradient with XLA.
@@ -181,6 +184,13 @@ class ExecutionConfig:
       'bucket' (the smallest of a few sizes that holds the batch: fewer padded rows). None:
       'max' with `static_shapes`, else 'bucket'.
     steps_per_call: meta-updates per host call (several amortise host overhead; TPUs).
+    precision: 'float32', or 'mixed_bfloat16': the convolutions and matmuls of the backbone
+      and the set encoder in bfloat16, everything else (variables, adapted parameters and
+      their inner updates, batch-norm statistics, losses, KL, posteriors) in float32
+      (taml_tf.precision). Fast only where bfloat16 has hardware (TPUs, recent GPUs, CPUs with
+      AMX or AVX512_BF16).
+    recompute: recompute each inner step's activations in the backward pass instead of keeping
+      them (inner_loop.recomputed): less peak memory, one more forward pass per inner step.
   """
 
   jit_compile: bool = False
@@ -188,6 +198,8 @@ class ExecutionConfig:
   static_shapes: bool = False
   pad_to: typing.Optional[str] = None
   steps_per_call: int = 1
+  precision: str = 'float32'
+  recompute: bool = False
 
   def __post_init__(self):
     # XLA compiles one program per shape: it needs them static.
@@ -203,6 +215,8 @@ class ExecutionConfig:
                       "and TPUs need fixed shapes (use pad_to='max')")
     if self.steps_per_call < 1:
       problems.append(f'steps_per_call must be >= 1, got {self.steps_per_call}')
+    if self.precision not in PRECISIONS:
+      problems.append(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
     if problems:
       raise ValueError('invalid ExecutionConfig: ' + '; '.join(problems))
 

@@ -77,19 +77,28 @@ class MetaLearner(tf.Module):
   Args:
     config: the model configuration.
     name: module name.
+    precision: 'float32' or 'mixed_bfloat16' (``ExecutionConfig.precision``): the compute
+      dtype of the backbone's and the set encoder's layers. The variables are float32 either
+      way, so a checkpoint restores under both.
+    recompute: recompute each inner step's activations in the backward pass
+      (``ExecutionConfig.recompute``; :func:`taml_tf.inner_loop.recomputed`).
   """
 
-  def __init__(self, config: ModelConfig, name: str = 'meta_learner'):
+  def __init__(self, config: ModelConfig, name: str = 'meta_learner',
+               precision: str = 'float32', recompute: bool = False):
     super().__init__(name=name)
     self.config = config
+    self.precision = precision
+    self.recompute = bool(recompute)
     self.backbone = Conv4(config.channels, config.num_blocks, config.bn_epsilon,
-                          name='backbone').build_for(config.image_shape)
+                          precision=precision, name='backbone').build_for(config.image_shape)
     self.feature_size = self.backbone.feature_size(config.image_shape)
     self.encoder = None
     if config.uses_encoder:
       self.encoder = SetEncoder(config.num_layers, config.z_dim, config.max_shot,
                                 config.encoder_channels, config.encoder_features,
-                                instance_init=config.encoder_init, name='set_encoder')
+                                instance_init=config.encoder_init, precision=precision,
+                                name='set_encoder')
       s = 2
       self.encoder(tf.zeros((s,) + config.image_shape), tf.zeros([s], tf.int32),
                    tf.ones([s]), tf.ones([config.max_way]))
@@ -181,7 +190,7 @@ class MetaLearner(tf.Module):
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(params, bal), task.support_images,
         task.support_labels, task.support_mask, task.class_mask, omega=bal.omega,
-        num_steps=num_steps, first_order=self.config.first_order)
+        num_steps=num_steps, first_order=self.config.first_order, recompute=self.recompute)
 
   def query_logits(self, params, task: Episode):
     """Masked query logits [Q, max_way] under adapted `params`."""

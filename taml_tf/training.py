@@ -264,7 +264,8 @@ class Trainer:
     # process, and an uninterrupted run with the same seed, start from the same parameters.
     keras.utils.set_random_seed(train_config.seed)
     with self.strategy.scope():
-      self.learner = MetaLearner(model_config)
+      self.learner = MetaLearner(model_config, precision=self.execution.precision,
+                                 recompute=self.execution.recompute)
       self.update = MetaUpdate(self.learner, self.execution)
       self.update.build()
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')

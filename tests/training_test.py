@@ -8,6 +8,7 @@ import shutil
 import signal
 import tempfile
 import types
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +17,7 @@ from tensorflow.python.framework import config as tf_config
 
 from taml_tf import config as config_lib
 from taml_tf import experiment
+from taml_tf import inner_loop
 from taml_tf import run_dir
 from taml_tf import training
 
@@ -138,6 +140,40 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
     again = make_trainer(savedir, num_steps=4)
     self.assertEqual(again.run()['step'], 4)
     self.assertStatesEqual(expected, state(again))
+
+  def test_precision_and_recompute_apply_on_resume(self):
+    savedir = tmpdir(self)
+    self.assertEqual(make_trainer(savedir, num_steps=2).run()['step'], 2)
+    copy = tmpdir(self)
+    shutil.copytree(savedir, copy, dirs_exist_ok=True)
+    plain = make_trainer(savedir, num_steps=3)
+    self.assertEqual(plain.run()['step'], 3)
+    # The float32 checkpoint resumes with recompute: the same update (activations recomputed,
+    # not kept), so the same parameters up to float rounding.
+    calls = []
+    original = inner_loop.recomputed
+
+    def counting(fn):
+      calls.append(fn)
+      return original(fn)
+
+    recompute = config_lib.ExecutionConfig(pad_to='max', recompute=True)
+    with mock.patch.object(inner_loop, 'recomputed', counting):
+      again = make_trainer(copy, num_steps=3, execution=recompute)
+      self.assertTrue(again.learner.recompute)
+      self.assertEqual(again.run()['step'], 3)
+    self.assertNotEmpty(calls)  # the inner steps really were wrapped
+    for a, b in zip(plain.learner.meta_variables, again.learner.meta_variables):
+      self.assertAllClose(a.numpy(), b.numpy(), atol=1e-5, rtol=1e-5, msg=a.name)
+    # And with bfloat16 layers: the same checkpoint restores, the convolutions run in bfloat16.
+    half = make_trainer(copy, num_steps=4, execution=config_lib.ExecutionConfig(
+        pad_to='max', precision='mixed_bfloat16'))
+    self.assertEqual(half.restore(), 3)
+    self.assertEqual(half.learner.backbone.convs[0].compute_dtype, 'bfloat16')
+    self.assertEqual(half.learner.backbone.convs[0].kernel.dtype, 'float32')
+    summary = half.run()
+    self.assertEqual(summary['step'], 4)
+    self.assertTrue(np.isfinite(float(summary['metrics']['loss'])))
 
   def test_resumed_data_stream_continues_where_it_stopped(self):
     trainer = make_trainer(tmpdir(self))
@@ -419,7 +455,8 @@ class CheckpointCompatibilityTest(tf.test.TestCase):
     run = run_dir.load_run_config(savedir)
     self.assertEqual(run['execution'], dict(jit_compile=False, sequential_tasks=False,
                                             static_shapes=False, pad_to='max',
-                                            steps_per_call=1))
+                                            steps_per_call=1, precision='float32',
+                                            recompute=False))
     model = config_lib.ModelConfig.from_dict(run['model'])
     self.assertEqual(model, tiny_model('metasgd'))
     self.assertEqual(experiment.DataConfig(**run['data']), tiny_data())
@@ -441,8 +478,9 @@ class ExecutionConfigTest(tf.test.TestCase):
     self.assertEqual(config_lib.ExecutionConfig(pad_to='max').static_shapes, False)
     with self.assertRaisesRegex(ValueError, "pad_to='bucket' contradicts static shapes"):
       config_lib.ExecutionConfig(static_shapes=True, pad_to='bucket')
-    with self.assertRaisesRegex(ValueError, 'pad_to must be one of.*steps_per_call must be'):
-      config_lib.ExecutionConfig(pad_to='half', steps_per_call=0)
+    with self.assertRaisesRegex(ValueError, 'pad_to must be one of.*steps_per_call must be.*'
+                                'precision must be one of'):
+      config_lib.ExecutionConfig(pad_to='half', steps_per_call=0, precision='float16')
 
   def test_upgrade_moves_the_execution_settings(self):
     old = {'model': {'channels': 4, 'jit_compile': True, 'sequential_tasks': True},
@@ -452,7 +490,8 @@ class ExecutionConfigTest(tf.test.TestCase):
                            'train': {'seed': 1},
                            'execution': dict(jit_compile=True, sequential_tasks=True,
                                              static_shapes=True, pad_to='max',
-                                             steps_per_call=5)})
+                                             steps_per_call=5, precision='float32',
+                                             recompute=False)})
     self.assertIn('jit_compile', old['model'])  # the argument is left as it was
     self.assertEqual(config_lib.upgrade_run_config(new), new)
     with self.assertRaisesRegex(ValueError, 'unknown ModelConfig fields'):

@@ -73,14 +73,15 @@ class ResolveTest(parameterized.TestCase):
             '--way=10', '--max_shot=7', '--query=3', '--n_steps=2', '--n_test_steps=4',
             '--metabatch=8', '--meta_lr=0.01', '--alpha_on', '--omega_on', '--n_mc_samples=3',
             '--n_train_iters=99', '--save_freq=11', '--seed=4', '--first_order',
-            '--jit_compile', '--n_channels=8', '--sequential_tasks', '--steps_per_call=5')
+            '--jit_compile', '--n_channels=8', '--sequential_tasks', '--steps_per_call=5',
+            '--precision=mixed_bfloat16', '--recompute')
     data, model, train = resolve_all(*args)
     self.assertEqual((data.way, data.max_shot, data.query), (10, 7, 3))
     self.assertEqual(data.ood_datasets, ('mnist', 'embedded_ood'))
     # --jit_compile needs fixed shapes.
     self.assertEqual(resolve.execution_config(parse(*args)), config_lib.ExecutionConfig(
         jit_compile=True, sequential_tasks=True, static_shapes=True, pad_to='max',
-        steps_per_call=5))
+        steps_per_call=5, precision='mixed_bfloat16', recompute=True))
     self.assertEqual(data.image_shape, (28, 28, 1))
     # Switches alone, as in the authors' run scripts: the others are off.
     self.assertEqual((model.alpha_on, model.omega_on, model.gamma_on, model.z_on),
@@ -156,7 +157,8 @@ class ResolveTest(parameterized.TestCase):
   def test_a_run_resumes_with_other_execution_flags_only(self):
     saved = run_config()
     for args in (['--jit_compile'], ['--pad_to=max'], ['--steps_per_call=5'],
-                 ['--sequential_tasks'], ['--strategy=tpu', '--steps_per_call=50']):
+                 ['--sequential_tasks'], ['--strategy=tpu', '--steps_per_call=50'],
+                 ['--precision=mixed_bfloat16', '--recompute']):
       with self.subTest(str(args)):
         check_resumable(saved, *args)
     # A config.json of the layout before ExecutionConfig: the same settings in the model,
