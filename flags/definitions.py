@@ -72,7 +72,9 @@ def declare_main_module(module_name: str, flag_values: flags.FlagValues = FLAGS)
 def define_run_flags(d):
   """Flags every binary shares: where the run lives and the data it reads."""
   d.DEFINE_string('savedir', './runs/taml', 'Run folder: checkpoints, config.json, logs, '
-                      'results (authors\' flag).')
+                      'results (authors\' flag). An existing run resumes; it refuses changed '
+                      'flags except the schedule (--n_train_iters, --save_freq, --eval_freq, '
+                      '--log_freq, --max_to_keep), --data_dir and the execution flags.')
   d.DEFINE_string('data_dir', None, 'Folder with the data files (omniglot_28x28.npz, '
                       'mnist_test.npz, ...) and/or TFDS data; default $TAML_DATA_DIR, else '
                       '../shared/data next to the repository.')
@@ -102,7 +104,7 @@ def define_data_flags(d):
   d.DEFINE_enum('pad_to', None, ['max', 'bucket'], 'Support padding of training batches: '
                     'max = way*max_shot (fixed shapes; needed for XLA / TPU), bucket = fewer '
                     'padded rows (CPU / GPU). Default: max with --jit_compile or TPU, else '
-                    'bucket.')
+                    'bucket. May differ when a run resumes.')
   d.DEFINE_boolean('rotations', False, 'Omniglot: rotated characters as extra classes.')
   d.DEFINE_integer('image_size', None, 'Image height = width (default per data set: 28 '
                        'Omniglot / MNIST / embedded, 32 CIFAR-FS / SVHN, 84 CUB).')
@@ -133,17 +135,20 @@ def define_model_flags(d):
                        'meta-test (authors\' flag).')
   d.DEFINE_boolean('first_order', False, 'First-order meta-gradient (no second order).')
   d.DEFINE_boolean('jit_compile', False, 'Compile the meta-gradient with XLA (for TPU; '
-                       'measure before using it on CPU).')
+                       'measure before using it on CPU). May differ when a run resumes.')
   d.DEFINE_enum('encoder_init', 'authors', ['authors', 'glorot'], 'Initialiser of the set '
                     'encoder\'s instance net: authors (std 0.02) or glorot.')
   d.DEFINE_boolean('sequential_tasks', False, 'Differentiate the tasks of a meta-batch one '
-                       'after another: the same update with less peak memory, but slower.')
+                       'after another: the same update with less peak memory, but slower. May '
+                       'differ when a run resumes.')
   d.DEFINE_enum('precision', 'float32', list(PRECISIONS), 'Compute dtype of the backbone\'s '
                     'and the set encoder\'s convolutions and matmuls: float32, or '
                     'mixed_bfloat16 (variables, inner-loop updates, losses and posteriors '
-                    'stay float32; fast only on TPUs, GPUs and CPUs with AMX / AVX512_BF16).')
+                    'stay float32; fast only on TPUs, GPUs and CPUs with AMX / AVX512_BF16). '
+                    'May differ when a run resumes.')
   d.DEFINE_boolean('recompute', False, 'Recompute each inner step\'s activations in the '
-                       'backward pass instead of keeping them: less memory, more time.')
+                       'backward pass instead of keeping them: less memory, more time. May '
+                       'differ when a run resumes.')
 
 
 @_once
@@ -156,7 +161,8 @@ def define_train_flags(d):
   d.DEFINE_integer('eval_freq', 1000, 'Validate every this many steps (0: never).')
   d.DEFINE_integer('n_val_episodes', 100, 'Episodes per validation set.')
   d.DEFINE_integer('log_freq', 50, 'Progress line and summaries every this many steps.')
-  d.DEFINE_integer('steps_per_call', 1, 'Meta-updates per host call (TPU: 50-100).')
+  d.DEFINE_integer('steps_per_call', 1, 'Meta-updates per host call (TPU: 50-100). May '
+                       'differ when a run resumes.')
   d.DEFINE_integer('max_to_keep', 3, 'Recent checkpoints kept (raise it to keep a learning '
                        'curve\'s checkpoints, e.g. every --save_freq steps).')
   d.DEFINE_enum('best_rule', 'id', list(BEST_RULES), 'Validation accuracy that picks the '
