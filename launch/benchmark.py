@@ -91,8 +91,9 @@ def _peer_spec() -> str:
 
 def _table(results, flops, rate) -> str:
   rows = ['| shape | variant | order | execution | phase | s / iteration (median) | tasks/s | '
-          'peak RSS (MB) | floor (MB) | above floor (MB) | warm-up (s) |',
-          '|---|---|---|---|---|---|---|---|---|---|---|']
+          'peak RSS (MB) | floor (MB) | above floor (MB) | peak of the steps (MB) | '
+          'warm-up (s) |',
+          '|---|---|---|---|---|---|---|---|---|---|---|---|']
   for r in results:
     options = [o for o in (r.get('precision', 'float32'), r.get('recompute') and 'recompute')
                if o and o != 'float32']
@@ -100,7 +101,8 @@ def _table(results, flops, rate) -> str:
     rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {execution} | "
                 f"{r['phase']} | {r['seconds']:.3f} | {r['tasks_per_second']:.2f} | "
                 f"{r['peak_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} | "
-                f"{r['above_floor_mb']:.0f} | {r['warmup_seconds']:.1f} |")
+                f"{r['above_floor_mb']:.0f} | {r.get('steps_peak_rss_mb', float('nan')):.0f} | "
+                f"{r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
   text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
            '| FLOP count (unpadded meta-batch, shots per class) | GFLOP / update | s / update | '

@@ -42,13 +42,38 @@ META_BATCH, WAY = 4, 5
 FLOP_SHOTS = {'A': 8, 'B': 25}
 EXECUTIONS = ('function', 'sequential', 'xla', 'eager')
 EPISODES = ('paper', 'peer')
-def current_rss_mb() -> float:
-  """This process's resident memory now (MB), from /proc/self/status."""
+def _status_mb(field: str) -> float:
   with open('/proc/self/status') as f:
     for line in f:
-      if line.startswith('VmRSS:'):
+      if line.startswith(field + ':'):
         return int(line.split()[1]) / 1024.0
-  raise RuntimeError('VmRSS not found in /proc/self/status')
+  raise RuntimeError(f'{field} not found in /proc/self/status')
+
+
+def current_rss_mb() -> float:
+  """This process's resident memory now (MB), from /proc/self/status."""
+  return _status_mb('VmRSS')
+
+
+def reset_peak_rss() -> bool:
+  """Restarts the kernel's peak-RSS count (VmHWM) at the current RSS; False if it cannot.
+
+  The peak of a whole process includes the warm-up: tracing and graph optimisation of a
+  second-order graph take memory that the steps themselves never need again. Resetting after
+  the warm-up lets :func:`peak_rss_since_reset_mb` measure the steps alone (Linux
+  /proc/self/clear_refs, value 5).
+  """
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')
+    return True
+  except OSError:
+    return False
+
+
+def peak_rss_since_reset_mb() -> float:
+  """Peak resident memory (MB) since :func:`reset_peak_rss` (or since the start)."""
+  return _status_mb('VmHWM')
 
 
 def peer_episodes(spec_path: str, shape: str, phase: str, count: int) -> list:
@@ -207,11 +232,13 @@ def measure(spec: Spec, data_dir=None) -> dict:
   start = time.perf_counter()
   run(batches[0])
   warmup = time.perf_counter() - start
+  steps_only = reset_peak_rss()
   times = []
   for b in batches[1:]:
     start = time.perf_counter()
     run(b)
     times.append(time.perf_counter() - start)
+  steps_peak = peak_rss_since_reset_mb() if steps_only else float('nan')
   median = statistics.median(times)
   real_support = float(np.mean([float(tf.reduce_sum(b.support_mask)) for b in batches[1:]]))
   out = dataclasses.asdict(spec)
@@ -219,6 +246,7 @@ def measure(spec: Spec, data_dir=None) -> dict:
   out.update(seconds=median, seconds_all=times, warmup_seconds=warmup,
              tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
              floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,
+             steps_peak_rss_mb=steps_peak,
              mean_real_support_per_task=real_support / batch_size)
   return out
 

@@ -78,7 +78,12 @@ def recomputed(fn):
       variables = list(variables or [])
       floats = [i for i, a in enumerate(args) if tf.as_dtype(a.dtype).is_floating]
       with tf.GradientTape(watch_accessed_variables=False) as tape:
-        inputs = [tf.identity(a) for a in args]
+        # In a graph nothing else orders the recomputations: without this dependency the
+        # runtime may recompute every step's forward pass as soon as the forward pass is done,
+        # all of them alive at once, and the memory saved is lost. Waiting for this step's
+        # output gradients runs them one at a time, last step first.
+        with tf.control_dependencies([g for g in output_grads if g is not None]):
+          inputs = [tf.identity(a) for a in args]
         tape.watch([inputs[i] for i in floats] + variables)
         again = fn(*inputs)
       grads = tape.gradient(again, [inputs[i] for i in floats] + variables,

@@ -19,6 +19,17 @@ class MemoryTest(tf.test.TestCase):
     self.assertGreater(benchmarking.current_rss_mb() - before, 50.0)
     del block
 
+  def test_peak_of_the_steps_excludes_what_came_before(self):
+    block = np.ones(256 * 2**20 // 8)  # 256 MB, touched, then returned to the system.
+    del block
+    whole = benchmarking.peak_rss_since_reset_mb()
+    self.assertTrue(benchmarking.reset_peak_rss())
+    after = benchmarking.peak_rss_since_reset_mb()
+    self.assertLess(after, whole - 200.0)
+    block = np.ones(64 * 2**20 // 8)
+    self.assertGreater(benchmarking.peak_rss_since_reset_mb() - after, 50.0)
+    del block
+
 
 class PeerEpisodesTest(tf.test.TestCase):
   """The peers' harness draws shots per task and noise pixels from documented seeds: the
