@@ -95,13 +95,13 @@ def _table(results, flops, rate) -> str:
           'warm-up (s) |',
           '|---|---|---|---|---|---|---|---|---|---|---|---|']
   for r in results:
-    options = [o for o in (r.get('precision', 'float32'), r.get('recompute') and 'recompute')
+    options = [o for o in (r['precision'], r['recompute'] and 'recompute')
                if o and o != 'float32']
     execution = ' + '.join([r['execution']] + options)
     rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {execution} | "
                 f"{r['phase']} | {r['seconds']:.3f} | {r['tasks_per_second']:.2f} | "
                 f"{r['peak_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} | "
-                f"{r['above_floor_mb']:.0f} | {r.get('steps_peak_rss_mb', float('nan')):.0f} | "
+                f"{r['above_floor_mb']:.0f} | {r['steps_peak_rss_mb']:.0f} | "
                 f"{r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
   text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
@@ -129,11 +129,10 @@ def main(argv):
   cpu = benchmarking.cpu_info()
   plan = FLAGS.plan or STANDARD
   specs = [_parse(item) for item in plan]  # a malformed item fails before any measurement
-  if not cpu['bfloat16_hardware']:
-    print(f"note: {cpu['model']} has no bfloat16 matrix hardware (AVX512_BF16 / AMX): "
-          'bfloat16 would be emulated here', flush=True)
   warnings = {precision.hardware_warning(s.get('precision', 'float32'), cpu) for s in specs}
   warnings.discard(None)
+  for warning in sorted(warnings):
+    print(f'note: {warning}', flush=True)
   results = []
   for item in plan:
     results.append(_run_one(item))

@@ -61,7 +61,8 @@ def reset_peak_rss() -> bool:
   The peak of a whole process includes the warm-up: tracing and graph optimisation of a
   second-order graph take memory that the steps themselves never need again. Resetting after
   the warm-up lets :func:`peak_rss_since_reset_mb` measure the steps alone (Linux
-  /proc/self/clear_refs, value 5).
+  /proc/self/clear_refs, value 5). It also restarts getrusage's ``ru_maxrss``: read the
+  whole-process peak before calling it.
   """
   try:
     with open('/proc/self/clear_refs', 'w') as f:
@@ -232,6 +233,8 @@ def measure(spec: Spec, data_dir=None) -> dict:
   start = time.perf_counter()
   run(batches[0])
   warmup = time.perf_counter() - start
+  # The reset also restarts getrusage's ru_maxrss: the whole-process peak is read before it.
+  warmup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
   steps_only = reset_peak_rss()
   times = []
   for b in batches[1:]:
@@ -242,7 +245,7 @@ def measure(spec: Spec, data_dir=None) -> dict:
   median = statistics.median(times)
   real_support = float(np.mean([float(tf.reduce_sum(b.support_mask)) for b in batches[1:]]))
   out = dataclasses.asdict(spec)
-  peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+  peak_rss = max(warmup_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
   out.update(seconds=median, seconds_all=times, warmup_seconds=warmup,
              tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
              floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,

@@ -28,7 +28,7 @@ def forward(backbone, params: Mapping[str, tf.Tensor], images, row_mask, class_m
 
 def inner_step(backbone, names, params, steps, images, labels, row_mask, class_mask, omega,
                first_order: bool = False):
-  """One balanced inner gradient step ([step], taml_tf.learner): Meta-SGD on the omega-weighted loss.
+  """One balanced inner gradient step ([step], taml_tf.learner): Meta-SGD, weighted loss.
 
   theta' = theta - step * grad_theta L(theta; support), where L is the omega-weighted support
   cross-entropy and `step` the per-parameter alpha * exp(gamma_l).
@@ -102,7 +102,7 @@ def recomputed(fn):
 def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tensor],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
           first_order: bool = False, recompute: bool = False) -> dict:
-  """Runs `num_steps` balanced inner gradient steps from `params` (K times [step], taml_tf.learner).
+  """Runs `num_steps` balanced inner steps from `params` (K times [step], taml_tf.learner).
 
   Each step is :func:`inner_step`.
 
