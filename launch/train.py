@@ -44,14 +44,9 @@ def main(argv):
     execution = resolve.execution_config(FLAGS)
   except resolve.FlagError as e:
     raise app.UsageError(str(e))
-  if execution.precision != 'float32':  # float32 needs no hardware check (no lscpu at start)
-    accelerators = sorted({d.device_type for d in tf.config.list_physical_devices()} - {'CPU'})
-    if FLAGS.strategy == 'tpu':
-      accelerators.append('TPU')
-    warning = precision.hardware_warning(execution.precision, precision.cpu_info(),
-                                         accelerators)
-    if warning:
-      logging.warning('%s', warning)
+  warning = precision.startup_warning(execution.precision, tpu=FLAGS.strategy == 'tpu')
+  if warning:
+    logging.warning('%s', warning)
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
   try:

@@ -12,46 +12,34 @@ All functions take masks so padding rows and padding classes change nothing.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Optional, Sequence
 
 import tensorflow as tf
+
+from taml_tf import parameters
 
 # Added to the logits of padding classes: their softmax probability is exactly 0 in float32,
 # so they receive no gradient and cannot be predicted. A finite value keeps gradients finite.
 _ABSENT_CLASS_LOGIT = -1e9
 
 
-def layer_index(name: str, num_blocks: int) -> int:
-  """Index of the layer (conv1..conv{num_blocks}, head) a parameter name belongs to."""
-  if name.startswith('head/'):
-    return num_blocks
-  if name.startswith('conv'):
-    return int(name[len('conv'):name.index('/')]) - 1
-  raise ValueError(f'parameter {name!r} belongs to no layer')
-
-
-def modulate_init(params: Mapping[str, tf.Tensor], z: Optional[tf.Tensor], channels: int,
-                  num_blocks: int) -> dict:
+def modulate_init(convs: Sequence[parameters.Layer], z: Optional[tf.Tensor]) -> tuple:
   """theta_0 = theta (*) z: the task-specific initialisation ([init] in taml_tf.learner).
 
   Args:
-    params: conv{l}/kernel [3, 3, C_in, channels] and conv{l}/bias [channels] (other keys are
-      passed through unchanged).
-    z: [2 * channels * num_blocks] (multiplicative values first), or None for no modulation.
-    channels: output channels of each conv layer.
-    num_blocks: number of conv layers.
+    convs: the conv layers' (kernel [3, 3, C_in, channels], bias [channels]) Layers.
+    z: [2 * channels * len(convs)] (multiplicative values first), or None for no modulation.
 
   Returns:
-    A new dict with the modulated parameters.
+    A tuple of modulated Layers (`convs` itself when z is None).
   """
-  out = dict(params)
+  convs = tuple(convs)
   if z is None:
-    return out
-  z_mult, z_add = tf.split(tf.reshape(z, [2, num_blocks, channels]), 2, axis=0)
-  for l in range(num_blocks):
-    out[f'conv{l + 1}/kernel'] = params[f'conv{l + 1}/kernel'] * (1.0 + z_mult[0, l])
-    out[f'conv{l + 1}/bias'] = params[f'conv{l + 1}/bias'] + z_add[0, l]
-  return out
+    return convs
+  channels = int(convs[0].bias.shape[-1])
+  z_mult, z_add = tf.unstack(tf.reshape(z, [2, len(convs), channels]))
+  return tuple(parameters.Layer(layer.kernel * (1.0 + z_mult[l]), layer.bias + z_add[l])
+               for l, layer in enumerate(convs))
 
 
 def mask_logits(logits, class_mask):
@@ -88,22 +76,25 @@ def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
   return tf.reduce_sum(class_weights(omega, class_mask) * per_class)
 
 
-def step_sizes(names, base, gamma: Optional[tf.Tensor], num_blocks: int) -> dict:
+def step_sizes(base, gamma: Optional[tf.Tensor]) -> tuple:
   """Per-parameter inner step sizes exp(gamma_l) * alpha ([step] in taml_tf.learner).
 
   Args:
-    names: parameter names.
-    base: dict name -> alpha tensor (Meta-SGD) or a float (fixed inner learning rate).
-    gamma: [num_blocks + 1] log multipliers, or None.
-    num_blocks: conv layers (the head is layer num_blocks).
+    base: the step sizes before gamma, a tuple of Layers (conv layers, then the head), each
+      entry alpha (Meta-SGD) or the fixed inner learning rate (see
+      :func:`fixed_step_sizes`).
+    gamma: [len(base)] log multipliers, one per layer in the order of `base`, or None.
 
   Returns:
-    dict name -> step size broadcastable to the parameter.
+    A tuple of Layers of step sizes, each broadcastable to its parameter.
   """
-  out = {}
-  for name in names:
-    lr = base[name] if isinstance(base, Mapping) else base
-    if gamma is not None:
-      lr = lr * tf.exp(gamma[layer_index(name, num_blocks)])
-    out[name] = lr
-  return out
+  base = tuple(base)
+  if gamma is None:
+    return base
+  return tuple(tf.nest.map_structure(lambda lr, l=l: lr * tf.exp(gamma[l]), layer)
+               for l, layer in enumerate(base))
+
+
+def fixed_step_sizes(lr: float, num_layers: int) -> tuple:
+  """The step-size structure of a fixed inner learning rate (MAML): `lr` for every entry."""
+  return tuple(parameters.Layer(lr, lr) for _ in range(num_layers))

@@ -22,29 +22,20 @@ import typing
 import numpy as np
 
 from taml_tf import episodes as episodes_lib
+from taml_tf import parameters
 
 # exp(mu +- Z_90 * sigma) are the 10% and 90% quantiles of a log-normal exp(gamma).
 Z_90 = 1.2815515655446004
-
-
-def layer_names(num_blocks: int) -> list:
-  """conv1 .. conv{num_blocks}, head: the layers gamma scales (gamma's order)."""
-  return [f'conv{l + 1}' for l in range(num_blocks)] + ['head']
 
 
 def mean_step_sizes(learner) -> np.ndarray:
   """Per layer, the mean inner step size before gamma: mean alpha over the layer's kernel and
   bias entries (Meta-SGD), or the fixed inner learning rate (MAML)."""
   c = learner.config
-  names = layer_names(c.num_blocks)
   if not c.alpha_on:
-    return np.full([len(names)], c.inner_lr, np.float64)
-  out = []
-  for layer in names:
-    values = [np.ravel(v.numpy()) for k, v in learner.alpha.items()
-              if k.split('/')[0] == layer]
-    out.append(float(np.mean(np.concatenate(values))))
-  return np.asarray(out, np.float64)
+    return np.full([c.num_layers], c.inner_lr, np.float64)
+  return np.asarray([np.mean(np.concatenate([np.ravel(v.numpy()) for v in layer]))
+                     for layer in learner.alpha_params()], np.float64)
 
 
 def episode_diagnostics(learner, task: episodes_lib.Episode, max_shot: int,
@@ -73,12 +64,12 @@ def episode_diagnostics(learner, task: episodes_lib.Episode, max_shot: int,
                             task.class_mask)
   if c.omega_on:
     mask = task.class_mask.numpy() > 0
-    out['sigma_omega'] = float(np.mean(dists['omega'].scale.numpy()[mask]))
+    out['sigma_omega'] = float(np.mean(dists.omega.scale.numpy()[mask]))
   if c.gamma_on:
-    out['mu_gamma'] = dists['gamma'].loc.numpy().astype(np.float64)
-    out['sigma_gamma'] = dists['gamma'].scale.numpy().astype(np.float64)
+    out['mu_gamma'] = dists.gamma.loc.numpy().astype(np.float64)
+    out['sigma_gamma'] = dists.gamma.scale.numpy().astype(np.float64)
   if c.z_on:
-    out['sigma_z'] = float(np.mean(dists['z'].scale.numpy()))
+    out['sigma_z'] = float(np.mean(dists.z.scale.numpy()))
   return out
 
 
@@ -106,7 +97,7 @@ def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode], max_shot: i
     raise ValueError('summarize needs at least one task')
   c = learner.config
   alpha = mean_step_sizes(learner)
-  out = {'episodes': len(rows), 'layers': layer_names(c.num_blocks), 'alpha': alpha.tolist()}
+  out = {'episodes': len(rows), 'layers': parameters.layer_names(c.num_blocks), 'alpha': alpha.tolist()}
   for key in rows[0]:
     out[key] = np.mean([np.asarray(r[key]) for r in rows], axis=0).tolist()
   if c.gamma_on:

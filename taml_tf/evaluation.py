@@ -256,9 +256,9 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   steps = c.test_inner_steps if num_steps is None else int(num_steps)
   samples = (c.n_mc_samples if num_samples is None else int(num_samples)) if mode == 'mc' else None
   predictor = Predictor(learner, mode, samples, steps)
-  theta = {k: v.numpy() for k, v in learner.backbone.adaptable_variables().items()}
-  kernels = [theta[f'conv{l + 1}/kernel'] for l in range(c.num_blocks)]
-  biases = [theta[f'conv{l + 1}/bias'] for l in range(c.num_blocks)]
+  convs = learner.backbone.adaptable_params()
+  kernels = [layer.kernel.numpy() for layer in convs]
+  biases = [layer.bias.numpy() for layer in convs]
   variables = tuple(v for v, on in (('omega', c.omega_on), ('gamma', c.gamma_on),
                                     ('z', c.z_on)) if on)
   return _meta_test(predictor, lambda b: learner.validate(b, batched=True), datasets, mode,

@@ -8,25 +8,26 @@ tensors passed to the backbone's functional ``apply``; no variable is ever assig
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Sequence
 
 import tensorflow as tf
 
 from taml_tf import balancing
+from taml_tf import parameters
 
 
-def head_logits(features, params):
-  """Logits of the dense head: features [B, F] @ head/kernel [F, W] + head/bias [W]."""
-  return tf.matmul(features, params['head/kernel']) + params['head/bias']
+def head_logits(features, head: parameters.Layer):
+  """Logits of the dense head: features [B, F] @ kernel [F, W] + bias [W]."""
+  return tf.matmul(features, head.kernel) + head.bias
 
 
-def forward(backbone, params: Mapping[str, tf.Tensor], images, row_mask, class_mask):
-  """Masked logits [B, max_way] of `images` under adapted `params`."""
-  features = backbone.apply(params, images, row_mask)
-  return balancing.mask_logits(head_logits(features, params), class_mask)
+def forward(backbone, params: Sequence[parameters.Layer], images, row_mask, class_mask):
+  """Masked logits [B, max_way] of `images` under adapted `params` (conv layers, head)."""
+  features = backbone.apply(parameters.conv_layers(params), images, row_mask)
+  return balancing.mask_logits(head_logits(features, parameters.head(params)), class_mask)
 
 
-def inner_step(backbone, names, params, steps, images, labels, row_mask, class_mask, omega,
+def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, omega,
                first_order: bool = False):
   """One balanced inner gradient step ([step], taml_tf.learner): Meta-SGD, weighted loss.
 
@@ -35,23 +36,23 @@ def inner_step(backbone, names, params, steps, images, labels, row_mask, class_m
 
   Args:
     backbone: a :class:`taml_tf.models.backbone.Conv4`.
-    names: the parameter names, in the order of `params` and `steps`.
-    params, steps: lists of tensors (the current parameters and their step sizes).
+    params, steps: tuples of Layers (the current parameters and their step sizes).
     images, labels, row_mask, class_mask, omega: as in :func:`adapt`.
     first_order: if True, the inner gradient is a constant for enclosing tapes.
 
   Returns:
-    The list of updated parameter tensors.
+    The updated parameters, structured as `params`.
   """
-  by_name = dict(zip(names, params))
+  flat = tf.nest.flatten(params)
   with tf.GradientTape(watch_accessed_variables=False) as tape:
-    tape.watch(params)
-    logits = forward(backbone, by_name, images, row_mask, class_mask)
+    tape.watch(flat)
+    logits = forward(backbone, params, images, row_mask, class_mask)
     loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega)
-  grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+  grads = tape.gradient(loss, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
   if first_order:
     grads = [tf.stop_gradient(g) for g in grads]
-  return [p - s * g for p, s, g in zip(params, steps, grads)]
+  return tf.nest.pack_sequence_as(
+      params, [p - s * g for p, s, g in zip(flat, tf.nest.flatten(steps), grads)])
 
 
 def recomputed(fn):
@@ -99,17 +100,18 @@ def recomputed(fn):
   return wrapped
 
 
-def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tensor],
+def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[parameters.Layer],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
-          first_order: bool = False, recompute: bool = False) -> dict:
+          first_order: bool = False, recompute: bool = False) -> tuple:
   """Runs `num_steps` balanced inner steps from `params` (K times [step], taml_tf.learner).
 
   Each step is :func:`inner_step`.
 
   Args:
     backbone: a :class:`taml_tf.models.backbone.Conv4`.
-    params: initial (possibly z-modulated) conv and head tensors.
-    steps: per-parameter step sizes (see :func:`taml_tf.balancing.step_sizes`).
+    params: initial (possibly z-modulated) parameters, a tuple of Layers: conv layers, head.
+    steps: their step sizes, structured as `params` (see
+      :func:`taml_tf.balancing.step_sizes`).
     images, labels, row_mask: the support set [S, H, W, C], [S], [S].
     class_mask: [max_way] real classes.
     omega: class logits for the weighted inner loss, or None.
@@ -121,23 +123,27 @@ def adapt(backbone, params: Mapping[str, tf.Tensor], steps: Mapping[str, tf.Tens
       about one more forward-and-inner-backward pass per step.
 
   Returns:
-    The adapted parameters theta_K (a new dict; equal to `params` when num_steps is 0).
+    The adapted parameters theta_K, structured as `params` (`params` when num_steps is 0).
   """
-  names = sorted(params)
-  current = [params[k] for k in names]
-  step_list = [tf.convert_to_tensor(steps[k]) for k in names]
-  n = len(names)
+  params = tuple(params)
+  current = [tf.convert_to_tensor(p) for p in tf.nest.flatten(params)]
+  step_list = [tf.convert_to_tensor(s) for s in tf.nest.flatten(tuple(steps))]
+  if len(step_list) != len(current):
+    raise ValueError(f'steps must be structured as params: {len(step_list)} step sizes for '
+                     f'{len(current)} parameters')
+  n = len(current)
   data = [images, labels, row_mask, class_mask] + ([] if omega is None else [omega])
   data = [tf.convert_to_tensor(x) for x in data]
+  pack = lambda flat: tf.nest.pack_sequence_as(params, list(flat))
 
   # One flat list of tensors in and out, as tf.custom_gradient (in `recomputed`) needs.
   def step(*args):
     support = list(args[2 * n:]) + [None] * (5 - len(args[2 * n:]))
-    return inner_step(backbone, names, list(args[:n]), list(args[n:2 * n]), *support,
-                      first_order=first_order)
+    return tf.nest.flatten(inner_step(backbone, pack(args[:n]), pack(args[n:2 * n]),
+                                      *support, first_order=first_order))
 
   if recompute:
     step = recomputed(step)
   for _ in range(num_steps):
     current = list(step(*current, *step_list, *data))
-  return dict(zip(names, current))
+  return pack(current)

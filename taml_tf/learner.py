@@ -30,6 +30,7 @@ import tensorflow as tf
 from taml_tf import balancing
 from taml_tf import episodes as episodes_lib
 from taml_tf import inner_loop
+from taml_tf import parameters
 from taml_tf import validation
 from taml_tf.config import ModelConfig
 from taml_tf.episodes import Episode
@@ -102,13 +103,15 @@ class MetaLearner(tf.Module):
       s = 2
       self.encoder(tf.zeros((s,) + config.image_shape), tf.zeros([s], tf.int32),
                    tf.ones([s]), tf.ones([config.max_way]))
+    # alpha is stored as a dict keyed '<layer>/kernel', '<layer>/bias' (the checkpoint keys
+    # of every run so far, tests/testdata/checkpoint_keys.json); :meth:`alpha_params` gives
+    # it the parameters' structure.
     self.alpha = {}
     if config.alpha_on:
-      shapes = {k: v.shape for k, v in self.backbone.adaptable_variables().items()}
+      shapes = tf.nest.map_structure(lambda v: tuple(v.shape), self.backbone.adaptable_params())
       # One alpha column (and one bias alpha) shared by every class of the zero head.
-      shapes['head/kernel'] = (self.feature_size, 1)
-      shapes['head/bias'] = (1,)
-      for k, shape in sorted(shapes.items()):
+      shapes += (parameters.Layer((self.feature_size, 1), (1,)),)
+      for k, shape in sorted(parameters.to_dict(shapes).items()):
         self.alpha[k] = keras.Variable(
             keras.initializers.Constant(config.alpha_init), shape=shape,
             name='alpha_' + k.replace('/', '_'))
@@ -130,18 +133,27 @@ class MetaLearner(tf.Module):
     out += [self.alpha[k] for k in sorted(self.alpha)]
     return out
 
+  def alpha_params(self) -> tuple:
+    """Meta-SGD's alpha variables structured as the parameters (a Layer per layer, conv
+    layers then the head); () when alpha is off."""
+    if not self.alpha:
+      return ()
+    return parameters.from_dict(self.alpha, self.config.num_blocks)
+
   # ---------------------------------------------------------------------- one task's parts
-  def posterior(self, support_images, support_labels, support_mask, class_mask) -> dict:
-    """q(omega), q(gamma), q(z) of one task as ``tfd.Normal``s ({} when no variable is on).
+  def posterior(self, support_images, support_labels, support_mask,
+                class_mask) -> posteriors.Balancing:
+    """q(omega), q(gamma), q(z) of one task: a Balancing of ``tfd.Normal``s (of Nones when
+    the model has no set encoder).
 
     [posterior]
     """
     if self.encoder is None:
-      return {}
+      return posteriors.Balancing()
     params = self.encoder(support_images, support_labels, support_mask, class_mask)
-    return {k: posteriors.posterior(*params[k]) for k in posteriors.NAMES}
+    return posteriors.Balancing(*[posteriors.posterior(*p) for p in params])
 
-  def balancing_values(self, dists: dict, class_mask, mode: str, seed):
+  def balancing_values(self, dists: posteriors.Balancing, class_mask, mode: str, seed):
     """Draws the switched-on balancing variables and their KL (the KL term of [loss, eq. 8]).
 
     Args:
@@ -156,39 +168,43 @@ class MetaLearner(tf.Module):
     c = self.config
     if c.deterministic:
       mode = 'mean'
-    values, kl = {}, tf.constant(0.0)
-    for i, (name, on) in enumerate((('omega', c.omega_on), ('gamma', c.gamma_on),
-                                    ('z', c.z_on))):
-      if not on:
-        continue
-      dist = dists[name]
-      noise_size = c.max_way if name == 'omega' else None
-      values[name] = posteriors.draw(dist, mode, _fold(seed, i), noise_size)
-      if not c.deterministic:
-        kl += posteriors.kl_to_prior(dist, class_mask if name == 'omega' else None)
-    return posteriors.Balancing(**values), kl
+    on = posteriors.Balancing(omega=c.omega_on, gamma=c.gamma_on, z=c.z_on)
+    # omega's noise has the model's max_way entries, so a task padded to more class slots
+    # draws the same omega for its real classes; its KL counts the real classes only.
+    noise_sizes = posteriors.Balancing(omega=c.max_way)
+    kl_masks = posteriors.Balancing(omega=class_mask)
+    seeds = posteriors.Balancing(*[_fold(seed, i) for i in range(len(on))])
+    values = tf.nest.map_structure(
+        lambda dist, on, size, seed: posteriors.draw(dist, mode, seed, size) if on else None,
+        dists, on, noise_sizes, seeds)
+    kl = tf.constant(0.0)
+    if not c.deterministic:
+      for dist, is_on, mask in zip(dists, on, kl_masks):
+        if is_on:
+          kl += posteriors.kl_to_prior(dist, mask)
+    return values, kl
 
-  def initial_params(self, bal: posteriors.Balancing, max_way: int) -> dict:
-    """theta_0 = theta (*) z plus the zero head [F, max_way]. [init]"""
-    params = {k: tf.convert_to_tensor(v.value)
-              for k, v in self.backbone.adaptable_variables().items()}
-    params = balancing.modulate_init(params, bal.z, self.config.channels,
-                                     self.config.num_blocks)
-    params['head/kernel'] = tf.zeros([self.feature_size, max_way])
-    params['head/bias'] = tf.zeros([max_way])
-    return params
+  def initial_params(self, bal: posteriors.Balancing, max_way: int) -> tuple:
+    """theta_0 = theta (*) z plus the zero head [F, max_way], as a tuple of Layers. [init]"""
+    convs = tf.nest.map_structure(lambda v: tf.convert_to_tensor(v.value),
+                                  self.backbone.adaptable_params())
+    head = parameters.Layer(tf.zeros([self.feature_size, max_way]), tf.zeros([max_way]))
+    return balancing.modulate_init(convs, bal.z) + (head,)
 
-  def step_sizes(self, names, bal: posteriors.Balancing) -> dict:
-    """exp(gamma_l) * alpha per parameter: the step size of [step]."""
-    base = ({k: v.value for k, v in self.alpha.items()} if self.config.alpha_on
-            else self.config.inner_lr)
-    return balancing.step_sizes(names, base, bal.gamma, self.config.num_blocks)
+  def step_sizes(self, bal: posteriors.Balancing) -> tuple:
+    """exp(gamma_l) * alpha per parameter, structured as the parameters: the step size of
+    [step]."""
+    if self.config.alpha_on:
+      base = tf.nest.map_structure(lambda v: v.value, self.alpha_params())
+    else:
+      base = balancing.fixed_step_sizes(self.config.inner_lr, self.config.num_layers)
+    return balancing.step_sizes(base, bal.gamma)
 
-  def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int) -> dict:
+  def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int) -> tuple:
     """theta_K for one task given its balancing variables: [init], then K times [step]."""
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
-        self.backbone, params, self.step_sizes(params, bal), task.support_images,
+        self.backbone, params, self.step_sizes(bal), task.support_images,
         task.support_labels, task.support_mask, task.class_mask, omega=bal.omega,
         num_steps=num_steps, first_order=self.config.first_order, recompute=self.recompute)
 
@@ -284,7 +300,7 @@ class MetaLearner(tf.Module):
     task = self.real_support(task, static_shapes)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
-    if mode == 'mean' or c.deterministic or not dists:
+    if mode == 'mean' or c.deterministic or self.encoder is None:
       bal, _ = self.balancing_values(dists, task.class_mask, 'mean', seed)
       params = self.adapt(task, bal, steps)
       return tf.nn.softmax(self.query_logits(params, task)), bal

@@ -18,6 +18,7 @@ import subprocess
 import typing
 
 import keras
+import tensorflow as tf
 
 PRECISIONS = ('float32', 'mixed_bfloat16')
 # CPU features that decide what the matrix units can do: AVX-512 and AMX / AVX512_BF16 give
@@ -86,3 +87,24 @@ def hardware_warning(precision: str, cpu: dict,
   return (f"--precision={precision} on {cpu.get('model', 'an unknown CPU')} without AMX or "
           'AVX512_BF16 and without a GPU or TPU: TensorFlow emulates bfloat16 here, which is '
           'slower than float32; use it on hardware with bfloat16 units')
+
+
+def startup_warning(precision: str, tpu: bool = False) -> typing.Optional[str]:
+  """:func:`hardware_warning` for this machine: its CPU and its GPUs / TPUs.
+
+  Looks at the hardware only for a precision other than float32, so a float32 run starts
+  without running lscpu.
+
+  Args:
+    precision: one of :data:`PRECISIONS`.
+    tpu: the run uses a TPU (a TPU worker's devices are not listed before it connects).
+
+  Returns:
+    The warning, or None.
+  """
+  if check(precision) == 'float32':
+    return None
+  accelerators = sorted({d.device_type for d in tf.config.list_physical_devices()} - {'CPU'})
+  if tpu:
+    accelerators.append('TPU')
+  return hardware_warning(precision, cpu_info(), accelerators)

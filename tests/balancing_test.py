@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from taml_tf import balancing
+from taml_tf import balancing, parameters
 
 
 class BalancingTest(tf.test.TestCase):
@@ -45,34 +45,38 @@ class BalancingTest(tf.test.TestCase):
     self.assertAllClose(loss, expected, atol=1e-5)
 
   def test_zero_z_changes_nothing_and_z_modulates_per_channel(self):
-    params = {'conv1/kernel': tf.random.stateless_normal([3, 3, 1, 2], [1, 1]),
-              'conv1/bias': tf.constant([0.1, 0.2]),
-              'head/kernel': tf.ones([2, 3])}
-    same = balancing.modulate_init(params, tf.zeros([4]), channels=2, num_blocks=1)
-    for k in params:
-      self.assertAllEqual(params[k], same[k])
-    z = tf.constant([1.0, -0.5, 0.3, -0.3])  # mult (ch0, ch1), add (ch0, ch1)
-    out = balancing.modulate_init(params, z, channels=2, num_blocks=1)
-    self.assertAllClose(out['conv1/kernel'][..., 0], params['conv1/kernel'][..., 0] * 2.0)
-    self.assertAllClose(out['conv1/kernel'][..., 1], params['conv1/kernel'][..., 1] * 0.5)
-    self.assertAllClose(out['conv1/bias'], [0.4, -0.1])
-    self.assertAllEqual(out['head/kernel'], params['head/kernel'])
+    convs = (parameters.Layer(tf.random.stateless_normal([3, 3, 1, 2], [1, 1]),
+                              tf.constant([0.1, 0.2])),
+             parameters.Layer(tf.random.stateless_normal([3, 3, 2, 2], [1, 2]),
+                              tf.constant([0.3, 0.4])))
+    same = balancing.modulate_init(convs, tf.zeros([8]))
+    for a, b in zip(tf.nest.flatten(convs), tf.nest.flatten(same)):
+      self.assertAllEqual(a, b)
+    # mult (conv1 ch0, ch1, conv2 ch0, ch1), then add (the same order).
+    z = tf.constant([1.0, -0.5, 0.0, 0.5, 0.3, -0.3, 0.0, 1.0])
+    out = balancing.modulate_init(convs, z)
+    self.assertAllClose(out[0].kernel[..., 0], convs[0].kernel[..., 0] * 2.0)
+    self.assertAllClose(out[0].kernel[..., 1], convs[0].kernel[..., 1] * 0.5)
+    self.assertAllClose(out[0].bias, [0.4, -0.1])
+    self.assertAllClose(out[1].kernel[..., 0], convs[1].kernel[..., 0])
+    self.assertAllClose(out[1].kernel[..., 1], convs[1].kernel[..., 1] * 1.5)
+    self.assertAllClose(out[1].bias, [0.3, 1.4])
+    self.assertIs(balancing.modulate_init(convs, None), convs)
 
   def test_zero_gamma_changes_nothing_and_gamma_scales_layers(self):
-    names = ['conv1/kernel', 'conv2/bias', 'head/kernel']
-    base = {n: tf.constant(0.01) for n in names}
-    same = balancing.step_sizes(names, base, tf.zeros([3]), num_blocks=2)
-    for n in names:
-      self.assertAllClose(same[n], 0.01)
-    scaled = balancing.step_sizes(names, 0.5, tf.constant([0.0, np.log(2.0), np.log(3.0)]),
-                                  num_blocks=2)
-    self.assertAllClose([scaled[n] for n in names], [0.5, 1.0, 1.5], atol=1e-6)
-
-  def test_layer_index(self):
-    self.assertEqual(balancing.layer_index('conv3/kernel', 4), 2)
-    self.assertEqual(balancing.layer_index('head/bias', 4), 4)
-    with self.assertRaisesRegex(ValueError, 'belongs to no layer'):
-      balancing.layer_index('norm1/offset', 4)
+    base = (parameters.Layer(tf.fill([3, 3, 1, 2], 0.01), tf.fill([2], 0.02)),
+            parameters.Layer(tf.fill([3, 3, 2, 2], 0.01), tf.fill([2], 0.02)),
+            parameters.Layer(tf.fill([4, 1], 0.01), tf.fill([1], 0.02)))
+    same = balancing.step_sizes(base, tf.zeros([3]))
+    for a, b in zip(tf.nest.flatten(base), tf.nest.flatten(same)):
+      self.assertAllClose(a, b)
+    scaled = balancing.step_sizes(base, tf.constant([0.0, np.log(2.0), np.log(3.0)]))
+    for layer, factor in zip(scaled, (1.0, 2.0, 3.0)):
+      self.assertAllClose(layer.kernel, tf.fill(tf.shape(layer.kernel), 0.01 * factor))
+      self.assertAllClose(layer.bias, tf.fill(tf.shape(layer.bias), 0.02 * factor))
+    fixed = balancing.step_sizes(balancing.fixed_step_sizes(0.5, 3),
+                                 tf.constant([0.0, np.log(2.0), np.log(3.0)]))
+    self.assertAllClose(tf.nest.flatten(fixed), [0.5, 0.5, 1.0, 1.0, 1.5, 1.5], atol=1e-6)
 
 
 if __name__ == '__main__':

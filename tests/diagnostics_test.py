@@ -24,8 +24,9 @@ class DiagnosticsTest(tf.test.TestCase):
     tf.keras.utils.set_random_seed(3)
     cls.learner = MetaLearner(tiny_config(num_blocks=2, image_shape=(28, 28, 1)))
     # Per-parameter alphas that differ by layer, so a layer mix-up shows.
-    for k, v in cls.learner.alpha.items():
-      v.assign(tf.fill(v.shape, 0.01 * (1 + int(k[4])) if k.startswith('conv') else 0.07))
+    for value, layer in zip((0.02, 0.03, 0.07), cls.learner.alpha_params()):
+      for v in layer:
+        v.assign(tf.fill(v.shape, value))
     cls.tasks = [padded_task(1, [1, 3, 2]), padded_task(2, [2, 2, 1, 4])]
 
   def test_per_layer_alpha_and_kl_weights(self):
@@ -40,7 +41,7 @@ class DiagnosticsTest(tf.test.TestCase):
     s = diagnostics.summarize(self.learner, self.tasks[:1], max_shot=5, query=2)
     task = episodes.to_tensors(self.tasks[0])
     q = self.learner.posterior(task.support_images, task.support_labels, task.support_mask,
-                               task.class_mask)['gamma']
+                               task.class_mask).gamma
     mu, sigma = q.loc.numpy(), q.scale.numpy()
     alpha = np.array([0.02, 0.03, 0.07])
     self.assertAllClose(s['mu_gamma'], mu)

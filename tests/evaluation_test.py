@@ -75,16 +75,17 @@ class HelpersTest(tf.test.TestCase):
     self.assertAllClose(bias_shift, 5.0)
 
   def test_z_shift_matches_modulate_init(self):
-    from taml_tf import balancing
+    from taml_tf import balancing, parameters
     rng = np.random.default_rng(0)
     kernels = [rng.normal(size=[3, 3, 1, 4]), rng.normal(size=[3, 3, 4, 4])]
     biases = [rng.normal(size=4), rng.normal(size=4)]
     z = rng.normal(size=16)
-    params = {f'conv{l + 1}/{k}': tf.constant(v, tf.float32)
-              for l in range(2) for k, v in (('kernel', kernels[l]), ('bias', biases[l]))}
-    moved = balancing.modulate_init(params, tf.constant(z, tf.float32), 4, 2)
-    diff = np.sqrt(sum(np.sum((moved[k].numpy() - params[k].numpy()) ** 2) for k in params))
-    size = np.sqrt(sum(np.sum(params[k].numpy() ** 2) for k in params))
+    params = tuple(parameters.Layer(tf.constant(k, tf.float32), tf.constant(b, tf.float32))
+                   for k, b in zip(kernels, biases))
+    moved = balancing.modulate_init(params, tf.constant(z, tf.float32))
+    pairs = list(zip(tf.nest.flatten(moved), tf.nest.flatten(params)))
+    diff = np.sqrt(sum(np.sum((m.numpy() - p.numpy()) ** 2) for m, p in pairs))
+    size = np.sqrt(sum(np.sum(p.numpy() ** 2) for _, p in pairs))
     _, relative, _ = evaluation.z_shift(z, kernels, biases)
     self.assertAllClose(relative, diff / size, rtol=1e-5)
 

@@ -133,13 +133,13 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
                                                 support_labels=ep.support_labels)
     dists = self.learner.posterior(ep.support_images, ep.support_labels, ep.support_mask,
                                    ep.class_mask)
-    omega = dists['omega'].mean()[:3]
+    omega = dists.omega.mean()[:3]
     self.assertAllClose(out['omega_mean'], omega, atol=1e-5)
     self.assertAllClose(out['omega'], tf.nn.softmax(omega), atol=1e-5)
     self.assertAllClose(tf.reduce_sum(out['omega']), 1.0, atol=1e-6)
-    self.assertAllClose(out['gamma'], dists['gamma'].mean(), atol=1e-5)
-    self.assertAllClose(out['gamma_multiplier'], tf.exp(dists['gamma'].mean()), atol=1e-5)
-    self.assertAllClose(out['z'], dists['z'].mean(), atol=1e-5)
+    self.assertAllClose(out['gamma'], dists.gamma.mean(), atol=1e-5)
+    self.assertAllClose(out['gamma_multiplier'], tf.exp(dists.gamma.mean()), atol=1e-5)
+    self.assertAllClose(out['z'], dists.z.mean(), atol=1e-5)
     self.assertEqual(out['gamma'].shape, (self.config.num_layers,))
     self.assertEqual(out['z'].shape, (self.config.z_dim,))
     # They are the values predict() uses.

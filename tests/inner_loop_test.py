@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from taml_tf import balancing, inner_loop
+from taml_tf import balancing, inner_loop, parameters
 from taml_tf.models.backbone import Conv4
 from tests import tasks
 
@@ -16,16 +16,19 @@ class InnerLoopTest(tf.test.TestCase):
     self.net = Conv4(channels=4).build_for((28, 28, 1))
     ep = tasks.omniglot_task(np.random.default_rng(0), [2, 3, 1])
     self.ep = ep
-    self.params = {k: tf.convert_to_tensor(v) for k, v in self.net.adaptable_variables().items()}
     f = self.net.feature_size((28, 28, 1))
-    self.params['head/kernel'] = tf.zeros([f, 3])
-    self.params['head/bias'] = tf.zeros([3])
+    head = parameters.Layer(tf.zeros([f, 3]), tf.zeros([3]))
+    # The references below index parameters by name; the inner loop takes the structure.
+    self.params = parameters.to_dict(
+        tf.nest.map_structure(tf.convert_to_tensor, self.net.adaptable_params()) + (head,))
 
   def adapt(self, num_steps, lr=0.1, omega=None):
-    steps = balancing.step_sizes(self.params, lr, None, 4)
-    return inner_loop.adapt(self.net, self.params, steps, self.ep.support_images,
-                            self.ep.support_labels, self.ep.support_mask, self.ep.class_mask,
-                            omega=omega, num_steps=num_steps)
+    steps = balancing.fixed_step_sizes(lr, 5)
+    out = inner_loop.adapt(self.net, parameters.from_dict(self.params, 4), steps,
+                           self.ep.support_images, self.ep.support_labels,
+                           self.ep.support_mask, self.ep.class_mask, omega=omega,
+                           num_steps=num_steps)
+    return parameters.to_dict(out)
 
   def test_zero_steps_return_theta(self):
     out = self.adapt(0)
@@ -98,9 +101,11 @@ class InnerLoopTest(tf.test.TestCase):
       params = {k: params[k] - tf.exp(gamma[layer_of(k)]) * alpha[k] * grads[k]
                 for k in params}
 
-    steps = balancing.step_sizes(theta, alpha, gamma, 4)
-    out = inner_loop.adapt(self.net, theta, steps, ep.support_images, ep.support_labels,
-                           ep.support_mask, ep.class_mask, omega=omega, num_steps=num_steps)
+    steps = balancing.step_sizes(parameters.from_dict(alpha, 4), gamma)
+    out = inner_loop.adapt(self.net, parameters.from_dict(theta, 4), steps, ep.support_images,
+                           ep.support_labels, ep.support_mask, ep.class_mask, omega=omega,
+                           num_steps=num_steps)
+    out = parameters.to_dict(out)
     for k in theta:
       self.assertAllClose(out[k], params[k], atol=1e-5, rtol=1e-4, msg=k)
       if k.endswith('kernel'):
@@ -109,15 +114,12 @@ class InnerLoopTest(tf.test.TestCase):
 
   def test_steps_reduce_the_support_loss(self):
     def loss(params):
-      logits = inner_loop.forward(self.net, params, self.ep.support_images,
+      logits = inner_loop.forward(self.net, parameters.from_dict(params, 4),
+                                  self.ep.support_images,
                                   self.ep.support_mask, self.ep.class_mask)
       return float(balancing.weighted_inner_loss(logits, self.ep.support_labels,
                                                  self.ep.support_mask, self.ep.class_mask))
     self.assertLess(loss(self.adapt(5, lr=0.5)), loss(self.params) - 0.1)
-
-
-if __name__ == '__main__':
-  tf.test.main()
 
 
 class RecomputeTest(tf.test.TestCase):
@@ -127,21 +129,20 @@ class RecomputeTest(tf.test.TestCase):
     keras.utils.set_random_seed(3)
     net = Conv4(channels=4).build_for((28, 28, 1))
     ep = tasks.omniglot_task(np.random.default_rng(1), [2, 4, 3])
-    theta = {k: v for k, v in net.adaptable_variables().items()}
+    theta = net.adaptable_params()
     f = net.feature_size((28, 28, 1))
-    alpha = tf.Variable(tf.fill([len(theta) + 2], 0.05))
+    alpha = tf.Variable(tf.fill([2 * len(theta) + 2], 0.05))
     gamma = tf.Variable([0.1, -0.2, 0.3, 0.0, 0.2])
     omega = tf.Variable([0.5, -0.5, 0.1])
     offsets = [v for v in net.trainable_variables if 'offset' in v.path]
-    watched = list(theta.values()) + offsets + [alpha, gamma, omega]
+    watched = tf.nest.flatten(theta) + offsets + [alpha, gamma, omega]
 
     def run():
       with tf.GradientTape() as tape:
-        params = {k: tf.convert_to_tensor(v) for k, v in theta.items()}
-        params['head/kernel'] = tf.zeros([f, 3])
-        params['head/bias'] = tf.zeros([3])
-        base = {k: alpha[i] for i, k in enumerate(sorted(params))}
-        steps = balancing.step_sizes(params, base, gamma, 4)
+        params = tf.nest.map_structure(tf.convert_to_tensor, theta) + (
+            parameters.Layer(tf.zeros([f, 3]), tf.zeros([3])),)
+        base = tf.nest.pack_sequence_as(params, tf.unstack(alpha))
+        steps = balancing.step_sizes(base, gamma)
         out = inner_loop.adapt(net, params, steps, ep.support_images, ep.support_labels,
                                ep.support_mask, ep.class_mask, omega=omega, num_steps=3,
                                recompute=recompute)
@@ -156,8 +157,8 @@ class RecomputeTest(tf.test.TestCase):
     for function in (False, True):
       plain, plain_grads = self.meta_gradients(False, function)
       again, again_grads = self.meta_gradients(True, function)
-      for k in plain:
-        self.assertAllClose(plain[k], again[k], atol=1e-6, msg=k)
+      for i, (a, b) in enumerate(zip(tf.nest.flatten(plain), tf.nest.flatten(again))):
+        self.assertAllClose(a, b, atol=1e-6, msg=f'parameter {i}')
       self.assertLen(again_grads, len(plain_grads))
       for i, (a, b) in enumerate(zip(plain_grads, again_grads)):
         self.assertIsNotNone(b, msg=f'gradient {i} lost under recompute')
@@ -165,3 +166,7 @@ class RecomputeTest(tf.test.TestCase):
       # Second-order terms are present: the step sizes and omega get real gradients.
       self.assertGreater(float(tf.reduce_max(tf.abs(again_grads[-1]))), 0.0)
       self.assertGreater(float(tf.reduce_max(tf.abs(again_grads[-2]))), 0.0)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,4 +1,6 @@
-"""Tests of the meta-learner: padding invariance, meta-gradients, XLA, permutations, bad input."""
+"""Tests of the meta-learner: padding invariance, meta-gradients, padding under XLA settings,
+permutations, Monte-Carlo prediction and the objective (the train step that runs it:
+tests/training_test.py)."""
 
 import numpy as np
 import tensorflow as tf
@@ -6,7 +8,6 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import episodes
 from taml_tf import learner as learner_lib
-from taml_tf import training
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -135,34 +136,6 @@ class MetaGradientTest(tf.test.TestCase):
     g1 = flat(self.first.compute_gradients(self.batch, SEED)[0])
     self.assertGreater(np.abs(g2 - g1).max(), 1e-4)
 
-  def test_tasks_in_turn_give_the_same_update(self):
-    self.assertFalse(config_lib.ExecutionConfig().sequential_tasks)  # the default
-    seq = training.MetaUpdate(self.second, config_lib.ExecutionConfig(sequential_tasks=True))
-    g_ref, m_ref = self.second.compute_gradients(self.batch, SEED)
-    for run in (seq.compute_gradients, seq.compiled_gradients,
-                lambda b, s: self.second.compute_gradients(b, s, sequential=True)):
-      g_seq, m_seq = run(self.batch, SEED)
-      self.assertLen(g_seq, len(g_ref))
-      for k in m_ref:
-        self.assertAllClose(m_seq[k], m_ref[k], atol=1e-6, msg=k)
-      for v, a, b in zip(self.second.meta_variables, g_seq, g_ref):
-        self.assertAllClose(a, b, atol=1e-6, rtol=1e-5, msg=v.path)
-    # The two tasks' seeds are still their own: a one-task batch gives task 0's gradient.
-    single = episodes.Episode(*[x[:1] for x in self.batch])
-    self.assertNotAllClose(flat(seq.compute_gradients(single, SEED)[0]), flat(g_ref))
-
-  def test_train_step_reports_the_fraction_of_clipped_gradient_entries(self):
-    grads = flat(self.second.compute_gradients(self.batch, SEED)[0])
-    # A clip between the gradient's small and large entries binds for some of them only.
-    clip = float(np.quantile(np.abs(grads), 0.75))
-    expected = float(np.mean(np.abs(grads) > clip))
-    self.assertBetween(expected, 0.2, 0.3)
-    learner = MetaLearner(self.second.config.replace(grad_clip=clip))
-    for a, b in zip(learner.meta_variables, self.second.meta_variables):
-      a.assign(b)
-    metrics = training.MetaUpdate(learner).train_step(self.batch, SEED)
-    self.assertAllClose(metrics['clip_fraction'], expected, atol=2e-3)
-
   def test_matches_finite_differences(self):
     variables = self.second.meta_variables
     grads = self.second.compute_gradients(self.batch, SEED)[0]
@@ -198,24 +171,6 @@ class CompileAndPermutationTest(tf.test.TestCase):
     cls.config = tiny_config(train_inner_steps=1, test_inner_steps=2)
     cls.learner = MetaLearner(cls.config)
 
-  def test_train_step_compiles_with_xla_on_cpu(self):
-    xla_learner = MetaLearner(self.config)
-    for a, b in zip(xla_learner.meta_variables, self.learner.meta_variables):
-      a.assign(b)
-    xla = training.MetaUpdate(xla_learner, config_lib.ExecutionConfig(jit_compile=True))
-    rng = np.random.default_rng(5)
-    batch = batch_of(*[tasks.omniglot_task(rng, [1, 2, 3, 1, 2], queries=2, max_way=5,
-                                           support_size=25, query_size=10) for _ in range(2)])
-    g_xla, m_xla = xla.compiled_gradients(batch, SEED)
-    g_ref, m_ref = self.learner.compute_gradients(batch, SEED)
-    # Same samples (XLA-stable noise), so only rounding differs.
-    self.assertAllClose(m_xla['loss'], m_ref['loss'], atol=1e-5)
-    diff = np.linalg.norm(flat(g_xla) - flat(g_ref)) / np.linalg.norm(flat(g_ref))
-    self.assertLess(diff, 1e-2)
-    metrics = tf.function(xla.train_step)(batch, SEED)
-    self.assertTrue(np.isfinite(float(metrics['loss'])))
-    self.assertEqual(int(xla.optimizer.iterations), 1)
-
   def test_padding_rows_are_dropped_except_under_xla(self):
     ep = episodes.to_tensors(tasks.omniglot_task(np.random.default_rng(8), [1, 2], queries=1,
                                                  max_way=5, support_size=10, query_size=5))
@@ -236,63 +191,6 @@ class CompileAndPermutationTest(tf.test.TestCase):
         self.assertAllClose(probs[:, :4], tf.gather(probs_renamed, perm, axis=1), atol=1e-5)
       self.assertAllClose(tf.reduce_sum(probs, -1), tf.ones([12]), atol=1e-5)
       self.assertAllEqual(probs[:, 4], tf.zeros([12]))  # the padding class is never predicted
-
-
-class BadInputTest(tf.test.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls.learner = MetaLearner(tiny_config(train_inner_steps=1))
-    cls.update = training.MetaUpdate(cls.learner)
-    cls.step = staticmethod(tf.function(cls.update.train_step))
-    cls.good = tasks.omniglot_task(np.random.default_rng(7), [1, 2, 2], queries=2, max_way=5,
-                                   support_size=10, query_size=6)
-
-  def assert_rejected(self, episode, pattern, errors=(ValueError, tf.errors.InvalidArgumentError),
-                      batched=True):
-    before = [v.numpy().copy() for v in self.learner.meta_variables]
-    batch = batch_of(episode) if batched else episodes.to_tensors(episode)
-    for run in (self.update.train_step, self.step):
-      with self.assertRaisesRegex(errors, pattern):
-        run(batch, SEED)
-    for b, v in zip(before, self.learner.meta_variables):
-      self.assertAllEqual(b, v.numpy())
-    self.assertEqual(int(self.update.optimizer.iterations), 0)
-
-  def test_labels_out_of_range(self):
-    labels = self.good.support_labels.copy()
-    labels[0] = 3  # the task has 3 classes
-    self.assert_rejected(self.good._replace(support_labels=labels), 'support_labels out of range')
-    q = self.good.query_labels.copy()
-    q[1] = -1
-    self.assert_rejected(self.good._replace(query_labels=q), 'query_labels out of range')
-
-  def test_class_without_support_example(self):
-    labels = self.good.support_labels.copy()
-    labels[labels == 0] = 1
-    self.assert_rejected(self.good._replace(support_labels=labels), 'no support example')
-
-  def test_nan_or_infinite_pixels(self):
-    images = self.good.support_images.copy()
-    images[2, 5, 5, 0] = np.nan
-    self.assert_rejected(self.good._replace(support_images=images), 'NaN or infinite')
-    images = self.good.query_images.copy()
-    images[0, 1, 1, 0] = np.inf
-    self.assert_rejected(self.good._replace(query_images=images), 'NaN or infinite')
-
-  def test_wrong_rank_dtype_and_size(self):
-    self.assert_rejected(self.good, 'rank 5', batched=False)
-    with self.assertRaisesRegex(ValueError, 'must have dtype float32'):
-      self.update.train_step(batch_of(self.good)._replace(
-          support_images=tf.zeros([1, 10, 28, 28, 1], tf.float64)), SEED)
-    with self.assertRaisesRegex(ValueError, r'model expects \(28, 28, 1\)'):
-      self.update.train_step(batch_of(self.good)._replace(
-          query_images=tf.zeros([1, 6, 32, 32, 1])), SEED)
-
-  def test_more_classes_than_the_model_allows(self):
-    ep = tasks.omniglot_task(np.random.default_rng(8), [1] * 6, queries=1)
-    self.assert_rejected(ep, 'at most max_way=5')
 
 
 if __name__ == '__main__':
@@ -335,8 +233,8 @@ class MonteCarloPredictionTest(tf.test.TestCase):
       gap = float(tf.reduce_max(tf.abs(wrong - expected)))
       self.assertGreater(gap, 5e-3, name)  # measured 0.016 and 0.195
     # The Balancing returned is the posterior mean.
-    self.assertAllClose(bal.gamma, dists['gamma'].mean())
-    self.assertAllClose(bal.z, dists['z'].mean())
+    self.assertAllClose(bal.gamma, dists.gamma.mean())
+    self.assertAllClose(bal.z, dists.z.mean())
 
 
 class ObjectiveTest(tf.test.TestCase):
@@ -375,7 +273,8 @@ class ObjectiveTest(tf.test.TestCase):
                                        keepdims=True)) - logits.max(-1, keepdims=True)
     ce = float(-np.mean(log_probs[np.arange(self.M), labels]))
     dists = learner.posterior(t.support_images, t.support_labels, t.support_mask, t.class_mask)
-    kls = {k: self.closed_form_kl(d, 3 if k == 'omega' else None) for k, d in dists.items()}
+    kls = {k: self.closed_form_kl(d, 3 if k == 'omega' else None)
+           for k, d in zip(dists._fields, dists) if d is not None}
     kl = sum(kls[k] for k in kl_of)
     self.assertAllClose(out.cross_entropy, ce, atol=1e-5, msg=f'{name} cross-entropy')
     self.assertAllClose(out.kl, kl, atol=1e-5, msg=f'{name} KL')

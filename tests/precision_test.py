@@ -1,5 +1,7 @@
 """Tests of the precision settings and the bfloat16 hardware check."""
 
+from unittest import mock
+
 import tensorflow as tf
 
 from taml_tf import precision
@@ -25,6 +27,20 @@ class PrecisionTest(tf.test.TestCase):
     self.assertIn('emulates bfloat16', warning)
     self.assertIsNone(precision.hardware_warning('mixed_bfloat16', xeon))
     self.assertIsNone(precision.hardware_warning('mixed_bfloat16', amd, accelerators=['TPU']))
+
+  def test_startup_warning_looks_at_this_machine_only_for_bfloat16(self):
+    amd = {'model': 'AMD EPYC', 'flags': ['avx2'], 'bfloat16_hardware': False}
+    with mock.patch.object(precision, 'cpu_info', side_effect=AssertionError('lscpu ran')):
+      self.assertIsNone(precision.startup_warning('float32'))
+    with mock.patch.object(precision, 'cpu_info', return_value=amd), \
+         mock.patch.object(tf.config, 'list_physical_devices',
+                           return_value=[tf.config.PhysicalDevice('/cpu:0', 'CPU')]):
+      self.assertIn('AMD EPYC', precision.startup_warning('mixed_bfloat16'))
+      self.assertIsNone(precision.startup_warning('mixed_bfloat16', tpu=True))
+    with mock.patch.object(precision, 'cpu_info', return_value=amd), \
+         mock.patch.object(tf.config, 'list_physical_devices',
+                           return_value=[tf.config.PhysicalDevice('/gpu:0', 'GPU')]):
+      self.assertIsNone(precision.startup_warning('mixed_bfloat16'))
 
   def test_cpu_info_matches_proc_cpuinfo(self):
     info = precision.cpu_info()

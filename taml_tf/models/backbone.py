@@ -11,11 +11,12 @@ The inner loop applies this model to adapted weights functionally through
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Sequence
 
 import keras
 import tensorflow as tf
 
+from taml_tf import parameters
 from taml_tf import precision as precision_lib
 from taml_tf.models.masked_batch_norm import MaskedBatchNorm
 
@@ -66,27 +67,32 @@ class Conv4(keras.Model):
       h, w = h // 2, w // 2
     return h * w * self.channels
 
-  def adaptable_variables(self) -> dict:
-    """The variables the inner loop adapts, by name: conv{l}/kernel and conv{l}/bias."""
-    params = {}
-    for i, conv in enumerate(self.convs):
-      params[f'conv{i + 1}/kernel'] = conv.kernel
-      params[f'conv{i + 1}/bias'] = conv.bias
-    return params
+  def adaptable_params(self) -> tuple:
+    """The variables the inner loop adapts: a :class:`taml_tf.parameters.Layer` (kernel,
+    bias) per conv layer, conv1 first."""
+    return tuple(parameters.Layer(conv.kernel, conv.bias) for conv in self.convs)
 
-  def apply(self, params: Mapping[str, tf.Tensor], images, row_mask=None):
-    """Features of `images` with the conv weights replaced by the tensors in `params`.
+  def apply(self, convs: Sequence[parameters.Layer], images, row_mask=None):
+    """Features of `images` with the conv weights replaced by the tensors in `convs`.
 
     Args:
-      params: adapted tensors keyed as in :meth:`adaptable_variables` (missing keys keep the
-        model's own variables; the batch-norm offsets always come from the model).
+      convs: adapted (kernel, bias) Layers, one per conv layer in the order of
+        :meth:`adaptable_params` (the batch-norm offsets always come from the model).
       images: [B, H, W, C] float images.
       row_mask: optional [B] mask of real rows for the batch-norm statistics.
 
     Returns:
-      [B, F] features; gradients flow to `params` (and to the batch-norm offsets).
+      [B, F] features; gradients flow to `convs` (and to the batch-norm offsets).
+
+    Raises:
+      ValueError: if `convs` does not have one Layer per conv layer.
     """
-    by_variable = {id(v): params[k] for k, v in self.adaptable_variables().items() if k in params}
+    if len(convs) != self.num_blocks:
+      raise ValueError(f'apply needs {self.num_blocks} conv layers, got {len(convs)}')
+    by_variable = {}
+    for own, adapted in zip(self.adaptable_params(), convs):
+      for variable, tensor in zip(own, adapted):
+        by_variable[id(variable)] = tensor
     trainable = [by_variable.get(id(v), v.value) for v in self.trainable_variables]
     non_trainable = [v.value for v in self.non_trainable_variables]
     features, _ = self.stateless_call(trainable, non_trainable, images, row_mask=row_mask,

@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from taml_tf import precision as precision_lib
+from taml_tf.models import posteriors
 
 INSTANCE_INITS = ('authors', 'glorot')
 
@@ -102,7 +103,8 @@ class SetEncoder(keras.Model):
     self.class_net = [dense(128, 'relu', name='dense2'), dense(32, name='dense3')]
     self.interact2 = dense(4, 'relu', name='interact2')
     self.heads = {}
-    for name, units in (('omega', 1), ('gamma', num_layers), ('z', z_dim)):
+    units_of = posteriors.Balancing(omega=1, gamma=num_layers, z=z_dim)
+    for name, units in zip(posteriors.NAMES, units_of):
       self.heads[name] = (dense(64, 'relu', name=f'dense_{name}'),
                           dense(units, name=f'mu_{name}'),
                           dense(units, name=f'sigma_{name}'))
@@ -121,8 +123,9 @@ class SetEncoder(keras.Model):
       class_mask: [max_way] 1 for the task's real classes.
 
     Returns:
-      A dict with 'omega', 'gamma', 'z', each a (loc, pre_scale) pair of shapes [max_way],
-      [num_layers], [z_dim]; the posterior scale is softplus(pre_scale).
+      A :class:`taml_tf.models.posteriors.Balancing` of (loc, pre_scale) pairs: omega's of
+      shape [max_way], gamma's [num_layers], z's [z_dim]; the posterior scale is
+      softplus(pre_scale).
     """
     x = images
     for layer in self.instance:
@@ -146,14 +149,12 @@ class SetEncoder(keras.Model):
         [task_mean[0], task_var[0], tf.broadcast_to(mean_count, tf.shape(task_mean[0]))], -1)
     task_summary = tf.reshape(self.interact2(task_stats[None]), [1, -1])
 
-    out = {}
-    for name, source in (('omega', class_summary), ('gamma', task_summary), ('z', task_summary)):
+    sources = posteriors.Balancing(omega=class_summary, gamma=task_summary, z=task_summary)
+    out = []
+    for name, source in zip(posteriors.NAMES, sources):
       hidden, mu, sigma = self.heads[name]
       h = hidden(source)
-      loc, pre = tf.cast(mu(h), tf.float32), tf.cast(sigma(h), tf.float32)
-      if name == 'omega':
-        loc, pre = loc[:, 0], pre[:, 0]
-      else:
-        loc, pre = loc[0], pre[0]
-      out[name] = (loc, pre)
-    return out
+      # omega's heads give [max_way, 1] (a value per class), gamma's and z's [1, units].
+      out.append((tf.reshape(tf.cast(mu(h), tf.float32), [-1]),
+                  tf.reshape(tf.cast(sigma(h), tf.float32), [-1])))
+    return posteriors.Balancing(*out)

@@ -47,13 +47,16 @@ class Conv4Test(tf.test.TestCase):
 
   def test_apply_with_own_weights_equals_call(self):
     net = Conv4(channels=8).build_for((28, 28, 1))
-    params = {k: tf.convert_to_tensor(v) for k, v in net.adaptable_variables().items()}
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
     self.assertAllClose(net(self.images), net.apply(params, self.images), atol=1e-5)
+    with self.assertRaisesRegex(ValueError, 'needs 4 conv layers, got 3'):
+      net.apply(params[:3], self.images)
 
   def test_apply_uses_given_tensors_and_leaves_variables_alone(self):
     net = Conv4(channels=8).build_for((28, 28, 1))
     before = [v.numpy().copy() for v in net.variables]
-    params = {k: tf.convert_to_tensor(v) * 2.0 for k, v in net.adaptable_variables().items()}
+    params = tf.nest.map_structure(lambda v: tf.convert_to_tensor(v) * 2.0,
+                                   net.adaptable_params())
     changed = net.apply(params, self.images)
     self.assertGreater(np.abs(changed - net(self.images)).max(), 1e-3)
     for b, v in zip(before, net.variables):
@@ -69,28 +72,25 @@ class Conv4Test(tf.test.TestCase):
     the variables, the gradients must equal those of the model's own call.
     """
     net = Conv4(channels=8).build_for((28, 28, 1))
-    params = {k: tf.convert_to_tensor(v) for k, v in net.adaptable_variables().items()}
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
     offsets = [norm.offset.value for norm in net.norms]
     with tf.GradientTape(persistent=True) as tape:
-      tape.watch(list(params.values()))
+      tape.watch(tf.nest.flatten(params))
       loss = tf.reduce_sum(tf.square(net.apply(params, self.images)))
       own_loss = tf.reduce_sum(tf.square(net(self.images)))
     grads, offset_grads = tape.gradient(loss, (params, offsets))
-    own = tape.gradient(own_loss, [v.value for v in net.adaptable_variables().values()])
-    for (k, g), g_own in zip(grads.items(), own):
-      self.assertIsNotNone(g, k)
-      self.assertAllClose(g, g_own, atol=1e-3, rtol=1e-4, msg=k)
+    own = tape.gradient(own_loss, [v.value for v in tf.nest.flatten(net.adaptable_params())])
+    for i, (g, g_own) in enumerate(zip(tf.nest.flatten(grads), own)):
+      self.assertIsNotNone(g, i)
+      self.assertAllClose(g, g_own, atol=1e-3, rtol=1e-4, msg=f'parameter {i}')
     for l in range(1, 5):
-      kernel = float(tf.reduce_max(tf.abs(grads[f'conv{l}/kernel'])))
-      bias = float(tf.reduce_max(tf.abs(grads[f'conv{l}/bias'])))
+      kernel = float(tf.reduce_max(tf.abs(grads[l - 1].kernel)))
+      bias = float(tf.reduce_max(tf.abs(grads[l - 1].bias)))
       self.assertGreater(kernel, 10.0, f'conv{l}/kernel')  # measured 230..420
       self.assertLess(bias, 1e-3 * kernel, f'conv{l}/bias: {bias} vs kernel {kernel}')
       offset = offset_grads[l - 1]
       self.assertIsNotNone(offset, f'norm{l}/offset')
       self.assertGreater(float(tf.reduce_max(tf.abs(offset))), 1.0, f'norm{l}/offset')
-
-if __name__ == '__main__':
-  tf.test.main()
 
 
 class Conv4PrecisionTest(tf.test.TestCase):
@@ -105,19 +105,23 @@ class Conv4PrecisionTest(tf.test.TestCase):
       b.assign(a)
     self.assertEqual(half.convs[0].compute_dtype, 'bfloat16')
     images = tf.constant(real_data.omniglot_characters()[:2, :5].reshape(10, 28, 28, 1))
-    params = {k: tf.convert_to_tensor(v) for k, v in half.adaptable_variables().items()}
+    params = tf.nest.map_structure(tf.convert_to_tensor, half.adaptable_params())
     with tf.GradientTape() as tape:
-      tape.watch(list(params.values()))
+      tape.watch(tf.nest.flatten(params))
       features = half.apply(params, images)
       loss = tf.reduce_sum(tf.square(features))
     grads = tape.gradient(loss, params)
     expected = full.apply(params, images)
     self.assertEqual(features.dtype, tf.float32)
-    for k, g in grads.items():
-      self.assertEqual(g.dtype, tf.float32, msg=k)
+    for i, g in enumerate(tf.nest.flatten(grads)):
+      self.assertEqual(g.dtype, tf.float32, msg=f'parameter {i}')
     error = float(tf.reduce_max(tf.abs(features - expected)))
     scale = float(tf.reduce_max(tf.abs(expected)))
     # bfloat16 keeps 8 bits of mantissa: the features differ (the convolutions really ran in
     # bfloat16) by a few parts in a thousand of their scale, not more.
     self.assertGreater(error, 1e-5 * scale)
     self.assertLess(error, 0.05 * scale)
+
+
+if __name__ == '__main__':
+  tf.test.main()

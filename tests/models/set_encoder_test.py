@@ -36,9 +36,9 @@ class SetEncoderTest(tf.test.TestCase):
 
   def test_output_shapes(self):
     out = self.run_encoder(tasks.omniglot_task(self.rng, [1, 2, 3]))
-    self.assertEqual(out['omega'][0].shape, [3])
-    self.assertEqual(out['gamma'][1].shape, [5])
-    self.assertEqual(out['z'][0].shape, [16])
+    self.assertEqual(out.omega[0].shape, [3])
+    self.assertEqual(out.gamma[1].shape, [5])
+    self.assertEqual(out.z[0].shape, [16])
 
   def test_padding_rows_and_classes_change_nothing(self):
     """Padding rows and classes are invisible, even when the padding rows carry big images.
@@ -73,12 +73,13 @@ class SetEncoderTest(tf.test.TestCase):
     a, b = run(plain), run(padded)
     for name, real in (('omega', 3), ('gamma', None), ('z', None)):
       for i, part in enumerate(('loc', 'pre_scale')):
-        self.assertGreater(float(np.abs(a[name][i]).max()), 0.05, f'{name} {part}')
-        self.assertAllClose(a[name][i], b[name][i][:real], atol=1e-5, msg=f'{name} {part}')
+        self.assertGreater(float(np.abs(getattr(a, name)[i]).max()), 0.05, f'{name} {part}')
+        self.assertAllClose(getattr(a, name)[i], getattr(b, name)[i][:real], atol=1e-5,
+                            msg=f'{name} {part}')
     # The test has teeth: the same rows counted as real move every output by far more.
     unmasked = run(padded, np.ones(25, np.float32))
     for name, real in (('omega', 3), ('gamma', None), ('z', None)):
-      moved = float(np.abs(a[name][0] - unmasked[name][0][:real]).max())
+      moved = float(np.abs(getattr(a, name)[0] - getattr(unmasked, name)[0][:real]).max())
       self.assertGreater(moved, 0.1, name)  # 1e4 times the tolerance
 
   def test_row_order_is_irrelevant_and_labels_permute_omega(self):
@@ -89,9 +90,9 @@ class SetEncoderTest(tf.test.TestCase):
     shuffled = ep._replace(support_images=ep.support_images[order],
                            support_labels=perm[ep.support_labels[order]].astype(np.int32))
     out = self.run_encoder(shuffled)
-    self.assertAllClose(base['gamma'][0], out['gamma'][0], atol=1e-5)
-    self.assertAllClose(base['z'][0], out['z'][0], atol=1e-5)
-    self.assertAllClose(base['omega'][0], tf.gather(out['omega'][0], perm), atol=1e-5)
+    self.assertAllClose(base.gamma[0], out.gamma[0], atol=1e-5)
+    self.assertAllClose(base.z[0], out.z[0], atol=1e-5)
+    self.assertAllClose(base.omega[0], tf.gather(out.omega[0], perm), atol=1e-5)
 
   def test_initial_weights_follow_the_global_seed_and_differ_between_layers(self):
     def weights():
@@ -132,7 +133,7 @@ class SetEncoderTest(tf.test.TestCase):
     compiled = tf.function(self.encoder, jit_compile=True)(
         tf.constant(ep.support_images), tf.constant(ep.support_labels),
         tf.constant(ep.support_mask), tf.constant(ep.class_mask))
-    self.assertAllClose(eager['z'][0], compiled['z'][0], atol=1e-4)
+    self.assertAllClose(eager.z[0], compiled.z[0], atol=1e-4)
 
 
 if __name__ == '__main__':
@@ -152,8 +153,8 @@ class SetEncoderPrecisionTest(tf.test.TestCase):
       outs[precision] = encoder(*args)
       self.assertEqual(encoder.instance[0].compute_dtype,
                        'bfloat16' if precision == 'mixed_bfloat16' else 'float32')
-    for name, (loc, pre) in outs['mixed_bfloat16'].items():
+    for name, (loc, pre) in zip(outs['mixed_bfloat16']._fields, outs['mixed_bfloat16']):
       self.assertEqual((loc.dtype, pre.dtype), (tf.float32, tf.float32), msg=name)
-      full_loc, full_pre = outs['float32'][name]
+      full_loc, full_pre = getattr(outs['float32'], name)
       self.assertAllClose(loc, full_loc, atol=0.02, msg=name)
       self.assertAllClose(pre, full_pre, atol=0.02, msg=name)
