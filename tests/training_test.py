@@ -512,7 +512,7 @@ def _flat_grads(grads):
 
 
 class MetaUpdateTest(tf.test.TestCase):
-  """The train step of one replica: tasks in turn, clipping, XLA."""
+  """The train step of one replica: tasks in turn, clipping."""
 
   @classmethod
   def setUpClass(cls):
@@ -554,28 +554,7 @@ class MetaUpdateTest(tf.test.TestCase):
     metrics = training.MetaUpdate(learner).train_step(self.batch, SEED)
     self.assertAllClose(metrics['clip_fraction'], expected, atol=2e-3)
 
-  def test_train_step_compiles_with_xla_on_cpu(self):
-    xla_learner = MetaLearner(self.second.config)
-    for a, b in zip(xla_learner.meta_variables, self.second.meta_variables):
-      a.assign(b)
-    xla = training.MetaUpdate(xla_learner, config_lib.ExecutionConfig(jit_compile=True))
-    rng = np.random.default_rng(5)
-    # A padded row and a padding class: XLA keeps them (static shapes), eager drops the row.
-    # (With a one-shot class and sampled balancing variables this tiny model's XLA gradient
-    # differed from the eager one by 7% while the losses agreed to 1e-7: not covered here.)
-    batch = _batch_of(*[tasks.omniglot_task(rng, [2, 3], queries=2, image_size=14,
-                                            max_way=3, support_size=6, query_size=6)
-                        for _ in range(2)])
-    g_xla, m_xla = xla.compiled_gradients(batch, SEED)
-    g_ref, m_ref = self.second.compute_gradients(batch, SEED)
-    # Same samples (XLA-stable noise), so only rounding differs.
-    self.assertAllClose(m_xla['loss'], m_ref['loss'], atol=1e-5)
-    diff = (np.linalg.norm(_flat_grads(g_xla) - _flat_grads(g_ref))
-            / np.linalg.norm(_flat_grads(g_ref)))
-    self.assertLess(diff, 1e-3)
-    metrics = tf.function(xla.train_step)(batch, SEED)
-    self.assertTrue(np.isfinite(float(metrics['loss'])))
-    self.assertEqual(int(xla.optimizer.iterations), 1)
+  # The XLA train step: tests/distribute_test.py (test_replica_step_compiles_with_xla_on_cpu).
 
 
 class MetaUpdateBadInputTest(tf.test.TestCase):

@@ -38,15 +38,43 @@ ISSUE_FLAGS = ('savedir id_dataset ood_dataset way max_shot query n_steps metaba
                'seed').split()
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
+
+
 def binary(name, *args, check=True, timeout=300):
   """Runs taml-<name>; returns the CompletedProcess."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
   proc = subprocess.run([sys.executable, '-m', f'taml_tf.launch.{name}', *args],
-                        capture_output=True, text=True, timeout=timeout, env=env,
-                        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+                        capture_output=True, text=True, timeout=timeout, env=ENV, cwd=REPO)
   if check and proc.returncode:
     raise AssertionError(f'taml-{name} {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
   return proc
+
+
+def side_by_side(commands, timeout=300):
+  """Runs independent commands at once; returns their CompletedProcesses in order.
+
+  Most of a short binary's time is the single-threaded import of TensorFlow, so two cores
+  run two such commands in about the time of one.
+  """
+  procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ENV, cwd=REPO) for c in commands]
+  try:
+    done = []
+    for command, proc in zip(commands, procs):
+      stdout, stderr = proc.communicate(timeout=timeout)
+      done.append(subprocess.CompletedProcess(command, proc.returncode, stdout, stderr))
+    return done
+  finally:
+    for proc in procs:
+      if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def module(name, *args):
+  """The command line of `python -m taml_tf.launch.<name> args`."""
+  return [sys.executable, '-m', f'taml_tf.launch.{name}', *args]
 
 
 def console_script(name):
@@ -328,18 +356,21 @@ class BinariesTest(unittest.TestCase):
       self.assertEqual(arrays['way'].tolist(), [5] * 4)  # 2 episodes x (omniglot, mnist)
 
   def test_help_lists_every_flag_and_flagfile_works(self):
-    text = binary('train', '--help', check=False).stdout  # absl's --help exits with 1
-    for name in ISSUE_FLAGS + ['variant', 'eval_freq']:  # --flagfile: in --helpfull
-      self.assertRegex(text, rf'--\[?(no)?\]?{name}\b', name)
-    self.assertIn('authors\' flag', text)  # meanings are shown
-    export_help = binary('export', '--help', check=False).stdout
-    self.assertRegex(export_help, r'--export_dir:')
     # --flagfile: the tiny flags from a file; the run resumes the finished shared run (same
     # configuration), so it only proves the file was read and resolved to the same config.
     flagfile = os.path.join(self.root, 'tiny.cfg')
     with open(flagfile, 'w') as f:
       f.write('\n'.join(TINY + [f'--data_dir={self.data_dir}']) + '\n')
-    proc = binary('train', f'--flagfile={flagfile}', f'--savedir={self.run_dir}')
+    # absl's --help exits with 1.
+    train_help, export_help, proc = side_by_side([
+        module('train', '--help'), module('export', '--help'),
+        module('train', f'--flagfile={flagfile}', f'--savedir={self.run_dir}')])
+    text = train_help.stdout
+    for name in ISSUE_FLAGS + ['variant', 'eval_freq']:  # --flagfile: in --helpfull
+      self.assertRegex(text, rf'--\[?(no)?\]?{name}\b', name)
+    self.assertIn('authors\' flag', text)  # meanings are shown
+    self.assertRegex(export_help.stdout, r'--export_dir:')
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     self.assertIn(f'trained {STEPS} steps', proc.stdout)
 
   def test_one_flagfile_with_the_authors_switches_drives_all_three(self):
@@ -353,10 +384,12 @@ class BinariesTest(unittest.TestCase):
     trained = binary('train', f'--flagfile={flagfile}')  # the finished run: nothing to do
     self.assertIn(f'trained {STEPS} steps', trained.stdout)
     out = os.path.join(self.root, 'switches_results')
-    binary('evaluate', f'--flagfile={flagfile}', f'--output_dir={out}')
-    self.assertTrue(os.path.exists(os.path.join(out, 'results.json')))
     target = os.path.join(self.root, 'switches_model')
-    binary('export', f'--flagfile={flagfile}', f'--export_dir={target}')
+    for proc in side_by_side([module('evaluate', f'--flagfile={flagfile}', f'--output_dir={out}'),
+                              module('export', f'--flagfile={flagfile}',
+                                     f'--export_dir={target}')]):
+      self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    self.assertTrue(os.path.exists(os.path.join(out, 'results.json')))
     self.assertTrue(os.path.exists(os.path.join(target, 'saved_model.pb')))
     # A switch the run was not trained with is refused, not ignored.
     for name in ('evaluate', 'export'):
@@ -375,10 +408,10 @@ class BinariesTest(unittest.TestCase):
         (['--tpu=x'], "--tpu='x' needs --strategy=tpu"),
         ([f'--id_dataset={os.path.join(self.root, "nowhere.npz")}'], 'nowhere.npz'),
     ]
-    for args, message in cases:
+    procs = side_by_side([module('train', *args, f'--savedir={os.path.join(self.root, "bad")}',
+                                 f'--data_dir={self.data_dir}') for args, _ in cases])
+    for (args, message), proc in zip(cases, procs):
       with self.subTest(args=args):
-        proc = binary('train', *args, f'--savedir={os.path.join(self.root, "bad")}',
-                      f'--data_dir={self.data_dir}', check=False)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn(message, proc.stderr)
         self.assertNotIn('Traceback', proc.stderr)
@@ -405,15 +438,13 @@ class ConsoleScriptsTest(unittest.TestCase):
                 'benchmark': ['plan', 'iterations'],
                 'figures': ['compare', 'out_dir'],
                 'compare': ['runs', 'references']}
-    for name, flag_names in expected.items():
+    paths = {name: console_script(name) for name in expected}
+    missing = sorted(name for name, path in paths.items() if path is None)
+    if missing:
+      self.fail(f'taml-{missing} not installed next to {sys.executable} (pip install -e .)')
+    procs = side_by_side([[paths[name], '--help'] for name in expected])
+    for (name, flag_names), proc in zip(expected.items(), procs):
       with self.subTest(name=name):
-        path = console_script(name)
-        if path is None:
-          self.fail(f'taml-{name} is not installed next to {sys.executable} '
-                    '(pip install -e .)')
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
-        proc = subprocess.run([path, '--help'], capture_output=True, text=True, timeout=300,
-                              env=env)
         for flag in flag_names:
           self.assertRegex(proc.stdout, rf'--\[?(no)?\]?{flag}\b', f'taml-{name}: {flag}\n'
                            f'{proc.stdout[-2000:]}{proc.stderr[-2000:]}')
