@@ -48,8 +48,10 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(s['sigma_gamma'], sigma)
     self.assertAllClose(s['effective_step_at_mean'], alpha * np.exp(mu), rtol=1e-5)
     # Against the sampler the training uses: the mean and the 10% / 90% quantiles of exp(gamma).
-    draws = np.stack([np.exp(posteriors.draw(q, 'sample', tf.constant([i, 7])).numpy())
-                      for i in range(4000)])
+    seeds = tf.stack([tf.range(4000), tf.fill([4000], 7)], axis=1)
+    draws = np.exp(tf.function(lambda seeds: tf.map_fn(
+        lambda seed: posteriors.draw(q, 'sample', seed), seeds,
+        fn_output_signature=tf.float32))(seeds).numpy())
     self.assertAllClose(s['effective_step_sampled_mean'], alpha * draws.mean(0), rtol=0.05)
     below_p10 = (draws < np.asarray(s['multiplier_p10'])).mean(0)
     above_p90 = (draws > np.asarray(s['multiplier_p90'])).mean(0)
