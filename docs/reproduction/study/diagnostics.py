@@ -1,0 +1,84 @@
+"""Diagnostics of the long study's checkpoints: posterior scales, effective inner steps, KL weight.
+
+Usage:
+  python docs/reproduction/study/diagnostics.py --root ~/taml_runs/omniglot_mnist_study \
+      --steps 500 --episodes 200 --out docs/reproduction/study/diagnostics.md
+
+For every run folder under --root (or those named by --runs) and every step of --steps, restores
+the checkpoint saved at that step and, on the first --episodes meta-test episodes of each data
+set (drawn as taml-evaluate draws them: seed 1234, bucket padding), measures with
+``taml_tf.diagnostics.summarize``: the posterior sigma of omega, gamma and z; per layer the
+mean alpha, the effective inner step alpha * exp(mu_gamma) at the posterior mean, its mean
+under sampling and the 10%-90% range of the sampled multiplier exp(gamma); and the KL weight
+1 / (N + M) with the real counts and with the padded counts of the authors' code. Nothing is
+adapted, so a checkpoint takes seconds. Writes one markdown section per run and step, and the
+numbers as JSON next to it.
+"""
+
+import argparse
+import json
+import os
+
+import tensorflow as tf
+
+from taml_tf import diagnostics
+from taml_tf import episodes as episodes_lib
+from taml_tf import experiment
+from taml_tf import run_dir
+from taml_tf.experiment import DataConfig
+
+
+def run_folders(root, names):
+  """The run folders to measure: `names` under `root`, or every folder with a config.json."""
+  if names:
+    return [os.path.join(root, n) for n in names]
+  return sorted(os.path.join(root, n) for n in os.listdir(root)
+                if os.path.exists(os.path.join(root, n, 'config.json')))
+
+
+def measure(savedir, step, num_episodes):
+  """{data set name: diagnostics.summarize(...)} of the checkpoint at `step` of `savedir`."""
+  run = run_dir.load_run_config(savedir)
+  data = DataConfig(**run['data'])
+  learner, _ = run_dir.restore(savedir, str(step))
+  out = {}
+  for name, dataset in experiment.evaluation_sets(data, 'test', num_episodes).items():
+    tasks = [episodes_lib.Episode(*[x[0] for x in batch]) for batch in dataset]
+    out[name] = diagnostics.summarize(learner, tasks, data.max_shot, data.query)
+  return out
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--root', required=True)
+  parser.add_argument('--runs', nargs='*', default=None)
+  parser.add_argument('--steps', nargs='+', type=int, required=True)
+  parser.add_argument('--episodes', type=int, default=200)
+  parser.add_argument('--out', required=True)
+  args = parser.parse_args()
+  sections, numbers = [], {}
+  for savedir in run_folders(os.path.expanduser(args.root), args.runs):
+    name = os.path.basename(savedir)
+    for step in args.steps:
+      try:
+        result = measure(savedir, step, args.episodes)
+      except FileNotFoundError as e:
+        print(f'{name}: skipped ({e})')
+        continue
+      numbers[f'{name}/step_{step}'] = result
+      for data_name, summary in result.items():
+        sections.append(diagnostics.markdown(summary, f'{name}, step {step}, {data_name}'))
+      print(f'{name} step {step}: done')
+  header = ('# Diagnostics of the long study\n\n'
+            f'`python docs/reproduction/study/diagnostics.py --root={args.root} --steps '
+            f'{" ".join(map(str, args.steps))} --episodes={args.episodes}` (the first '
+            f'{args.episodes} meta-test episodes of each data set).\n\n')
+  with open(args.out, 'w') as f:
+    f.write(header + '\n'.join(sections))
+  with open(os.path.splitext(args.out)[0] + '.json', 'w') as f:
+    json.dump(numbers, f, indent=1)
+
+
+if __name__ == '__main__':
+  tf.get_logger().setLevel('ERROR')
+  main()
