@@ -12,6 +12,7 @@ import sys
 
 from absl import flags
 
+from taml_tf.config import KL_COUNTS
 from taml_tf.config import VARIANTS
 from taml_tf.data.sampler import SHOT_MODES
 from taml_tf.distribute import STRATEGIES
@@ -138,6 +139,9 @@ def define_model_flags(d):
                        'measure before using it on CPU). May differ when a run resumes.')
   d.DEFINE_enum('encoder_init', 'authors', ['authors', 'glorot'], 'Initialiser of the set '
                     'encoder\'s instance net: authors (std 0.02) or glorot.')
+  d.DEFINE_enum('kl_counts', 'real', list(KL_COUNTS), 'N + M of the KL weight 1 / (N + M): '
+                    'real (the task\'s real rows, as the paper) or padded (way * max_shot '
+                    'support rows, as the authors\' code). Beyond the paper; default real.')
   d.DEFINE_boolean('sequential_tasks', False, 'Differentiate the tasks of a meta-batch one '
                        'after another: the same update with less peak memory, but slower. May '
                        'differ when a run resumes.')

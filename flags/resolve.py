@@ -89,7 +89,7 @@ def model_config(values: flags.FlagValues, shape: tuple) -> ModelConfig:
         train_inner_steps=values.n_steps, test_inner_steps=values.n_test_steps,
         first_order=values.first_order, n_mc_samples=values.n_mc_samples,
         meta_lr=values.meta_lr, grad_clip=values.grad_clip, encoder_init=values.encoder_init,
-        **switches)
+        kl_counts=values.kl_counts, **switches)
   except ValueError as e:
     raise FlagError(f'invalid model flags: {e}') from e
 
@@ -144,7 +144,8 @@ def saved_configs(savedir: str) -> tuple:
 _SAVED_MODEL_FLAGS = {'n_channels': 'channels', 'max_shot': 'max_shot',
                       'inner_lr': 'inner_lr', 'alpha_init': 'alpha_init',
                       'first_order': 'first_order', 'meta_lr': 'meta_lr',
-                      'grad_clip': 'grad_clip', 'encoder_init': 'encoder_init'}
+                      'grad_clip': 'grad_clip', 'encoder_init': 'encoder_init',
+                      'kl_counts': 'kl_counts'}
 _SAVED_DATA_FLAGS = {'id_dataset': 'id_datasets', 'query': 'query',
                      'shot_mode': 'shot_mode', 'rotations': 'rotations'}
 _SWITCH_FLAGS = ('variant', 'alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')

@@ -274,7 +274,11 @@ class MetaLearner(tf.Module):
     Args: as :meth:`task_output`.
     """
     out = self.task_output(task, seed, mode, num_steps, static_shapes)
-    n_plus_m = tf.reduce_sum(task.support_mask) + tf.reduce_sum(task.query_mask)
+    if self.config.kl_counts == 'padded':
+      support_rows = tf.reduce_sum(task.class_mask) * float(self.config.max_shot)
+    else:
+      support_rows = tf.reduce_sum(task.support_mask)
+    n_plus_m = support_rows + tf.reduce_sum(task.query_mask)
     return out.cross_entropy + out.kl / n_plus_m, out
 
   def predict(self, task: Episode, seed=(0, 0), mode: str = 'mean',

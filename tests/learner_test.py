@@ -292,6 +292,24 @@ class ObjectiveTest(tf.test.TestCase):
     # The switched-off heads exist and have a KL that would show.
     self.assertGreater((kls['gamma'] + kls['z']) / 13, 1e-2)
 
+  def test_padded_counts_divide_the_kl_as_the_authors_code(self):
+    # kl_counts='padded': 3 real classes x max_shot 5 support rows + 6 queries = 21 (the
+    # real counts: 7 + 6 = 13).
+    cfg = tiny_config('bayesian_taml', channels=4, num_blocks=2, image_shape=(14, 14, 1),
+                      train_inner_steps=1)
+    tf.keras.utils.set_random_seed(16)
+    real = MetaLearner(cfg)
+    padded = MetaLearner(cfg.replace(kl_counts='padded'))
+    for a, b in zip(padded.meta_variables, real.meta_variables):
+      a.assign(b)
+    (loss_r, out_r), (loss_p, out_p) = (m.task_loss(self.task, SEED) for m in (real, padded))
+    self.assertAllClose(out_p.kl, out_r.kl)
+    self.assertGreater(float(out_r.kl) * (1 / 13 - 1 / 21), 1e-3)
+    self.assertAllClose(loss_r, out_r.cross_entropy + out_r.kl / 13, atol=1e-6)
+    self.assertAllClose(loss_p, out_p.cross_entropy + out_p.kl / 21, atol=1e-6)
+    with self.assertRaisesRegex(ValueError, "kl_counts must be one of"):
+      cfg.replace(kl_counts='authors')
+
   def test_metasgd_and_deterministic_taml_have_no_kl(self):
     self.assertEqual(self.check_variant('metasgd', ()), {})
     kls = self.check_variant('deterministic_taml', ())
