@@ -8,8 +8,9 @@ update theta_k = theta_{k-1} - exp(gamma_l) * alpha * grad(sum_c softmax(omega)_
   step at the posterior mean alpha * exp(mu_gamma), its mean under sampling
   alpha * E[exp(gamma)] = alpha * exp(mu + sigma^2 / 2), and the 10%-90% range of the sampled
   multiplier exp(mu +- 1.2816 sigma);
-* the KL weight 1 / (N + M) of the objective with the real counts (this package) and with the
-  padded counts the authors' code uses (way * max_shot support + way * query query rows).
+* the KL weight 1 / (N + M) of the objective with the real counts (the paper) and with the
+  padded counts the authors' code uses (way * max_shot support rows), both as
+  :meth:`taml_tf.learner.MetaLearner.kl_rows` counts them.
 
 The fraction of clipped outer-gradient entries is logged during training instead
 (``clip_fraction``, see :meth:`taml_tf.training.MetaUpdate.apply_gradients`).
@@ -38,15 +39,12 @@ def mean_step_sizes(learner) -> np.ndarray:
                      for layer in learner.alpha_params()], np.float64)
 
 
-def episode_diagnostics(learner, task: episodes_lib.Episode, max_shot: int,
-                        query: int) -> dict:
+def episode_diagnostics(learner, task: episodes_lib.Episode) -> dict:
   """Diagnostics of one (unbatched) task.
 
   Args:
     learner: a MetaLearner.
     task: an unbatched Episode (numpy or tensors).
-    max_shot: the training distribution's largest shot (for the padded KL weight).
-    query: queries per class (for the padded KL weight).
 
   Returns:
     dict of numpy values: 'kl_weight_real', 'kl_weight_padded', and where switched on
@@ -54,10 +52,8 @@ def episode_diagnostics(learner, task: episodes_lib.Episode, max_shot: int,
     'sigma_z' (mean over dimensions).
   """
   task = episodes_lib.to_tensors(task)
-  way = float(np.sum(task.class_mask))
-  n_plus_m = float(np.sum(task.support_mask) + np.sum(task.query_mask))
-  out = {'kl_weight_real': 1.0 / n_plus_m,
-         'kl_weight_padded': 1.0 / (way * max_shot + way * query)}
+  out = {f'kl_weight_{counts}': 1.0 / float(learner.kl_rows(task, counts))
+         for counts in ('real', 'padded')}
   c = learner.config
   task = learner.real_support(task)
   dists = learner.posterior(task.support_images, task.support_labels, task.support_mask,
@@ -73,14 +69,12 @@ def episode_diagnostics(learner, task: episodes_lib.Episode, max_shot: int,
   return out
 
 
-def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode], max_shot: int,
-              query: int) -> dict:
+def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode]) -> dict:
   """Averages :func:`episode_diagnostics` over `tasks` and adds the per-layer step sizes.
 
   Args:
     learner: a MetaLearner.
     tasks: unbatched Episodes.
-    max_shot, query: the task distribution (for the padded KL weight).
 
   Returns:
     A JSON-ready dict: 'episodes', 'layers', 'alpha' (per-layer mean step before gamma), the
@@ -92,12 +86,13 @@ def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode], max_shot: i
   Raises:
     ValueError: if `tasks` is empty.
   """
-  rows = [episode_diagnostics(learner, t, max_shot, query) for t in tasks]
+  rows = [episode_diagnostics(learner, t) for t in tasks]
   if not rows:
     raise ValueError('summarize needs at least one task')
   c = learner.config
   alpha = mean_step_sizes(learner)
-  out = {'episodes': len(rows), 'layers': parameters.layer_names(c.num_blocks), 'alpha': alpha.tolist()}
+  out = {'episodes': len(rows), 'layers': parameters.layer_names(c.num_blocks),
+         'alpha': alpha.tolist()}
   for key in rows[0]:
     out[key] = np.mean([np.asarray(r[key]) for r in rows], axis=0).tolist()
   if c.gamma_on:

@@ -175,7 +175,7 @@ class MetaLearner(tf.Module):
     kl_masks = posteriors.Balancing(omega=class_mask)
     seeds = posteriors.Balancing(*[_fold(seed, i) for i in range(len(on))])
     values = tf.nest.map_structure(
-        lambda dist, on, size, seed: posteriors.draw(dist, mode, seed, size) if on else None,
+        lambda dist, is_on, size, key: posteriors.draw(dist, mode, key, size) if is_on else None,
         dists, on, noise_sizes, seeds)
     kl = tf.constant(0.0)
     if not c.deterministic:
@@ -274,12 +274,28 @@ class MetaLearner(tf.Module):
     Args: as :meth:`task_output`.
     """
     out = self.task_output(task, seed, mode, num_steps, static_shapes)
-    if self.config.kl_counts == 'padded':
+    return out.cross_entropy + out.kl / self.kl_rows(task), out
+
+  def kl_rows(self, task: Episode, counts: typing.Optional[str] = None) -> tf.Tensor:
+    """N + M, the row count that divides the KL in eq. (8). [loss]
+
+    Args:
+      task: an unbatched Episode.
+      counts: 'real' (the task's real support and query rows) or 'padded' (way * max_shot
+        support rows, the padding the authors' code divides by, plus the real query rows);
+        default ``config.kl_counts``.
+
+    Returns:
+      A float32 scalar.
+    """
+    counts = self.config.kl_counts if counts is None else counts
+    if counts == 'padded':
       support_rows = tf.reduce_sum(task.class_mask) * float(self.config.max_shot)
-    else:
+    elif counts == 'real':
       support_rows = tf.reduce_sum(task.support_mask)
-    n_plus_m = support_rows + tf.reduce_sum(task.query_mask)
-    return out.cross_entropy + out.kl / n_plus_m, out
+    else:
+      raise ValueError(f"counts must be 'real' or 'padded', got {counts!r}")
+    return support_rows + tf.reduce_sum(task.query_mask)
 
   def predict(self, task: Episode, seed=(0, 0), mode: str = 'mean',
               num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None,

@@ -30,15 +30,16 @@ class DiagnosticsTest(tf.test.TestCase):
     cls.tasks = [padded_task(1, [1, 3, 2]), padded_task(2, [2, 2, 1, 4])]
 
   def test_per_layer_alpha_and_kl_weights(self):
-    s = diagnostics.summarize(self.learner, self.tasks, max_shot=5, query=2)
+    s = diagnostics.summarize(self.learner, self.tasks)
     self.assertEqual(s['layers'], ['conv1', 'conv2', 'head'])
     self.assertAllClose(s['alpha'], [0.02, 0.03, 0.07])
-    # Real counts: (6 + 6) and (9 + 8) rows; padded as the authors: way * (max_shot + query).
+    # Real counts: (6 + 6) and (9 + 8) rows; padded as the authors: way * max_shot (5) support
+    # rows plus the queries.
     self.assertAllClose(s['kl_weight_real'], np.mean([1 / 12, 1 / 17]))
     self.assertAllClose(s['kl_weight_padded'], np.mean([1 / 21, 1 / 28]))
 
   def test_effective_steps_match_the_posterior_and_its_samples(self):
-    s = diagnostics.summarize(self.learner, self.tasks[:1], max_shot=5, query=2)
+    s = diagnostics.summarize(self.learner, self.tasks[:1])
     task = episodes.to_tensors(self.tasks[0])
     q = self.learner.posterior(task.support_images, task.support_labels, task.support_mask,
                                task.class_mask).gamma
@@ -61,12 +62,12 @@ class DiagnosticsTest(tf.test.TestCase):
 
   def test_maml_has_the_fixed_step_and_no_posterior(self):
     maml = MetaLearner(tiny_config('maml', num_blocks=2, inner_lr=0.4))
-    s = diagnostics.summarize(maml, self.tasks[:1], max_shot=5, query=2)
+    s = diagnostics.summarize(maml, self.tasks[:1])
     self.assertAllClose(s['alpha'], [0.4] * 3)
     for key in ('sigma_omega', 'mu_gamma', 'sigma_z', 'effective_step_at_mean'):
       self.assertNotIn(key, s)
     with self.assertRaisesRegex(ValueError, 'at least one task'):
-      diagnostics.summarize(maml, [], max_shot=5, query=2)
+      diagnostics.summarize(maml, [])
 
 
 if __name__ == '__main__':

@@ -44,7 +44,7 @@ def measure(savedir, step, num_episodes):
   out = {}
   for name, dataset in experiment.evaluation_sets(data, 'test', num_episodes).items():
     tasks = [episodes_lib.Episode(*[x[0] for x in batch]) for batch in dataset]
-    out[name] = diagnostics.summarize(learner, tasks, data.max_shot, data.query)
+    out[name] = diagnostics.summarize(learner, tasks)
   return out
 
 
