@@ -16,14 +16,14 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-NAMES = ('omega', 'gamma', 'z')
 # How a value of a balancing variable is drawn: the posterior mean, or one reparameterised
 # sample (Monte-Carlo prediction draws several, one per 'sample').
 DRAW_MODES = ('mean', 'sample')
 
 
 class Balancing(typing.NamedTuple):
-  """Values of the balancing variables for one task (None where a variable is switched off).
+  """One entry per balancing variable: for one task their values (None where a variable is
+  switched off), and in the same structure their posteriors or per-variable settings.
 
   omega: [max_way] class logits (padding classes are ignored by the masks downstream).
   gamma: [num_layers] log step-size multipliers.

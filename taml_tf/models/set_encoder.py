@@ -104,7 +104,7 @@ class SetEncoder(keras.Model):
     self.interact2 = dense(4, 'relu', name='interact2')
     self.heads = {}
     units_of = posteriors.Balancing(omega=1, gamma=num_layers, z=z_dim)
-    for name, units in zip(posteriors.NAMES, units_of):
+    for name, units in units_of._asdict().items():
       self.heads[name] = (dense(64, 'relu', name=f'dense_{name}'),
                           dense(units, name=f'mu_{name}'),
                           dense(units, name=f'sigma_{name}'))
@@ -151,7 +151,7 @@ class SetEncoder(keras.Model):
 
     sources = posteriors.Balancing(omega=class_summary, gamma=task_summary, z=task_summary)
     out = []
-    for name, source in zip(posteriors.NAMES, sources):
+    for name, source in sources._asdict().items():
       hidden, mu, sigma = self.heads[name]
       h = hidden(source)
       # omega's heads give [max_way, 1] (a value per class), gamma's and z's [1, units].
