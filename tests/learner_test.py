@@ -21,14 +21,6 @@ def tiny_config(name='bayesian_taml', **overrides):
   return config_lib.variant(name, **settings)
 
 
-def batch_of(*eps):
-  return episodes.to_tensors(episodes.stack(eps))
-
-
-def flat(grads):
-  return np.concatenate([np.ravel(g) for g in grads])
-
-
 class PaddingInvarianceTest(tf.test.TestCase):
   """A padded task gives the same logits, loss and gradients as the same task unpadded."""
 
@@ -52,12 +44,12 @@ class PaddingInvarianceTest(tf.test.TestCase):
     self.assertAllClose(out_a.cross_entropy, out_b.cross_entropy, atol=1e-5)
     self.assertAllClose(out_a.kl, out_b.kl, atol=1e-4)
     self.assertAllClose(out_a.balancing.omega, out_b.balancing.omega[:3], atol=1e-5)
-    grads_a, m_a = self.learner.compute_gradients(batch_of(plain), SEED)
-    grads_b, m_b = self.learner.compute_gradients(batch_of(padded), SEED)
+    grads_a, m_a = self.learner.compute_gradients(tasks.batch_of(plain), SEED)
+    grads_b, m_b = self.learner.compute_gradients(tasks.batch_of(padded), SEED)
     self.assertAllClose(m_a['loss'], m_b['loss'], atol=1e-5)
     for v, ga, gb in zip(self.learner.meta_variables, grads_a, grads_b):
       self.assertAllClose(ga, gb, atol=2e-4, rtol=2e-3, msg=v.path)
-    self.assertGreater(np.abs(flat(grads_a)).sum(), 0.0)
+    self.assertGreater(np.abs(tasks.flat_gradients(grads_a)).sum(), 0.0)
 
   def test_masked_support_path_matches_unpadded(self):
     """The padded support rows themselves, masked, change nothing (5 steps, every variable on).
@@ -96,12 +88,12 @@ class PaddingInvarianceTest(tf.test.TestCase):
     for name in ('omega', 'gamma', 'z'):
       a, b = getattr(out_a.balancing, name), getattr(out_b.balancing, name)
       self.assertAllClose(a, b[:3] if name == 'omega' else b, atol=1e-5, msg=name)
-    grads_a, m_a = learner.compute_gradients(batch_of(plain), SEED, static_shapes=True)
-    grads_b, m_b = learner.compute_gradients(batch_of(padded), SEED, static_shapes=True)
+    grads_a, m_a = learner.compute_gradients(tasks.batch_of(plain), SEED, static_shapes=True)
+    grads_b, m_b = learner.compute_gradients(tasks.batch_of(padded), SEED, static_shapes=True)
     self.assertAllClose(m_a['loss'], m_b['loss'], atol=1e-5)
     for v, ga, gb in zip(learner.meta_variables, grads_a, grads_b):
       self.assertAllClose(ga, gb, atol=2e-4, rtol=2e-3, msg=v.path)
-    self.assertGreater(np.abs(flat(grads_a)).sum(), 0.0)
+    self.assertGreater(np.abs(tasks.flat_gradients(grads_a)).sum(), 0.0)
 
 
 class MetaGradientTest(tf.test.TestCase):
@@ -116,9 +108,9 @@ class MetaGradientTest(tf.test.TestCase):
     for a, b in zip(cls.first.meta_variables, cls.second.meta_variables):
       a.assign(b)
     rng = np.random.default_rng(4)
-    cls.batch = batch_of(tasks.omniglot_task(rng, [2, 1, 3], queries=2, image_size=14, support_size=6),
-                         tasks.omniglot_task(rng, [1, 2, 2], queries=2, image_size=14,
-                                             support_size=6))
+    cls.batch = tasks.batch_of(
+        tasks.omniglot_task(rng, [2, 1, 3], queries=2, image_size=14, support_size=6),
+        tasks.omniglot_task(rng, [1, 2, 2], queries=2, image_size=14, support_size=6))
 
   def test_gradient_is_finite_for_every_variable(self):
     grads, _ = self.second.compute_gradients(self.batch, SEED)
@@ -132,14 +124,14 @@ class MetaGradientTest(tf.test.TestCase):
       self.assertGreater(total, 0.0, part)
 
   def test_second_order_differs_from_first_order(self):
-    g2 = flat(self.second.compute_gradients(self.batch, SEED)[0])
-    g1 = flat(self.first.compute_gradients(self.batch, SEED)[0])
+    g2 = tasks.flat_gradients(self.second.compute_gradients(self.batch, SEED)[0])
+    g1 = tasks.flat_gradients(self.first.compute_gradients(self.batch, SEED)[0])
     self.assertGreater(np.abs(g2 - g1).max(), 1e-4)
 
   def test_matches_finite_differences(self):
     variables = self.second.meta_variables
     grads = self.second.compute_gradients(self.batch, SEED)[0]
-    g1 = flat(self.first.compute_gradients(self.batch, SEED)[0])
+    g1 = tasks.flat_gradients(self.first.compute_gradients(self.batch, SEED)[0])
     rng = np.random.default_rng(0)
     directions = [rng.normal(size=v.shape).astype(np.float32) for v in variables]
     norm = np.sqrt(sum((d ** 2).sum() for d in directions))
@@ -309,6 +301,8 @@ class ObjectiveTest(tf.test.TestCase):
     self.assertAllClose(loss_p, out_p.cross_entropy + out_p.kl / 21, atol=1e-6)
     with self.assertRaisesRegex(ValueError, "kl_counts must be one of"):
       cfg.replace(kl_counts='authors')
+    with self.assertRaisesRegex(ValueError, "counts must be 'real' or 'padded', got 'authors'"):
+      real.kl_rows(self.task, 'authors')
 
   def test_metasgd_and_deterministic_taml_have_no_kl(self):
     self.assertEqual(self.check_variant('metasgd', ()), {})

@@ -35,3 +35,13 @@ def omniglot_task(rng: np.random.Generator, shots, queries: int = 2, characters=
   crop = lambda x: np.concatenate(x)[:, ::stride, ::stride][:, :image_size, :image_size]
   return episodes.from_arrays(crop(si), sl, crop(qi), ql, max_way=max_way,
                               support_size=support_size, query_size=query_size)
+
+
+def batch_of(*eps):
+  """A meta-batch of tensors from unbatched numpy episodes."""
+  return episodes.to_tensors(episodes.stack(eps))
+
+
+def flat_gradients(grads):
+  """Every gradient entry in one numpy vector, in the order of `grads`."""
+  return np.concatenate([np.ravel(g) for g in grads])

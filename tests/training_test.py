@@ -503,14 +503,6 @@ class ExecutionConfigTest(tf.test.TestCase):
 SEED = tf.constant([7, 11], tf.int32)
 
 
-def _batch_of(*eps):
-  return episodes.to_tensors(episodes.stack(eps))
-
-
-def _flat_grads(grads):
-  return np.concatenate([np.ravel(g) for g in grads])
-
-
 class MetaUpdateTest(tf.test.TestCase):
   """The train step of one replica: tasks in turn, clipping."""
 
@@ -522,7 +514,7 @@ class MetaUpdateTest(tf.test.TestCase):
         'bayesian_taml', channels=4, num_blocks=2, image_shape=(14, 14, 1), max_way=3,
         max_shot=5, train_inner_steps=2, test_inner_steps=2, n_mc_samples=3))
     rng = np.random.default_rng(4)
-    cls.batch = _batch_of(
+    cls.batch = tasks.batch_of(
         tasks.omniglot_task(rng, [2, 1, 3], queries=2, image_size=14, support_size=6),
         tasks.omniglot_task(rng, [1, 2, 2], queries=2, image_size=14, support_size=6))
 
@@ -540,10 +532,11 @@ class MetaUpdateTest(tf.test.TestCase):
         self.assertAllClose(a, b, atol=1e-6, rtol=1e-5, msg=v.path)
     # The two tasks' seeds are still their own: a one-task batch gives task 0's gradient.
     single = episodes.Episode(*[x[:1] for x in self.batch])
-    self.assertNotAllClose(_flat_grads(seq.compute_gradients(single, SEED)[0]), _flat_grads(g_ref))
+    self.assertNotAllClose(tasks.flat_gradients(seq.compute_gradients(single, SEED)[0]),
+                           tasks.flat_gradients(g_ref))
 
   def test_train_step_reports_the_fraction_of_clipped_gradient_entries(self):
-    grads = _flat_grads(self.second.compute_gradients(self.batch, SEED)[0])
+    grads = tasks.flat_gradients(self.second.compute_gradients(self.batch, SEED)[0])
     # A clip between the gradient's small and large entries binds for some of them only.
     clip = float(np.quantile(np.abs(grads), 0.75))
     expected = float(np.mean(np.abs(grads) > clip))
@@ -575,7 +568,7 @@ class MetaUpdateBadInputTest(tf.test.TestCase):
   def assert_rejected(self, episode, pattern, errors=(ValueError, tf.errors.InvalidArgumentError),
                       batched=True):
     before = [v.numpy().copy() for v in self.learner.meta_variables]
-    batch = _batch_of(episode) if batched else episodes.to_tensors(episode)
+    batch = tasks.batch_of(episode) if batched else episodes.to_tensors(episode)
     for run in (self.update.train_step, self.step):
       with self.assertRaisesRegex(errors, pattern):
         run(batch, SEED)
@@ -607,10 +600,10 @@ class MetaUpdateBadInputTest(tf.test.TestCase):
   def test_wrong_rank_dtype_and_size(self):
     self.assert_rejected(self.good, 'rank 5', batched=False)
     with self.assertRaisesRegex(ValueError, 'must have dtype float32'):
-      self.update.train_step(_batch_of(self.good)._replace(
+      self.update.train_step(tasks.batch_of(self.good)._replace(
           support_images=tf.zeros([1, 10, 28, 28, 1], tf.float64)), SEED)
     with self.assertRaisesRegex(ValueError, r'model expects \(28, 28, 1\)'):
-      self.update.train_step(_batch_of(self.good)._replace(
+      self.update.train_step(tasks.batch_of(self.good)._replace(
           query_images=tf.zeros([1, 6, 32, 32, 1])), SEED)
 
   def test_more_classes_than_the_model_allows(self):

@@ -44,8 +44,8 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
 
 def binary(name, *args, check=True, timeout=300):
   """Runs taml-<name>; returns the CompletedProcess."""
-  proc = subprocess.run([sys.executable, '-m', f'taml_tf.launch.{name}', *args],
-                        capture_output=True, text=True, timeout=timeout, env=ENV, cwd=REPO)
+  proc = subprocess.run(module(name, *args), capture_output=True, text=True, timeout=timeout,
+                        env=ENV, cwd=REPO)
   if check and proc.returncode:
     raise AssertionError(f'taml-{name} {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
   return proc
