@@ -11,10 +11,13 @@ import shutil
 import tempfile
 
 # Keras (keras.json) and matplotlib (font cache) write their caches under HOME on first
-# import: point them at a folder of this test run (inherited by the binaries tests start),
-# before anything imports them, so no test writes outside its temporary folders.
+# import, and AutoGraph (converted functions) and TFDS (dataset metadata) write files into the
+# system temporary folder that nothing removes: point all of them at a folder of this test run
+# (inherited by the binaries tests start), before anything imports them, so no test writes
+# outside its temporary folders. pytest's tmp_path folders are made under it too.
 _CACHES = tempfile.mkdtemp(prefix='taml_test_caches_')
 atexit.register(shutil.rmtree, _CACHES, True)
+os.environ['TMPDIR'] = tempfile.tempdir = _CACHES
 os.environ.setdefault('KERAS_HOME', os.path.join(_CACHES, 'keras'))
 os.environ.setdefault('MPLCONFIGDIR', os.path.join(_CACHES, 'matplotlib'))
 

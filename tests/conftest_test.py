@@ -1,9 +1,12 @@
-"""tests/conftest.py: pytest collects no inherited tf.test.TestCase.test_session."""
+"""tests/conftest.py: no inherited tf.test.TestCase.test_session; temporary files stay in the run."""
 
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
+
+import tensorflow as tf
 
 _TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -21,6 +24,24 @@ class ConftestTest(unittest.TestCase):
     self.assertIn('test_matches_brute_force', proc.stdout)
     self.assertNotIn('test_session', proc.stdout)
     self.assertRegex(proc.stdout, r'\b3 deselected')
+
+  def test_temporary_files_go_to_the_runs_folder(self):
+    # AutoGraph writes each converted function as a .py file into the temporary folder, which
+    # nothing removes: it must be the test run's own folder, which conftest removes at exit.
+    folder = tempfile.gettempdir()
+    self.assertTrue(os.path.basename(folder).startswith('taml_test_caches_'), folder)
+    self.assertEqual(os.environ['TMPDIR'], folder)
+
+    @tf.function
+    def clipped(x):
+      if x > 0:  # a Python condition on a tensor: AutoGraph converts it
+        return x
+      return -x
+
+    before = set(os.listdir(folder))
+    self.assertEqual(float(clipped(tf.constant(-2.0))), 2.0)
+    written = [f for f in set(os.listdir(folder)) - before if f.startswith('__autograph')]
+    self.assertTrue(written, 'AutoGraph wrote no file into the run\'s temporary folder')
 
 
 if __name__ == '__main__':
