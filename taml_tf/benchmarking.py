@@ -193,7 +193,8 @@ def measure(spec: Spec, data_dir=None) -> dict:
                                          sequential_tasks=spec.execution == 'sequential',
                                          precision=spec.precision, recompute=spec.recompute)
   tf.keras.utils.set_random_seed(0)
-  learner = MetaLearner(cfg, precision=execution.precision, recompute=execution.recompute)
+  learner = MetaLearner(cfg, precision=execution.precision, recompute=execution.recompute,
+                        pooling=execution.pooling)
   update = training.MetaUpdate(learner, execution)
   update.build()
   sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shape['max_shot'], query=shape['query'],

@@ -230,6 +230,13 @@ class ExecutionConfig:
     if problems:
       raise ValueError('invalid ExecutionConfig: ' + '; '.join(problems))
 
+  @property
+  def pooling(self) -> str:
+    """The backbone's max pooling (Conv4's `pooling`): 'elementwise' with static shapes (XLA and
+    TPUs, whose MaxPoolGradGrad picks maxima by bfloat16-rounded inputs and so gets the
+    second-order gradient wrong), else TensorFlow's faster 'kernel'."""
+    return 'elementwise' if self.static_shapes else 'kernel'
+
   def replace(self, **changes) -> 'ExecutionConfig':
     """Returns a copy with `changes` applied (validated again)."""
     return dataclasses.replace(self, **changes)

@@ -83,16 +83,18 @@ class MetaLearner(tf.Module):
       way, so a checkpoint restores under both.
     recompute: recompute each inner step's activations in the backward pass
       (``ExecutionConfig.recompute``; :func:`taml_tf.inner_loop.recomputed`).
+    pooling: the backbone's max pooling (``ExecutionConfig.pooling``; Conv4's `pooling`).
   """
 
   def __init__(self, config: ModelConfig, name: str = 'meta_learner',
-               precision: str = 'float32', recompute: bool = False):
+               precision: str = 'float32', recompute: bool = False, pooling: str = 'kernel'):
     super().__init__(name=name)
     self.config = config
     self.precision = precision
     self.recompute = bool(recompute)
     self.backbone = Conv4(config.channels, config.num_blocks, config.bn_epsilon,
-                          precision=precision, name='backbone').build_for(config.image_shape)
+                          precision=precision, pooling=pooling,
+                          name='backbone').build_for(config.image_shape)
     self.feature_size = self.backbone.feature_size(config.image_shape)
     self.encoder = None
     if config.uses_encoder:

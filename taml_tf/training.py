@@ -265,7 +265,8 @@ class Trainer:
     keras.utils.set_random_seed(train_config.seed)
     with self.strategy.scope():
       self.learner = MetaLearner(model_config, precision=self.execution.precision,
-                                 recompute=self.execution.recompute)
+                                 recompute=self.execution.recompute,
+                                 pooling=self.execution.pooling)
       self.update = MetaUpdate(self.learner, self.execution)
       self.update.build()
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')

@@ -142,6 +142,7 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
     xla = tt.make_trainer(tt.tmpdir(self), model=model, data=data, meta_batch=B,
                           execution=config_lib.ExecutionConfig(jit_compile=True))
     learner = xla.learner
+    self.assertEqual(learner.backbone.pooling, 'elementwise')  # exact second order under XLA
     checked = learner.validate(batch, batched=True)
     hlo = xla.update.compiled_gradients.experimental_get_compiler_ir(
         checked, SEED, task_offset=0)(stage='hlo')

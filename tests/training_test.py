@@ -478,6 +478,9 @@ class ExecutionConfigTest(tf.test.TestCase):
     self.assertTrue(xla.static_shapes)
     self.assertEqual(xla.pad_to, 'max')
     self.assertEqual(config_lib.ExecutionConfig(static_shapes=True).pad_to, 'max')
+    # XLA's MaxPoolGradGrad is approximate: static shapes (XLA, TPUs) pool element-wise.
+    self.assertEqual(xla.pooling, 'elementwise')
+    self.assertEqual(config_lib.ExecutionConfig().pooling, 'kernel')
     self.assertEqual(config_lib.ExecutionConfig(pad_to='max').static_shapes, False)
     with self.assertRaisesRegex(ValueError, "pad_to='bucket' contradicts static shapes"):
       config_lib.ExecutionConfig(static_shapes=True, pad_to='bucket')

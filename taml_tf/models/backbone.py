@@ -21,6 +21,34 @@ from taml_tf import precision as precision_lib
 from taml_tf.models.masked_batch_norm import MaskedBatchNorm
 
 
+POOLINGS = ('kernel', 'elementwise')
+
+
+def max_pool_2x2(x):
+  """2x2 max pooling with stride 2 and 'valid' padding, built from element-wise maxima.
+
+  The same values and first-order gradient as ``tf.nn.max_pool2d(x, 2, 2, 'VALID')`` (a tie
+  sends the gradient to the first maximum in row-major order, as TensorFlow's kernel does),
+  but its second-order gradient is exact under XLA too. XLA's MaxPoolGradGrad picks each
+  window's maximum by the input rounded to bfloat16 (tf2xla pooling_ops.cc), so where two
+  values of a window agree to about 3 digits it routes the second-order term to the wrong
+  one: on a conv4 meta-gradient with 5 inner steps that was a 0.05-0.17% difference from the
+  TensorFlow kernels (2.5% on a Hessian-vector product through one pooling), and TPUs compile
+  through XLA. Without XLA it is slower than the MaxPool kernel (the conv4 train step took
+  1.7x as long on a 2-core CPU), so :class:`Conv4` uses it only with ``pooling='elementwise'``.
+
+  Args:
+    x: [B, H, W, C]; an odd last row or column is dropped.
+
+  Returns:
+    [B, H // 2, W // 2, C].
+  """
+  size = [x.shape[i] if x.shape[i] is not None else tf.shape(x)[i] for i in (1, 2)]
+  x = x[:, :size[0] // 2 * 2, :size[1] // 2 * 2]
+  return tf.maximum(tf.maximum(x[:, 0::2, 0::2], x[:, 0::2, 1::2]),
+                    tf.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]))
+
+
 class Conv4(keras.Model):
   """conv4 feature extractor whose conv weights can be swapped for adapted tensors.
 
@@ -30,11 +58,18 @@ class Conv4(keras.Model):
     bn_epsilon: batch-norm epsilon.
     precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
       batch norm and features).
+    pooling: 'kernel' (TensorFlow's MaxPool op: fastest without XLA) or 'elementwise'
+      (:func:`max_pool_2x2`: the exact second-order gradient under XLA and on TPUs;
+      ``ExecutionConfig.pooling`` picks it for static shapes). The same values and first-order
+      gradients either way.
   """
 
   def __init__(self, channels: int = 32, num_blocks: int = 4, bn_epsilon: float = 1e-3,
-               precision: str = 'float32', **kwargs):
+               precision: str = 'float32', pooling: str = 'kernel', **kwargs):
     super().__init__(**kwargs)
+    if pooling not in POOLINGS:
+      raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
+    self.pooling = pooling
     self.channels = channels
     self.num_blocks = num_blocks
     self.convs = [
@@ -45,7 +80,6 @@ class Conv4(keras.Model):
             dtype=precision_lib.layer_policy(precision))
         for i in range(num_blocks)]
     self.norms = [MaskedBatchNorm(bn_epsilon, name=f'norm{i + 1}') for i in range(num_blocks)]
-    self.pool = keras.layers.MaxPooling2D(2, 2, padding='valid')
     self.flatten = keras.layers.Flatten()
 
   def build_for(self, image_shape) -> 'Conv4':
@@ -57,7 +91,8 @@ class Conv4(keras.Model):
     """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm."""
     x = images
     for conv, norm in zip(self.convs, self.norms):
-      x = self.pool(tf.nn.relu(norm(conv(x), row_mask=row_mask)))
+      x = tf.nn.relu(norm(conv(x), row_mask=row_mask))
+      x = max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
     return self.flatten(x)
 
   def feature_size(self, image_shape) -> int:

@@ -1,9 +1,10 @@
-"""Tests of the conv4 backbone and its masked batch norm."""
+"""Tests of the conv4 backbone, its pooling and its masked batch norm."""
 
 import numpy as np
 import tensorflow as tf
 
 from taml_tf.models.backbone import Conv4
+from taml_tf.models.backbone import max_pool_2x2
 from taml_tf.models.masked_batch_norm import MaskedBatchNorm
 from tests import real_data
 
@@ -30,6 +31,85 @@ class MaskedBatchNormTest(tf.test.TestCase):
     out = bn(x)
     self.assertAllClose(tf.reduce_mean(out, [0, 1, 2]), [0.5, -1.0], atol=1e-4)
     self.assertAllClose(tf.math.reduce_std(out, [0, 1, 2]), [1.0, 1.0], atol=1e-3)
+
+  def test_statistics_are_accurate_when_the_mean_dwarfs_the_spread(self):
+    # Conv outputs on a constant background: every value near the bias, spread 1e-3. Summing
+    # 25,000 raw values loses ~1e-5 of the mean, which batch norm divides by the spread.
+    rng = np.random.default_rng(1)
+    x = (1.75 + 1e-3 * rng.normal(size=(4, 28, 28, 8))).astype(np.float32)
+    mask = np.array([1, 1, 1, 0], np.float32)
+    out = MaskedBatchNorm()(tf.constant(x), row_mask=tf.constant(mask)).numpy()
+    real = x[:3].astype(np.float64)
+    mean = real.mean((0, 1, 2))
+    expected = (real - mean) / np.sqrt(((real - mean) ** 2).mean((0, 1, 2)) + 1e-3)
+    self.assertLess(np.abs(out[:3] - expected).max(), 2e-6)
+
+
+class MaxPoolTest(tf.test.TestCase):
+
+  def test_matches_the_max_pool_kernel_with_ties(self):
+    # Integer-valued inputs: most windows have tied maxima, and the gradient must go to the
+    # same one as the kernel's (the first in row-major order). Odd sizes drop the last row.
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.integers(0, 3, size=(2, 7, 9, 3)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(2, 3, 4, 3)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(x)
+      ours = max_pool_2x2(x)
+      kernel = tf.nn.max_pool2d(x, 2, 2, 'VALID')
+    self.assertAllEqual(ours, kernel)
+    self.assertAllEqual(tape.gradient(ours, x, upstream), tape.gradient(kernel, x, upstream))
+
+  def test_both_poolings_give_the_same_features_and_gradients(self):
+    tf.keras.utils.set_random_seed(6)
+    kernel = Conv4(channels=8).build_for((28, 28, 1))
+    elementwise = Conv4(channels=8, pooling='elementwise').build_for((28, 28, 1))
+    for a, b in zip(kernel.weights, elementwise.weights):
+      b.assign(a)
+    images = tf.constant(real_data.omniglot_characters()[:2, :3].reshape(6, 28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, kernel.adaptable_params())
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(tf.nest.flatten(params))
+      outs = [tf.reduce_sum(tf.square(net.apply(params, images))) for net in (kernel, elementwise)]
+    self.assertAllEqual(outs[0], outs[1])
+    for g, h in zip(*[tf.nest.flatten(tape.gradient(o, params)) for o in outs]):
+      self.assertAllClose(g, h, rtol=1e-6, atol=1e-9)
+    with self.assertRaisesRegex(ValueError, "pooling must be one of.*'average'"):
+      Conv4(pooling='average')
+
+  def test_second_order_gradient_is_the_same_under_xla(self):
+    """XLA's MaxPoolGradGrad picks maxima by the bfloat16-rounded input; ours must not.
+
+    A Hessian-vector product through the backbone on real Omniglot characters (constant
+    background, so windows hold near-equal values), compiled and not: with pooling='kernel'
+    (tf.nn.max_pool2d) the two differ by about 1%.
+    """
+    tf.keras.utils.set_random_seed(3)
+    net = Conv4(channels=8, pooling='elementwise').build_for((28, 28, 1))
+    images = tf.constant(real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1))
+    params = tf.nest.flatten(tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params()))
+    rng = np.random.default_rng(4)
+    directions = [tf.constant(rng.normal(size=p.shape).astype(np.float32)) for p in params]
+    weights = tf.constant(rng.normal(size=(12, net.feature_size((28, 28, 1)))).astype(np.float32))
+
+    def hessian_vector_product(params):
+      with tf.GradientTape() as outer:
+        outer.watch(params)
+        with tf.GradientTape() as inner:
+          inner.watch(params)
+          layers = tf.nest.pack_sequence_as(net.adaptable_params(), params)
+          loss = tf.reduce_sum(weights * tf.tanh(net.apply(layers, images)))
+        grads = inner.gradient(loss, params)
+        projected = tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, directions)])
+      return outer.gradient(projected, params)
+
+    plain = hessian_vector_product(params)
+    compiled = tf.function(hessian_vector_product, jit_compile=True)(params)
+    # Conv biases before batch norm have a true gradient (and Hessian row) of 0: only noise.
+    kernels = slice(0, None, 2)
+    a = np.concatenate([np.ravel(g) for g in compiled[kernels]])
+    b = np.concatenate([np.ravel(g) for g in plain[kernels]])
+    self.assertLess(np.linalg.norm(a - b) / np.linalg.norm(b), 1e-5)
 
 
 class Conv4Test(tf.test.TestCase):
