@@ -202,3 +202,9 @@ def define_export_flags(d):
   d.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
   d.DEFINE_integer('max_way', 20, 'Most classes a served task may have (model_info '
                        'max_way); may exceed the training --way: no parameter depends on it.')
+  d.DEFINE_string('results_dir', None, 'taml-evaluate results of the exported checkpoint; '
+                      'with it the export gets a MODEL_CARD.md (data, budget, flags, those '
+                      'accuracies and the taml-evaluate --saved_model command that re-measures '
+                      'them). Results the export cannot reproduce are refused.')
+  d.DEFINE_multi_string('card_note', [], 'A line for the model card (e.g. the commit the run '
+                            'was trained with); repeatable.')

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -277,23 +278,40 @@ class BinariesTest(unittest.TestCase):
     self.assertIn('--overwrite', again.stderr)
 
   def test_evaluate_saved_model_reproduces_the_run_evaluation(self):
-    # A published SavedModel is checked without its run folder: the same tasks (data flags)
-    # and inner steps give the run's own evaluation.
-    target = os.path.join(self.root, 'evaluated_model')
-    binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}')
+    # A published SavedModel is checked without its run folder: its model card's
+    # taml-evaluate --saved_model command (the same tasks and inner steps) gives the run's own
+    # evaluation.
     common = ['--n_test_episodes=3', '--eval_mode=mean']
     from_run = os.path.join(self.root, 'from_run')
     binary('evaluate', f'--savedir={self.run_dir}', f'--output_dir={from_run}', *common)
+    target = os.path.join(self.root, 'evaluated_model')
+    # Results of other inner steps than the export serves are refused before anything is
+    # written.
+    refused = binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}',
+                     f'--results_dir={from_run}', '--n_test_steps=2', check=False)
+    self.assertNotEqual(refused.returncode, 0)
+    self.assertIn('the results used 1 inner steps, the export serves 2', refused.stderr)
+    self.assertFalse(os.path.exists(target))
+    binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}',
+           f'--results_dir={from_run}', '--card_note=trained by binaries_test')
+    with open(os.path.join(target, 'MODEL_CARD.md')) as f:
+      card = f.read()
+    # The budget is the exported (best) checkpoint's step, not the run's.
+    best = json.load(open(os.path.join(self.run_dir, 'best', 'best.json')))['step']
+    self.assertNotEqual(best, STEPS)
+    self.assertIn(f'# evaluated_model: omniglot -> mnist, {best} meta-updates', card)
+    self.assertIn('- trained by binaries_test', card)
+    command = re.search(r'```\n(taml-evaluate .*?)```', card, re.S).group(1)
+    args = shlex.split(command.replace('\\\n', ' '))[1:]
     from_model = os.path.join(self.root, 'from_model')
-    binary('evaluate', f'--saved_model={target}', f'--output_dir={from_model}',
-           f'--data_dir={self.data_dir}', '--id_dataset=omniglot', '--ood_dataset=mnist',
-           '--way=3', '--max_shot=2', '--query=1', *common)
+    binary('evaluate', *args, f'--output_dir={from_model}', f'--data_dir={self.data_dir}')
     a = json.load(open(os.path.join(from_run, 'results.json')))['datasets']
     b = json.load(open(os.path.join(from_model, 'results.json')))['datasets']
     self.assertEqual(sorted(a), ['mnist', 'omniglot'])
     for name in a:
       self.assertEqual(a[name]['episode_accuracy'], b[name]['episode_accuracy'], name)
       self.assertAlmostEqual(a[name]['nll'], b[name]['nll'], places=4)
+      self.assertIn(f"{100 * a[name]['accuracy']:.2f} ± {100 * a[name]['ci95']:.2f}", card)
     both = binary('evaluate', f'--saved_model={target}', f'--savedir={self.run_dir}',
                   check=False)
     self.assertNotEqual(both.returncode, 0)
@@ -434,7 +452,7 @@ class ConsoleScriptsTest(unittest.TestCase):
     # only "Try --helpfull" there (issue 10) while `python -m taml_tf.launch.<name>` worked.
     expected = {'train': ['id_dataset', 'alpha_on', 'n_train_iters'],
                 'evaluate': ['savedir', 'n_test_episodes', 'eval_mode'],
-                'export': ['export_dir', 'overwrite', 'checkpoint'],
+                'export': ['export_dir', 'overwrite', 'checkpoint', 'results_dir'],
                 'benchmark': ['plan', 'iterations'],
                 'figures': ['compare', 'out_dir'],
                 'compare': ['runs', 'references']}
