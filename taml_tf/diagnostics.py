@@ -120,3 +120,48 @@ def markdown(summary: dict, title: str = 'diagnostics') -> str:
   for k in per_layer:
     lines.append(f'| {k} | ' + ' | '.join(f'{v:.4g}' for v in summary[k]) + ' |')
   return '\n'.join(lines) + '\n'
+
+
+def trajectory_markdown(summaries: typing.Mapping[int, dict], title: str) -> str:
+  """How one run's posterior and inner steps move over training, one row per checkpoint.
+
+  Args:
+    summaries: training step -> :func:`summarize` output of that step's checkpoint.
+    title: the table's heading.
+
+  Returns:
+    Markdown: per step, sigma of omega and z, sigma of gamma per layer, alpha averaged over
+    the conv layers and the head's, the effective inner step alpha * exp(mu_gamma) (at the
+    posterior mean and under sampling) averaged over the conv layers, and the head's. Columns a run lacks (a
+    deterministic or Meta-SGD run has no sigma) are left out.
+  """
+  if not summaries:
+    raise ValueError('no summaries: measure at least one checkpoint')
+  steps = sorted(summaries)
+  layers = summaries[steps[0]]['layers']
+  conv = [i for i, name in enumerate(layers) if name != 'head']
+  head = layers.index('head') if 'head' in layers else None
+  columns = [('sigma omega', lambda s: s.get('sigma_omega')),
+             ('sigma z', lambda s: s.get('sigma_z'))]
+  for i, name in enumerate(layers):
+    columns.append((f'sigma gamma {name}',
+                    lambda s, i=i: s['sigma_gamma'][i] if 'sigma_gamma' in s else None))
+  conv_mean = lambda key: (lambda s: float(np.mean([s[key][i] for i in conv]))
+                           if key in s else None)
+  columns.append(('alpha, conv mean', conv_mean('alpha')))
+  if head is not None:
+    columns.append(('alpha, head', lambda s: s['alpha'][head] if 'alpha' in s else None))
+  columns += [('effective conv step, at mean', conv_mean('effective_step_at_mean')),
+              ('effective conv step, sampled', conv_mean('effective_step_sampled_mean'))]
+  if head is not None:
+    columns.append(('effective head step', lambda s: s['effective_step_at_mean'][head]
+                    if 'effective_step_at_mean' in s else None))
+  columns = [(name, get) for name, get in columns
+             if any(get(summaries[t]) is not None for t in steps)]
+  lines = [f'### {title}', '', '| step | ' + ' | '.join(n for n, _ in columns) + ' |',
+           '|---|' + '---|' * len(columns)]
+  for t in steps:
+    cells = [get(summaries[t]) for _, get in columns]
+    lines.append(f'| {t} | ' + ' | '.join('-' if v is None else f'{v:.3g}' for v in cells)
+                 + ' |')
+  return '\n'.join(lines) + '\n'

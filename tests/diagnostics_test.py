@@ -70,5 +70,29 @@ class DiagnosticsTest(tf.test.TestCase):
       diagnostics.summarize(maml, [])
 
 
+class TrajectoryMarkdownTest(tf.test.TestCase):
+
+  def test_one_row_per_step_with_conv_means(self):
+    layers = ['conv1', 'conv2', 'head']
+    bayes = lambda k: dict(layers=layers, sigma_omega=0.4 / k, sigma_z=1.0,
+                           sigma_gamma=[0.9, 0.7, 0.2], alpha=[0.01, 0.03, 0.06],
+                           effective_step_at_mean=[0.02, 0.04, 0.5 * k],
+                           effective_step_sampled_mean=[0.03, 0.05, 0.6])
+    text = diagnostics.trajectory_markdown({2000: bayes(2), 500: bayes(1)}, 'bayes')
+    rows = [line for line in text.splitlines() if line.startswith('| ') and
+            line[2].isdigit()]
+    self.assertEqual([r.split(' | ')[0] for r in rows], ['| 500', '| 2000'])  # sorted
+    self.assertIn('| step | sigma omega | sigma z | sigma gamma conv1 | sigma gamma conv2 | '
+                  'sigma gamma head | alpha, conv mean |', text)
+    self.assertEqual(rows[1], '| 2000 | 0.2 | 1 | 0.9 | 0.7 | 0.2 | 0.02 | 0.06 | 0.03 | 0.04 | 1 |')
+    # Meta-SGD has no posterior: only its step sizes are tabulated.
+    metasgd = dict(layers=layers, alpha=[0.01, 0.05, 0.2])
+    text = diagnostics.trajectory_markdown({500: metasgd}, 'metasgd')
+    self.assertIn('| step | alpha, conv mean | alpha, head |\n', text)
+    self.assertIn('| 500 | 0.03 | 0.2 |', text)
+    with self.assertRaisesRegex(ValueError, 'no summaries'):
+      diagnostics.trajectory_markdown({}, 'none')
+
+
 if __name__ == '__main__':
   tf.test.main()

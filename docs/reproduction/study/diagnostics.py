@@ -11,8 +11,9 @@ set (drawn as taml-evaluate draws them: seed 1234, bucket padding), measures wit
 mean alpha, the effective inner step alpha * exp(mu_gamma) at the posterior mean, its mean
 under sampling and the 10%-90% range of the sampled multiplier exp(gamma); and the KL weight
 1 / (N + M) with the real counts and with the padded counts of the authors' code. Nothing is
-adapted, so a checkpoint takes seconds. Writes one markdown section per run and step, and the
-numbers as JSON next to it.
+adapted, so a checkpoint takes seconds. Writes, with several steps, a table per run of how
+these move over training, then one markdown section per run and step, and the numbers as JSON
+next to it.
 """
 
 import argparse
@@ -56,6 +57,10 @@ def main():
   parser.add_argument('--episodes', type=int, default=200)
   parser.add_argument('--out', required=True)
   args = parser.parse_args()
+  # Checked before the checkpoints are measured, so a bad --out costs nothing.
+  out_dir = os.path.dirname(os.path.abspath(args.out))
+  if not os.path.isdir(out_dir):
+    parser.error(f'--out: the folder {out_dir} does not exist')
   sections, numbers = [], {}
   for savedir in run_folders(os.path.expanduser(args.root), args.runs):
     name = os.path.basename(savedir)
@@ -69,6 +74,19 @@ def main():
       for data_name, summary in result.items():
         sections.append(diagnostics.markdown(summary, f'{name}, step {step}, {data_name}'))
       print(f'{name} step {step}: done')
+  # Over training: one table per run and data set, a row per step (the posterior barely
+  # depends on the data set, so the tables show whether it moves with the budget).
+  trajectories = []
+  for savedir in run_folders(os.path.expanduser(args.root), args.runs):
+    name = os.path.basename(savedir)
+    measured = {int(k.split('step_')[1]): v for k, v in numbers.items()
+                if k.split('/')[0] == name}
+    if len(measured) > 1:
+      for data_name in next(iter(measured.values())):
+        trajectories.append(diagnostics.trajectory_markdown(
+            {t: r[data_name] for t, r in measured.items()}, f'{name} over training, {data_name}'))
+  if trajectories:
+    sections = ['## Over training\n'] + trajectories + ['## Each checkpoint\n'] + sections
   header = ('# Diagnostics of the long study\n\n'
             f'`python docs/reproduction/study/diagnostics.py --root={args.root} --steps '
             f'{" ".join(map(str, args.steps))} --episodes={args.episodes}` (the first '
