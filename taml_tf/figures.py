@@ -144,17 +144,22 @@ def plot_reliability(results: typing.Mapping[str, dict], dataset: str, path: str
 
 
 def read_scalars(logdir: str) -> dict:
-  """tag -> (steps, values) from the TensorBoard event files under `logdir`."""
-  out = {}
+  """tag -> (steps, values) from the TensorBoard event files under `logdir`, steps ascending.
+
+  A resumed run logs again the steps after its last checkpoint; for a step logged more than
+  once the latest write (by wall time) is kept, so a curve never runs back in time.
+  """
+  latest = {}
   for path in sorted(glob.glob(os.path.join(logdir, 'events.out.tfevents.*'))):
     for event in tf.compat.v1.train.summary_iterator(path):
       for value in event.summary.value:
         number = tf.make_ndarray(value.tensor) if value.HasField('tensor') else value.simple_value
         if np.ndim(number) == 0:
-          steps, values = out.setdefault(value.tag, ([], []))
-          steps.append(event.step)
-          values.append(float(number))
-  return out
+          by_step = latest.setdefault(value.tag, {})
+          if event.step not in by_step or event.wall_time >= by_step[event.step][0]:
+            by_step[event.step] = (event.wall_time, float(number))
+  return {tag: ([step for step in sorted(by_step)], [by_step[step][1] for step in sorted(by_step)])
+          for tag, by_step in latest.items()}
 
 
 def plot_training_curves(savedir: str, path: str) -> str:

@@ -50,6 +50,15 @@ class FiguresTest(tf.test.TestCase):
       writer.close()
     scalars = figures.read_scalars(os.path.join(logs, 'train'))
     self.assertEqual(scalars['loss'], ([0, 1, 2], [0.0, 0.5, 1.0]))
+    # A resume from the checkpoint at step 1 logs steps 1 and 2 again, then goes on: the
+    # curve keeps the resumed run's values, once per step.
+    writer = tf.summary.create_file_writer(os.path.join(logs, 'train'))
+    with writer.as_default():
+      for step in (1, 2, 3):
+        tf.summary.scalar('loss', 10.0 + step, step=step)
+    writer.close()
+    scalars = figures.read_scalars(os.path.join(logs, 'train'))
+    self.assertEqual(scalars['loss'], ([0, 1, 2, 3], [0.0, 11.0, 12.0, 13.0]))
     self.assertTrue(_is_png(figures.plot_training_curves(os.path.join(self.out, 'run'),
                                                          os.path.join(self.out, 't.png'))))
 
