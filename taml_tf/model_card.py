@@ -104,7 +104,8 @@ def render(name: str, export_dir: str, run_config: dict, step: int, results: dic
     export_dir: where the SavedModel is published, as a user will type it.
     run_config: the run's config.json.
     step: meta-updates behind the exported checkpoint.
-    results: taml-evaluate's results.json of that checkpoint.
+    results: taml-evaluate's results.json of that checkpoint, passed by :func:`check` (so its
+      inner steps are the export's).
     notes: extra lines (e.g. the commit the run was trained with), as given.
 
   Returns:
@@ -118,7 +119,7 @@ def render(name: str, export_dir: str, run_config: dict, step: int, results: dic
       f'# {name}: {ids} -> {oods}, {step:,} meta-updates', '',
       'A SavedModel written by `taml-export` (signatures in docs/export.md): give it a '
       'support set and query images; it infers the balancing variables, adapts the conv4 '
-      f"network with {model['test_inner_steps']} inner steps and returns the query class "
+      f"network with {results['num_steps']} inner steps and returns the query class "
       'probabilities. Loading it needs only TensorFlow.', '',
       f"## Meta-test ({results['num_steps']} inner steps{samples}, seed {results['seed']})", '',
       '| data set | | episodes | accuracy (%) ± 95% CI | NLL | ECE |', '|---|---|---|---|---|---|']

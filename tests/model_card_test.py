@@ -82,6 +82,11 @@ class RenderTest(unittest.TestCase):
     self.assertIn('| omniglot | in-distribution | 1000 | 92.35 ± 0.51 |', self.card)
     self.assertIn('| mnist | out-of-distribution | 1000 | 83.11 ± 0.71 |', self.card)
     self.assertIn('10 inner steps, the posterior mean, seed 0', self.card)
+    # The export's inner steps (those of the results) are stated, not the run's default.
+    run = copy.deepcopy(RUN)
+    run['model']['test_inner_steps'] = 3
+    self.assertIn('adapts the conv4 network with 10 inner steps',
+                  model_card.render('m', 'p', run, 1, RESULTS))
     self.assertIn('balancing variables: omega, gamma;', self.card)
     self.assertIn('- trained with abc123', self.card)
     self.assertIn('this export is its step 2,000', self.card)
