@@ -61,7 +61,7 @@ def main():
   out_dir = os.path.dirname(os.path.abspath(args.out))
   if not os.path.isdir(out_dir):
     parser.error(f'--out: the folder {out_dir} does not exist')
-  sections, numbers = [], {}
+  sections, numbers, by_run = [], {}, {}
   for savedir in run_folders(os.path.expanduser(args.root), args.runs):
     name = os.path.basename(savedir)
     for step in args.steps:
@@ -70,17 +70,14 @@ def main():
       except FileNotFoundError as e:
         print(f'{name}: skipped ({e})')
         continue
-      numbers[f'{name}/step_{step}'] = result
+      numbers[f'{name}/step_{step}'] = by_run.setdefault(name, {})[step] = result
       for data_name, summary in result.items():
         sections.append(diagnostics.markdown(summary, f'{name}, step {step}, {data_name}'))
       print(f'{name} step {step}: done')
   # Over training: one table per run and data set, a row per step (the posterior barely
   # depends on the data set, so the tables show whether it moves with the budget).
   trajectories = []
-  for savedir in run_folders(os.path.expanduser(args.root), args.runs):
-    name = os.path.basename(savedir)
-    measured = {int(k.split('step_')[1]): v for k, v in numbers.items()
-                if k.split('/')[0] == name}
+  for name, measured in by_run.items():
     if len(measured) > 1:
       for data_name in next(iter(measured.values())):
         trajectories.append(diagnostics.trajectory_markdown(
