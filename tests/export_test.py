@@ -3,10 +3,7 @@ atomic writes and export from a training checkpoint."""
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 from unittest import mock
 
 from absl.testing import parameterized
@@ -20,6 +17,7 @@ from taml_tf import run_dir
 from taml_tf import serving
 from taml_tf.learner import MetaLearner
 from tests import tasks
+from tests import without_taml_tf
 
 SEED = np.array([3, 17], np.int32)
 
@@ -223,17 +221,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     work = temp_dir(self)
     np.savez(os.path.join(work, 'request.npz'), seed=SEED,
              **{k: v.numpy() for k, v in request.items()})
-    script = textwrap.dedent(f"""
-        import importlib.util, sys
-        # Only the SavedModel may be used: no taml_tf (even if installed), Keras or TFP.
-        for name in ('taml_tf', 'keras', 'tf_keras', 'tensorflow_probability'):
-          sys.modules[name] = None
-        try:
-          import taml_tf
-        except ImportError:
-          pass
-        else:
-          raise SystemExit('taml_tf is importable')
+    without_taml_tf.run(self, f"""
         import numpy as np
         import tensorflow as tf
         model = tf.saved_model.load({self.export_dir!r})
@@ -251,15 +239,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         except tf.errors.InvalidArgumentError as e:
           assert 'more classes than the model allows' in e.message, e.message
         np.savez('out.npz', probs=probs, mc=mc, omega=bal['omega'].numpy())
-        loaded = [m for m in sys.modules if m.split('.')[0] in ('taml_tf', 'keras', 'tf_keras',
-                                                                   'tensorflow_probability')]
-        assert not [m for m in loaded if sys.modules[m] is not None], loaded
-        """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
-    env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-    result = subprocess.run([sys.executable, '-c', script], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=120)
-    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        """, cwd=work, timeout=120)
     with np.load(os.path.join(work, 'out.npz')) as out:
       self.assertAllClose(out['probs'], expected[:, :4], atol=1e-5, rtol=0)
       self.assertAllClose(out['mc'], expected_mc[:, :4], atol=1e-5, rtol=0)

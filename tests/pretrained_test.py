@@ -5,11 +5,8 @@ on the real Omniglot and MNIST data, episode by episode."""
 import json
 import os
 import re
-import subprocess
 import shutil
-import sys
 import tempfile
-import textwrap
 import unittest
 
 import numpy as np
@@ -18,6 +15,7 @@ import tensorflow as tf
 from taml_tf import episodes as episodes_lib
 from taml_tf import experiment
 from tests import real_data
+from tests import without_taml_tf
 
 PUBLISHED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          'pretrained', 'omniglot_mnist')
@@ -71,10 +69,7 @@ class PublishedModelsTest(unittest.TestCase):
                        f'{name}/{i}/query_images': q_images})
     np.savez(os.path.join(work, 'requests.npz'), **arrays)
     models = {n: os.path.join(PUBLISHED, n) for n in published_models()}
-    script = textwrap.dedent(f"""
-        import sys
-        for name in ('taml_tf', 'keras', 'tf_keras', 'tensorflow_probability'):
-          sys.modules[name] = None
+    without_taml_tf.run(self, f"""
         import numpy as np
         import tensorflow as tf
         requests = dict(np.load('requests.npz'))
@@ -87,12 +82,7 @@ class PublishedModelsTest(unittest.TestCase):
                                ('support_images', 'support_labels', 'query_images')}})
             out[f'{{model_name}}/{{key}}'] = probs['probs'].numpy()
         np.savez('probs.npz', **out)
-        """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
-    env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-    result = subprocess.run([sys.executable, '-c', script], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=600)
-    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        """, cwd=work, timeout=600)
     with np.load(os.path.join(work, 'probs.npz')) as d:
       probs = {k: d[k] for k in d.files}
     for model_name in models:
