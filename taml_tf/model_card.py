@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import typing
 
 from taml_tf import atomic
@@ -93,6 +94,19 @@ def evaluate_command(export_dir: str, run_config: dict, results: dict) -> str:
   if data.get('rotations'):
     flags.append('--rotations')
   return 'taml-evaluate ' + ' \\\n    '.join(flags)
+
+
+def evaluate_args(card: str) -> list:
+  """The arguments of the ``taml-evaluate`` command a card's text gives (the inverse of
+  :func:`evaluate_command`), e.g. to run it from a script.
+
+  Raises:
+    ValueError: if the text holds no such command.
+  """
+  match = re.search(r'```\n(taml-evaluate .*?)```', card, re.S)
+  if not match:
+    raise ValueError('the model card gives no taml-evaluate command')
+  return shlex.split(match.group(1).replace('\\\n', ' '))[1:]
 
 
 def render(name: str, export_dir: str, run_config: dict, step: int, results: dict,

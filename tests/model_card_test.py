@@ -99,10 +99,14 @@ class RenderTest(unittest.TestCase):
     args = shlex.split(command.replace('\\\n', ' '))
     self.assertEqual(args[0], 'taml-evaluate')
     self.assertEqual(args[1:], [
-        '--saved_model=pretrained/omniglot_mnist/bayesian_taml', '--id_dataset=omniglot', '--ood_dataset=mnist',
-        '--way=5', '--max_shot=15', '--query=5', '--shot_mode=mixed',
+        '--saved_model=pretrained/omniglot_mnist/bayesian_taml', '--id_dataset=omniglot',
+        '--ood_dataset=mnist', '--way=5', '--max_shot=15', '--query=5', '--shot_mode=mixed',
         '--n_test_episodes=1000', '--eval_mode=mean', '--seed=0'])
     self.assertIn(command, self.card)
+    # A script reads the same arguments back from the card.
+    self.assertEqual(model_card.evaluate_args(self.card), args[1:])
+    with self.assertRaisesRegex(ValueError, 'gives no taml-evaluate command'):
+      model_card.evaluate_args('# a card without a command')
     run = copy.deepcopy(RUN)
     run['data'].update(min_way=3, rotations=True)
     args = model_card.evaluate_command('p', run, dict(RESULTS, mode='mc', seed=7))

@@ -4,7 +4,6 @@ on the real Omniglot and MNIST data, episode by episode."""
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import unittest
@@ -14,6 +13,7 @@ import tensorflow as tf
 
 from taml_tf import episodes as episodes_lib
 from taml_tf import experiment
+from taml_tf import model_card
 from tests import real_data
 from tests import without_taml_tf
 
@@ -90,9 +90,9 @@ class PublishedModelsTest(unittest.TestCase):
         card = f.read()
       with open(os.path.join(models[model_name], 'results.json')) as f:
         results = json.load(f)
-      command = re.search(r'```\n(taml-evaluate .*?)```', card, re.S).group(1)
+      args = model_card.evaluate_args(card)
       for flag, value in dict(TASKS, eval_mode='mean', seed=0).items():
-        self.assertIn(f'--{flag}={value}', command, model_name)
+        self.assertIn(f'--{flag}={value}', args, model_name)
       for name, episodes in tasks.items():
         stated = results['datasets'][name]
         self.assertIn(f"{100 * stated['accuracy']:.2f} ± {100 * stated['ci95']:.2f}", card)

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import unittest
 import numpy as np
 import tensorflow as tf
 
+from taml_tf import model_card
 from tests import real_data
 
 DATA_FILES = ('omniglot_28x28.npz', 'mnist_test.npz')
@@ -301,8 +301,7 @@ class BinariesTest(unittest.TestCase):
     self.assertNotEqual(best, STEPS)
     self.assertIn(f'# evaluated_model: omniglot -> mnist, {best} meta-updates', card)
     self.assertIn('- trained by binaries_test', card)
-    command = re.search(r'```\n(taml-evaluate .*?)```', card, re.S).group(1)
-    args = shlex.split(command.replace('\\\n', ' '))[1:]
+    args = model_card.evaluate_args(card)
     from_model = os.path.join(self.root, 'from_model')
     binary('evaluate', *args, f'--output_dir={from_model}', f'--data_dir={self.data_dir}')
     a = json.load(open(os.path.join(from_run, 'results.json')))['datasets']
