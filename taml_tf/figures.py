@@ -77,8 +77,7 @@ def plot_gamma_tendency(shots, gamma, max_shot: int, way: int, path: str) -> str
   """Line plot of exp(gamma) per layer against task size (support examples)."""
   fig, ax = plt.subplots(figsize=(5, 3.5))
   sizes = np.asarray(shots) * way
-  names = [f'conv{i + 1}' for i in range(gamma.shape[1] - 1)] + ['dense']
-  for layer, name in enumerate(names):
+  for layer, name in enumerate(_layer_names(gamma.shape[1])):
     ax.plot(sizes, gamma[:, layer], marker='o', label=name)
   ax.axvline(max_shot * way, color='grey', linestyle='--', linewidth=1)
   ax.text(max_shot * way, ax.get_ylim()[1], ' training max', va='top', fontsize=8)
@@ -92,17 +91,70 @@ def plot_gamma_tendency(shots, gamma, max_shot: int, way: int, path: str) -> str
   return _save(fig, path)
 
 
-def plot_omega_vs_class_size(arrays: dict, path: str) -> str:
-  """omega (softmax weight) against the class's shot, within class-imbalanced tasks."""
-  fig, ax = plt.subplots(figsize=(5, 3.5))
+def _omega_by_class(arrays: dict) -> tuple:
+  """(class shots, omega x way) of every class of the class-imbalanced tasks in `arrays`.
+
+  A task whose classes all have the same shot has uniform omega by symmetry, so only tasks with
+  unequal classes show how omega balances them; x way makes 1 the uniform weight.
+  """
   shots, omega, way = arrays['shots'], arrays['omega'], arrays['way']
   xs, ys = [], []
   for i in range(len(way)):
     s, o = shots[i, :way[i]], omega[i, :way[i]]
-    if s.min() != s.max():  # class-imbalanced tasks only
+    if s.min() != s.max():
       xs.append(s)
-      ys.append(o * way[i])  # 1 = the uniform weight
-  xs, ys = np.concatenate(xs), np.concatenate(ys)
+      ys.append(o * way[i])
+  if not xs:
+    return np.zeros(0, np.int64), np.zeros(0, np.float64)
+  return np.concatenate(xs), np.concatenate(ys)
+
+
+def balancing_summary(arrays: dict, ood: typing.Sequence[str],
+                      shots: typing.Optional[typing.Sequence[int]] = None,
+                      gamma: typing.Optional[np.ndarray] = None, way: int = 0) -> dict:
+  """The numbers behind the balancing figures, for tables that compare checkpoints.
+
+  Args:
+    arrays: balancing.npz of a taml-evaluate run (needs 'omega' and/or 'z_relative_change').
+    ood: the out-of-distribution data sets' names.
+    shots, gamma, way: the gamma tendency probe (:func:`gamma_tendency`'s shots, its result and
+      the way), or None when gamma is off.
+
+  Returns:
+    A JSON-ready dict: 'omega_by_class_size' ({shot: mean omega x way, 1 = uniform, over the
+    classes with that shot in class-imbalanced tasks; empty without such tasks}), 'z_relative_change' ({dataset: mean
+    ||theta (*) z - theta|| / ||theta|| and whether it is OOD}), 'gamma_tendency' (task sizes,
+    layer names and the mean exp(gamma) per size and layer); keys whose variable is off are
+    absent.
+  """
+  summary = {}
+  if 'omega' in arrays:
+    xs, ys = _omega_by_class(arrays)
+    summary['omega_by_class_size'] = {int(s): float(ys[xs == s].mean()) for s in np.unique(xs)}
+  if 'z_relative_change' in arrays:
+    summary['z_relative_change'] = {
+        str(name): {'mean': float(arrays['z_relative_change'][arrays['dataset'] == name].mean()),
+                    'ood': bool(name in ood)}
+        for name in np.unique(arrays['dataset'])}
+  if gamma is not None:
+    gamma = np.asarray(gamma)
+    summary['gamma_tendency'] = {
+        'task_sizes': [int(k) * way for k in shots], 'layers': _layer_names(gamma.shape[1]),
+        'exp_gamma': gamma.tolist()}
+  return summary
+
+
+def _layer_names(num_layers: int) -> list:
+  return [f'conv{i + 1}' for i in range(num_layers - 1)] + ['dense']
+
+
+def plot_omega_vs_class_size(arrays: dict, path: str) -> str:
+  """omega (softmax weight) against the class's shot, within class-imbalanced tasks."""
+  xs, ys = _omega_by_class(arrays)
+  if not xs.size:
+    raise ValueError('no class-imbalanced task in the evaluation: omega against class size '
+                     'needs tasks whose classes have different shots')
+  fig, ax = plt.subplots(figsize=(5, 3.5))
   ax.scatter(xs, ys, s=6, alpha=0.3)
   for s in np.unique(xs):
     ax.plot(s, ys[xs == s].mean(), 'r_', markersize=12)

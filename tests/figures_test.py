@@ -35,6 +35,35 @@ class FiguresTest(tf.test.TestCase):
       self.assertTrue(_is_png(path), path)
       self.assertFalse(os.path.exists(path + '.tmp.png'))
 
+  def test_balancing_summary_holds_the_drawn_numbers(self):
+    arrays = {k: v.copy() for k, v in self.arrays.items()}
+    # A class-balanced task with a lopsided omega: the summary, like the figure, leaves it out.
+    arrays['shots'][0] = 3
+    arrays['omega'][0] = [0.96, 0.01, 0.01, 0.01, 0.01]
+    summary = figures.balancing_summary(arrays, ['mnist'], [1, 2],
+                                        np.array([[1.0, 2.0], [3.0, 4.0]]), way=5)
+    weights = {}
+    for shots, omega in zip(arrays['shots'][1:], arrays['omega'][1:]):
+      if len(set(shots)) > 1:
+        for s, o in zip(shots, omega):
+          weights.setdefault(int(s), []).append(5 * o)
+    self.assertEqual(sorted(summary['omega_by_class_size']), sorted(weights))
+    for s, values in weights.items():
+      self.assertAlmostEqual(summary['omega_by_class_size'][s], np.mean(values), places=6)
+    z = arrays['z_relative_change']
+    self.assertEqual(summary['z_relative_change'],
+                     {'omniglot': {'mean': z[:20].mean(), 'ood': False},
+                      'mnist': {'mean': z[20:].mean(), 'ood': True}})
+    self.assertEqual(summary['gamma_tendency'],
+                     {'task_sizes': [5, 10], 'layers': ['conv1', 'dense'],
+                      'exp_gamma': [[1.0, 2.0], [3.0, 4.0]]})
+    # Variables that are off have no entry.
+    self.assertEqual(figures.balancing_summary({}, ['mnist']), {})
+    balanced = dict(arrays, shots=np.full_like(arrays['shots'], 2))
+    self.assertEqual(figures.balancing_summary(balanced, ['mnist'])['omega_by_class_size'], {})
+    with self.assertRaisesRegex(ValueError, 'no class-imbalanced task'):
+      figures.plot_omega_vs_class_size(balanced, os.path.join(self.out, 'none.png'))
+
   def test_reliability_and_training_curves(self):
     rel = dict(confidence=[None, 0.3, 0.9], accuracy=[None, 0.2, 0.95], count=[0, 5, 10])
     run = {'datasets': {'mnist': {'reliability': rel, 'ece': 0.05}}}

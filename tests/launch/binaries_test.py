@@ -20,7 +20,12 @@ import unittest
 import numpy as np
 import tensorflow as tf
 
+from taml_tf import experiment
+from taml_tf import figures
 from taml_tf import model_card
+from taml_tf import reports
+from taml_tf import run_dir
+from taml_tf.flags import resolve
 from tests import real_data
 
 DATA_FILES = ('omniglot_28x28.npz', 'mnist_test.npz')
@@ -250,6 +255,41 @@ class BinariesTest(unittest.TestCase):
     self.assertIn('no evaluated run under', proc.stderr)
     self.assertNotIn('Traceback', proc.stderr)
 
+  def test_figures_draw_one_checkpoint_with_its_evaluation(self):
+    results = os.path.join(self.root, 'results_step_4')
+    binary('evaluate', f'--savedir={self.run_dir}', '--checkpoint=4', '--n_test_episodes=4',
+           f'--output_dir={results}')
+    out = os.path.join(self.root, 'figures_step_4')
+    proc = binary('figures', f'--savedir={self.run_dir}', '--checkpoint=4',
+                  f'--results_dir={results}', f'--out_dir={out}', '--tendency_tasks=2')
+    with open(os.path.join(out, 'figures.json')) as f:
+      summary = json.load(f)
+    self.assertEqual(os.path.basename(summary['checkpoint']), 'ckpt-4')
+    self.assertEqual(summary['results_dir'], results)
+    for name in ('training', 'z_shift', 'gamma_tendency', 'reliability_omniglot',
+                 'reliability_mnist'):
+      self.assertIn(os.path.join(out, f'{name}.png'), proc.stdout)
+      with open(os.path.join(out, f'{name}.png'), 'rb') as f:
+        self.assertEqual(f.read(4), b'\x89PNG', name)
+    # The numbers are those of checkpoint 4 and of that evaluation, not of the best checkpoint
+    # or the run's default results.
+    _, arrays = reports.read_results(results)
+    self.assertEqual(summary['z_relative_change']['mnist']['mean'],
+                     float(arrays['z_relative_change'][arrays['dataset'] == 'mnist'].mean()))
+    model, data, _ = resolve.saved_configs(self.run_dir)
+    learner = run_dir.restore_learner(model, run_dir.checkpoint_path(self.run_dir, '4'))
+    source = experiment.build_source(data, 'omniglot', data.test_split)
+    shots = [s // data.way for s in summary['gamma_tendency']['task_sizes']]
+    self.assertEqual(shots, [1, 2, 4])
+    np.testing.assert_allclose(
+        summary['gamma_tendency']['exp_gamma'],
+        figures.gamma_tendency(learner, source, shots, data.way, tasks=2), rtol=1e-5)
+    proc = binary('figures', f'--savedir={self.run_dir}', '--checkpoint=5',
+                  f'--results_dir={results}', f'--out_dir={out}', check=False)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn('no checkpoint at step 5', proc.stderr)
+    self.assertNotIn('Traceback', proc.stderr)
+
   def test_export_serves_a_real_mnist_task(self):
     target = os.path.join(self.root, 'saved_model')
     binary('export', f'--savedir={self.run_dir}', f'--export_dir={target}')
@@ -453,7 +493,7 @@ class ConsoleScriptsTest(unittest.TestCase):
                 'evaluate': ['savedir', 'n_test_episodes', 'eval_mode'],
                 'export': ['export_dir', 'overwrite', 'checkpoint', 'results_dir'],
                 'benchmark': ['plan', 'iterations'],
-                'figures': ['compare', 'out_dir'],
+                'figures': ['compare', 'out_dir', 'checkpoint', 'results_dir'],
                 'compare': ['runs', 'references']}
     paths = {name: console_script(name) for name in expected}
     missing = sorted(name for name, path in paths.items() if path is None)
