@@ -3,6 +3,8 @@
   taml-compare --runs=runs/omniglot_mnist_table --output=docs/reproduction/comparison.md
   taml-compare --runs=~/taml_runs/omniglot_mnist_study --results=results/step_500 \
       --learning_curve=docs/figures/omniglot_mnist/learning_curve.png
+  taml-compare --runs=~/taml_runs/omniglot_mnist_study \
+      --results=results/step_10000,results/step_10000_mc --references=metasgd,maml
 
 Reads <runs>/<run>/results*/ (written by taml-evaluate); runs evaluated on the same seeded
 episodes are also compared episode by episode against the --references runs.
@@ -18,9 +20,10 @@ from taml_tf.flags import definitions
 
 flags.DEFINE_string('runs', None, 'Folder of run folders, each evaluated by taml-evaluate.',
                     required=True)
-flags.DEFINE_string('results', None, 'Compare the evaluations in <run>/RESULTS of each run '
-                    '(e.g. results/step_2000, one budget of the long study) instead of every '
-                    '<run>/results*.')
+flags.DEFINE_list('results', None, 'Compare the evaluations in these folders of each run '
+                  '(e.g. results/step_2000, one budget of the long study, or results/step_10000,'
+                  'results/step_10000_mc for its final protocol) instead of every '
+                  '<run>/results*.')
 flags.DEFINE_list('references', ['maml', 'metasgd'], 'Runs to take paired accuracy '
                   'differences against (run folder names).')
 flags.DEFINE_string('output', None, 'Markdown file to write (default: print only).')

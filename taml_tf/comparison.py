@@ -79,13 +79,15 @@ def load_entry(result_dir: str, name: typing.Optional[str] = None) -> Entry:
   return Entry(name, f'{name} ({_mode_label(results)})', results, arrays)
 
 
-def find_entries(root: str, subdir: typing.Optional[str] = None) -> list:
+def find_entries(root: str, subdirs: typing.Optional[typing.Sequence[str]] = None) -> list:
   """Every evaluation under `root`/<run>/results*/, in :data:`ORDER` (others after, by name).
 
   Args:
     root: a folder of run folders (as written by launch/experiments/omniglot_mnist_table.sh).
-    subdir: read only `root`/<run>/`subdir`/ of each run instead (e.g. 'results/step_2000',
-      one point of the study's learning curve); runs without it are left out.
+    subdirs: read only these folders of each run instead (e.g. ['results/step_2000'], one
+      point of the study's learning curve, or ['results/step_10000', 'results/step_10000_mc']
+      for its final protocol: the posterior mean of every run, and Monte-Carlo samples for the
+      runs evaluated so); a run is left out where it has none of them.
 
   Returns:
     list of Entry; for one run, the posterior-mean evaluation before the MC one.
@@ -93,6 +95,8 @@ def find_entries(root: str, subdir: typing.Optional[str] = None) -> list:
   Raises:
     FileNotFoundError: `root` is missing or holds no evaluated run.
   """
+  if isinstance(subdirs, str):
+    subdirs = [subdirs]
   if not os.path.isdir(root):
     raise FileNotFoundError(f'{root} is not a folder of runs')
   entries = []
@@ -100,13 +104,12 @@ def find_entries(root: str, subdir: typing.Optional[str] = None) -> list:
     run_dir = os.path.join(root, run)
     if not os.path.isdir(run_dir):
       continue
-    subs = [subdir] if subdir else sorted(
-        s for s in os.listdir(run_dir) if s.startswith('results'))
+    subs = subdirs or sorted(s for s in os.listdir(run_dir) if s.startswith('results'))
     for sub in subs:
       if os.path.isfile(os.path.join(run_dir, sub, 'results.json')):
         entries.append(load_entry(os.path.join(run_dir, sub), run))
   if not entries:
-    expected = f'<run>/{subdir or "results"}/results.json'
+    expected = ' or '.join(f'<run>/{s}/results.json' for s in subdirs or ['results'])
     raise FileNotFoundError(f'no evaluated run under {root} (expected {expected})')
   return sorted(entries, key=lambda e: (*_order_key(e.name), e.results.get('mode') == 'mc'))
 

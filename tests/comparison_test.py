@@ -74,6 +74,23 @@ class ComparisonTest(tf.test.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, 'results/step_5000/results.json'):
       comparison.find_entries(self.root, 'results/step_5000')
 
+  def test_final_protocol_pairs_samples_against_a_deterministic_reference(self):
+    write_eval(f'{self.root}/metasgd/results/step_10000', [0.5, 0.7, 0.7, 0.9], self.shots)
+    write_eval(f'{self.root}/bayesian_taml/results/step_10000', [0.6, 0.6, 0.9, 0.8],
+               self.shots)
+    write_eval(f'{self.root}/bayesian_taml/results/step_10000_mc', [0.7, 0.8, 0.9, 0.9],
+               self.shots, mode='mc')
+    write_eval(f'{self.root}/maml/results/step_2000', [0.1, 0.1, 0.1, 0.1], self.shots)
+    entries = comparison.find_entries(self.root,
+                                      ['results/step_10000', 'results/step_10000_mc'])
+    self.assertEqual([e.label for e in entries],
+                     ['metasgd (mean)', 'bayesian_taml (mean)', 'bayesian_taml (MC 10)'])
+    text = comparison.markdown(entries, ['metasgd'])
+    # MC minus Meta-SGD per episode: +0.2, +0.1, +0.2, 0.0.
+    diff, ci = calibration.accuracy_interval(np.array([0.2, 0.1, 0.2, 0.0]))
+    self.assertIn(f'| bayesian_taml (MC 10) | {100 * diff:+.2f} ± {100 * ci:.2f} (4 ep.)', text)
+    self.assertIn('| bayesian_taml (mean) | +2.50', text)
+
   def test_learning_curves(self):
     for step, accs in ((2000, [0.9, 0.9, 0.9, 0.9]), (500, [0.2, 0.4, 0.6, 0.8])):
       write_eval(f'{self.root}/metasgd/results/step_{step}', accs, self.shots)

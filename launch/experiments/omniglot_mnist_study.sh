@@ -7,14 +7,18 @@
 # ITERS continues a finished run (the budget does not change the updates made so far), so the
 # learning curve is ITERS=500, 2000, 5000, 10000 in turn. After training, the checkpoint at
 # ITERS is meta-tested at the posterior mean on the fixed 1,000 episodes per data set, into
-# <run>/results/step_<ITERS>.
+# <run>/results/step_<ITERS>. With MC=1 (the default at the final budget, ITERS >= 10000) a
+# variant that samples its balancing variables is also meta-tested with 10 Monte-Carlo samples
+# on the same episodes, into <run>/results/step_<ITERS>_mc: the paper's protocol, compared by
+#   taml-compare --runs=ROOT --results=results/step_N,results/step_N_mc --references=metasgd,maml
 # Usage: bash launch/experiments/omniglot_mnist_study.sh VARIANT [extra taml-train flags]
 # Env: ROOT (folder of the runs, default ~/taml_runs/omniglot_mnist_study), NAME (run folder
-#      name, default VARIANT), ITERS, TAML_DATA_DIR.
+#      name, default VARIANT), ITERS, MC, TAML_DATA_DIR.
 set -euo pipefail
 variant="${1:?usage: omniglot_mnist_study.sh VARIANT [flags]}"; shift
 root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
 iters="${ITERS:-10000}"
+mc="${MC:-$([ "$iters" -ge 10000 ] && echo 1 || echo 0)}"
 mkdir -p "$root"
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 run="$root/${NAME:-$variant}"
@@ -22,3 +26,10 @@ SAVEDIR="$run" EVAL_FLAGS="--eval_mode=mean --checkpoint=$iters --output_dir=$ru
   bash "$(dirname "$0")/omniglot_mnist.sh" "$variant" --n_train_iters="$iters" \
   --save_freq=500 --max_to_keep=100 --eval_freq=500 --n_val_episodes=100 --best_rule=mean \
   --log_freq=50 "$@"
+case "$variant" in
+  bayesian_taml|omega_taml|gamma_taml|z_taml)
+    if [ "$mc" = 1 ]; then
+      taml-evaluate --savedir="$run" --n_test_episodes=1000 --eval_mode=mc --n_mc_samples=10 \
+        --checkpoint="$iters" --output_dir="$run/results/step_${iters}_mc"
+    fi ;;
+esac
