@@ -1,5 +1,6 @@
 """End-to-end tests of taml-train / taml-evaluate / taml-export on the real Omniglot -> MNIST
-data: train, kill and resume, evaluate, export, serve; --help, --flagfile and bad flags.
+data: train, kill and resume, evaluate, export, serve; --help, --flagfile and bad flags; and
+the README's main job (launch/main_job.sh) on the embedded offline data.
 
 Every binary runs as a subprocess (``python -m taml_tf.launch.<name>``), as users run it. One
 trained run is shared by the class (setUpClass): each subprocess costs TF start-up + tracing.
@@ -505,6 +506,43 @@ class ConsoleScriptsTest(unittest.TestCase):
         for flag in flag_names:
           self.assertRegex(proc.stdout, rf'--\[?(no)?\]?{flag}\b', f'taml-{name}: {flag}\n'
                            f'{proc.stdout[-2000:]}{proc.stderr[-2000:]}')
+
+
+class MainJobTest(unittest.TestCase):
+  """The README's first command, launch/main_job.sh, end to end on the embedded offline data."""
+
+  def test_main_job_trains_evaluates_and_exports(self):
+    with tempfile.TemporaryDirectory() as root:
+      # The script calls the console scripts by name; these stand in for them wherever the
+      # package is importable but not pip-installed (Bazel's sandbox).
+      bin_dir = os.path.join(root, 'bin')
+      os.makedirs(bin_dir)
+      for name in ('train', 'evaluate', 'export'):
+        path = os.path.join(bin_dir, f'taml-{name}')
+        with open(path, 'w') as f:
+          f.write(f'#!/bin/sh\nexec {sys.executable} -m taml_tf.launch.{name} "$@"\n')
+        os.chmod(path, 0o755)
+      savedir = os.path.join(root, 'runs', 'embedded_taml')
+      # The flagfile's job, shrunk: later flags override the flagfile's.
+      proc = subprocess.run(
+          ['bash', os.path.join(REPO, 'launch', 'main_job.sh'), savedir, '--n_train_iters=4',
+           '--save_freq=2', '--eval_freq=2', '--n_val_episodes=2', '--n_channels=4',
+           '--n_steps=1', '--n_test_steps=1', '--n_mc_samples=2'],
+          capture_output=True, text=True, timeout=600, cwd=REPO,
+          env=dict(ENV, PATH=f'{bin_dir}:{os.environ["PATH"]}'))
+      self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+      self.assertIn(f'results: {savedir}/results/results.md; SavedModel: {savedir}/saved_model',
+                    proc.stdout)
+      results, arrays = reports.read_results(os.path.join(savedir, 'results'))
+      self.assertEqual(sorted(results['datasets']), ['embedded', 'embedded_ood'])
+      for name, r in results['datasets'].items():
+        self.assertEqual(r['episodes'], 50, name)
+        self.assertTrue(0.0 <= r['accuracy'] <= 1.0, name)
+      self.assertEqual(results['mode'], 'mc')
+      self.assertIn('omega', arrays)
+      served = tf.saved_model.load(os.path.join(savedir, 'saved_model'))
+      self.assertIn('serving_default', served.signatures)
+      self.assertIn('adapt_and_predict', served.signatures)
 
 
 if __name__ == '__main__':
