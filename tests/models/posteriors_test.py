@@ -47,6 +47,21 @@ class PosteriorsTest(tf.test.TestCase):
     self.assertTrue(np.all(np.isfinite(noise)))
     self.assertAllClose(np.mean(np.abs(noise) > 1.96), 0.05, atol=0.01)
 
+  def test_noise_is_finite_and_symmetric_at_the_edges_of_the_bits(self):
+    # All-ones bits once gave u = 1 and erfinv(1) = inf (a study run's non-finite loss).
+    edges = [0, 1, 255, 256, 2**31 - 1, 2**31, 2**32 - 257, 2**32 - 256, 2**32 - 2, 2**32 - 1]
+    bits = tf.constant(edges, tf.uint32)
+    noise = posteriors.normal_from_bits(bits).numpy()
+    self.assertTrue(np.all(np.isfinite(noise)), noise)
+    self.assertLess(np.max(np.abs(noise)), 5.43)
+    self.assertAllEqual(noise, -posteriors.normal_from_bits(tf.bitwise.invert(bits)).numpy())
+    self.assertAllEqual(noise[:3], noise[:1].repeat(3))  # the low 8 bits are dropped
+    # A random stream: still exactly antisymmetric under bit inversion.
+    stream = tf.random.stateless_uniform([4096], seed=[5, 6], minval=None, maxval=None,
+                                         dtype=tf.uint32, alg='philox')
+    self.assertAllEqual(posteriors.normal_from_bits(stream),
+                        -posteriors.normal_from_bits(tf.bitwise.invert(stream)))
+
   def test_sampling_compiles_with_xla(self):
     fn = tf.function(lambda l, p, s: posteriors.draw(posteriors.posterior(l, p), 'sample', s),
                      jit_compile=True)
