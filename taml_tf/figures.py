@@ -85,8 +85,12 @@ def plot_gamma_tendency(shots, gamma, max_shot: int, way: int, path: str) -> str
   ax.set_xticks(sizes)
   ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
   ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  # A multiplier: the head's (about 10) would flatten the conv layers' (about 1) on a linear
+  # axis, and equal ratios should look equal.
+  ax.set_yscale('log')
+  ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
   ax.set_xlabel('task size (support examples)')
-  ax.set_ylabel('exp(gamma) (posterior mean)')
+  ax.set_ylabel('exp(gamma) (posterior mean, log scale)')
   ax.legend(fontsize=8)
   return _save(fig, path)
 
