@@ -126,8 +126,9 @@ def balancing_summary(arrays: dict, ood: typing.Sequence[str],
 
   Returns:
     A JSON-ready dict: 'omega_by_class_size' ({shot: mean omega x way, 1 = uniform, over the
-    classes with that shot in class-imbalanced tasks; empty without such tasks}), 'z_relative_change' ({dataset: mean
-    ||theta (*) z - theta|| / ||theta|| and whether it is OOD}), 'gamma_tendency' (task sizes,
+    classes with that shot in class-imbalanced tasks; empty without such tasks}),
+    'z_relative_change' ({dataset: mean ||theta (*) z - theta|| / ||theta|| and whether it
+    is OOD}), 'gamma_tendency' (task sizes,
     layer names and the mean exp(gamma) per size and layer); keys whose variable is off are
     absent.
   """
