@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Carries the long study's runs across machines. The study trains for longer than a session, and
+# a session's machine is not always handed on: `save` copies what a run needs to resume exactly
+# into docs/reproduction/study/run_state/<run>/ (config.json, the latest checkpoint, the best
+# checkpoint and best.json, the TensorBoard logs, the meta-test results; about 5 MB a run), to
+# be committed at a session's end; `restore` puts it back under ROOT on a new machine, for each
+# run whose saved checkpoint is newer than the one there (a newer run on this machine is kept).
+# The lanes (lane.sh) then resume from it. Removed from the repository when the study ends.
+# Usage: run_state.sh save|restore [RUN ...]   (default: every run in the state or under ROOT)
+# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study).
+set -euo pipefail
+mode=${1:?usage: run_state.sh save|restore [RUN ...]}; shift
+root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
+state="$(cd "$(dirname "$0")" && pwd)/run_state"
+
+latest_step() {  # the step of a checkpoints/ folder's latest checkpoint, or 0
+  local f="$1/checkpoint"
+  [ -f "$f" ] || { echo 0; return; }
+  sed -n 's/^model_checkpoint_path: "\(.*\)"$/\1/p' "$f" | sed 's/.*ckpt-//'
+}
+
+copy_run() {  # src dst: the resumable part of one run folder
+  local src=$1 dst=$2 step
+  step=$(latest_step "$src/checkpoints")
+  rm -rf "$dst.tmp" && mkdir -p "$dst.tmp/checkpoints"
+  cp "$src/config.json" "$dst.tmp/"
+  cp "$src/checkpoints/ckpt-$step".* "$dst.tmp/checkpoints/"
+  printf 'model_checkpoint_path: "ckpt-%s"\nall_model_checkpoint_paths: "ckpt-%s"\n' "$step" "$step" \
+    > "$dst.tmp/checkpoints/checkpoint"
+  for d in best logs results; do [ -d "$src/$d" ] && cp -r "$src/$d" "$dst.tmp/"; done
+  # The existing run (older) is replaced whole, so that its later checkpoints cannot mix in.
+  rm -rf "$dst" && mv "$dst.tmp" "$dst"
+  echo "$(basename "$dst"): step $step"
+}
+
+case "$mode" in
+  save)
+    runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=($(cd "$root" && ls -d */ | tr -d /))
+    for r in "${runs[@]}"; do
+      [ -f "$root/$r/checkpoints/checkpoint" ] && copy_run "$root/$r" "$state/$r"
+    done ;;
+  restore)
+    runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=($(cd "$state" && ls -d */ | tr -d /))
+    for r in "${runs[@]}"; do
+      saved=$(latest_step "$state/$r/checkpoints"); here=$(latest_step "$root/$r/checkpoints")
+      if [ "$here" -ge "$saved" ]; then echo "$r: kept (step $here here, $saved saved)"; continue; fi
+      mkdir -p "$root" && copy_run "$state/$r" "$root/$r"
+    done ;;
+  *) echo "usage: run_state.sh save|restore [RUN ...]" >&2; exit 2 ;;
+esac
