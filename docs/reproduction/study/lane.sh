@@ -5,14 +5,15 @@
 # is restarted with the same command. Two lanes run side by side on the 2 cores.
 # Usage: lane.sh "500 2000 5000 10000" "VARIANT:RUN_NAME:extra taml-train flags"
 # Env: CODE (the frozen checkout that trains, default ~/taml_runs/code), VENV (its venv, default
-#      ~/taml_runs/venv), ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), TAML_DATA_DIR.
+#      ~/taml_runs/venv), ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), TAML_DATA_DIR
+#      (required).
 set -euo pipefail
 budgets=$1
 IFS=: read -r variant name flags <<< "$2"
 code="${CODE:-$HOME/taml_runs/code}"
 root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
 source "${VENV:-$HOME/taml_runs/venv}/bin/activate"
-export ROOT="$root" TAML_DATA_DIR="${TAML_DATA_DIR:-$code/../../../work/shared/data}" TF_CPP_MIN_LOG_LEVEL=2
+export ROOT="$root" TAML_DATA_DIR="${TAML_DATA_DIR:?set TAML_DATA_DIR to the shared data folder}" TF_CPP_MIN_LOG_LEVEL=2
 for n in $budgets; do
   done_file="$root/$name/results/step_$n/.done"
   if [ -f "$done_file" ]; then echo "$(date -u +%FT%TZ) $name: step $n already meta-tested"; continue; fi
