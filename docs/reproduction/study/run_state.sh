@@ -2,7 +2,7 @@
 # Carries the long study's runs across machines. The study trains for longer than a session, and
 # a session's machine is not always handed on: `save` copies what a run needs to resume exactly
 # into docs/reproduction/study/run_state/<run>/ (config.json, the latest checkpoint, the best
-# checkpoint and best.json, the TensorBoard logs, the meta-test results; about 5 MB a run), to
+# checkpoint and best.json, the TensorBoard logs, the meta-test results.json; about 5 MB a run), to
 # be committed at a session's end; `restore` puts it back under ROOT on a new machine, for each
 # run whose saved checkpoint is newer than the one there (a newer run on this machine is kept).
 # The lanes (lane.sh) then resume from it. Removed from the repository when the study ends.
@@ -28,6 +28,9 @@ copy_run() {  # src dst: the resumable part of one run folder
   printf 'model_checkpoint_path: "ckpt-%s"\nall_model_checkpoint_paths: "ckpt-%s"\n' "$step" "$step" \
     > "$dst.tmp/checkpoints/checkpoint"
   for d in best logs results; do [ -d "$src/$d" ] && cp -r "$src/$d" "$dst.tmp/"; done
+  # The meta-tests' balancing arrays (MB each) feed the figures, which are drawn at each
+  # milestone; results.json, which taml-compare pairs, is kept.
+  find "$dst.tmp" -name balancing.npz -delete
   # The existing run (older) is replaced whole, so that its later checkpoints cannot mix in.
   rm -rf "$dst" && mv "$dst.tmp" "$dst"
   echo "$(basename "$dst"): step $step"
