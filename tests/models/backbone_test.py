@@ -109,7 +109,9 @@ class MaxPoolTest(tf.test.TestCase):
     # Conv biases before batch norm have a true gradient (and Hessian row) of 0: only noise.
     kernels = slice(0, None, 2)
     a, b = tasks.flat_gradients(compiled[kernels]), tasks.flat_gradients(plain[kernels])
-    self.assertLess(np.linalg.norm(a - b) / np.linalg.norm(b), 1e-5)
+    # 5e-5: XLA's fused kernels round differently (1.3e-5 on an AMD EPYC, 2026-11-27); a wrong
+    # pool gradient is off by order 1.
+    self.assertLess(np.linalg.norm(a - b) / np.linalg.norm(b), 5e-5)
 
 
 class Conv4Test(tf.test.TestCase):
