@@ -27,7 +27,7 @@ copy_run() {  # src dst: the resumable part of one run folder
   cp "$src/checkpoints/ckpt-$step".* "$dst.tmp/checkpoints/"
   printf 'model_checkpoint_path: "ckpt-%s"\nall_model_checkpoint_paths: "ckpt-%s"\n' "$step" "$step" \
     > "$dst.tmp/checkpoints/checkpoint"
-  for d in best logs results; do [ -d "$src/$d" ] && cp -r "$src/$d" "$dst.tmp/"; done
+  for d in best logs results; do if [ -d "$src/$d" ]; then cp -r "$src/$d" "$dst.tmp/"; fi; done
   # The meta-tests' balancing arrays (MB each) feed the figures, which are drawn at each
   # milestone; results.json, which taml-compare pairs, is kept.
   find "$dst.tmp" -name balancing.npz -delete
@@ -40,7 +40,8 @@ case "$mode" in
   save)
     runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=($(cd "$root" && ls -d */ | tr -d /))
     for r in "${runs[@]}"; do
-      [ -f "$root/$r/checkpoints/checkpoint" ] && copy_run "$root/$r" "$state/$r"
+      # A run that has not checkpointed yet has nothing to resume from.
+      if [ -f "$root/$r/checkpoints/checkpoint" ]; then copy_run "$root/$r" "$state/$r"; fi
     done ;;
   restore)
     runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=($(cd "$state" && ls -d */ | tr -d /))
