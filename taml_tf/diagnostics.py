@@ -12,6 +12,11 @@ update theta_k = theta_{k-1} - exp(gamma_l) * alpha * grad(sum_c softmax(omega)_
   padded counts the authors' code uses (way * max_shot support rows), both as
   :meth:`taml_tf.learner.MetaLearner.kl_rows` counts them.
 
+* whether the set encoder sees the images at all: the fraction of the instance net's conv1 and
+  conv2 ReLU outputs that are positive on the real support rows, and how much its image
+  features vary between rows (their standard deviation across rows, averaged over features).
+  Both zero means a posterior that depends on shot counts only.
+
 The fraction of clipped outer-gradient entries is logged during training instead
 (``clip_fraction``, see :meth:`taml_tf.training.MetaUpdate.apply_gradients`).
 """
@@ -49,7 +54,9 @@ def episode_diagnostics(learner, task: episodes_lib.Episode) -> dict:
   Returns:
     dict of numpy values: 'kl_weight_real', 'kl_weight_padded', and where switched on
     'sigma_omega' (mean over real classes), 'mu_gamma' / 'sigma_gamma' [num_layers],
-    'sigma_z' (mean over dimensions).
+    'sigma_z' (mean over dimensions); with a set encoder 'encoder_active' (per instance conv
+    layer, the fraction of its ReLU outputs above 0 on real support rows) and
+    'encoder_feature_spread' (the instance features' std across real rows, mean over features).
   """
   task = episodes_lib.to_tensors(task)
   out = {f'kl_weight_{counts}': 1.0 / float(learner.kl_rows(task, counts))
@@ -66,6 +73,13 @@ def episode_diagnostics(learner, task: episodes_lib.Episode) -> dict:
     out['sigma_gamma'] = dists.gamma.scale.numpy().astype(np.float64)
   if c.z_on:
     out['sigma_z'] = float(np.mean(dists.z.scale.numpy()))
+  if learner.encoder is not None:
+    rows = task.support_mask.numpy() > 0
+    relus, features = learner.encoder.instance_activations(task.support_images)
+    out['encoder_active'] = np.asarray([np.mean(r.numpy()[rows] > 0) for r in relus],
+                                       np.float64)
+    out['encoder_feature_spread'] = float(np.mean(np.std(
+        np.asarray(features, np.float64)[rows], axis=0)))
   return out
 
 
@@ -108,10 +122,13 @@ def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode]) -> dict:
 def markdown(summary: dict, title: str = 'diagnostics') -> str:
   """A short markdown report of :func:`summarize`'s output."""
   lines = [f'### {title} ({summary["episodes"]} episodes)', '']
-  scalars = [k for k in ('sigma_omega', 'sigma_z', 'kl_weight_real', 'kl_weight_padded')
-             if k in summary]
+  scalars = [k for k in ('sigma_omega', 'sigma_z', 'kl_weight_real', 'kl_weight_padded',
+                        'encoder_feature_spread') if k in summary]
   for k in scalars:
     lines.append(f'- {k}: {summary[k]:.4g}')
+  if 'encoder_active' in summary:
+    lines.append('- encoder_active (conv1, conv2): '
+                 + ', '.join(f'{v:.4g}' for v in summary['encoder_active']))
   per_layer = [k for k in ('alpha', 'mu_gamma', 'sigma_gamma', 'effective_step_at_mean',
                            'effective_step_sampled_mean', 'multiplier_p10', 'multiplier_p90')
                if k in summary]
@@ -132,7 +149,8 @@ def trajectory_markdown(summaries: typing.Mapping[int, dict], title: str) -> str
   Returns:
     Markdown: per step, sigma of omega and z, sigma of gamma per layer, alpha averaged over
     the conv layers and the head's, the effective inner step alpha * exp(mu_gamma) (at the
-    posterior mean and under sampling) averaged over the conv layers, and the head's. Columns a run lacks (a
+    posterior mean and under sampling) averaged over the conv layers, and the head's, and the
+    fraction of the set encoder's conv2 ReLU outputs that are positive. Columns a run lacks (a
     deterministic or Meta-SGD run has no sigma) are left out.
   """
   if not summaries:
@@ -156,6 +174,8 @@ def trajectory_markdown(summaries: typing.Mapping[int, dict], title: str) -> str
   if head is not None:
     columns.append(('effective head step', lambda s: s['effective_step_at_mean'][head]
                     if 'effective_step_at_mean' in s else None))
+  columns.append(('encoder conv2 active', lambda s: s['encoder_active'][-1]
+                  if 'encoder_active' in s else None))
   columns = [(name, get) for name, get in columns
              if any(get(summaries[t]) is not None for t in steps)]
   lines = [f'### {title}', '', '| step | ' + ' | '.join(n for n, _ in columns) + ' |',

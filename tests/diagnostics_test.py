@@ -60,11 +60,31 @@ class DiagnosticsTest(tf.test.TestCase):
     self.assertAllClose(above_p90, [0.1] * 3, atol=0.025)
     self.assertIn('| effective_step_at_mean |', diagnostics.markdown(s))
 
+  def test_encoder_activity_shows_dead_conv2_units(self):
+    s = diagnostics.summarize(self.learner, self.tasks)
+    self.assertLen(s['encoder_active'], 2)
+    self.assertBetween(s['encoder_active'][0], 0.05, 0.95)
+    self.assertBetween(s['encoder_active'][1], 0.05, 0.95)
+    self.assertGreater(s['encoder_feature_spread'], 1e-4)
+    # Every conv2 ReLU switched off (as the authors' initialisation ends up on Omniglot): the
+    # features no longer depend on the image.
+    conv2 = self.learner.encoder.instance[2]
+    saved = conv2.bias.numpy()
+    conv2.bias.assign(tf.fill(conv2.bias.shape, -1e3))
+    try:
+      dead = diagnostics.summarize(self.learner, self.tasks)
+    finally:
+      conv2.bias.assign(saved)
+    self.assertAllClose(dead['encoder_active'], [s['encoder_active'][0], 0.0])
+    self.assertLess(dead['encoder_feature_spread'], 1e-6)
+    self.assertIn('- encoder_active (conv1, conv2): ', diagnostics.markdown(dead))
+
   def test_maml_has_the_fixed_step_and_no_posterior(self):
     maml = MetaLearner(tiny_config('maml', num_blocks=2, inner_lr=0.4))
     s = diagnostics.summarize(maml, self.tasks[:1])
     self.assertAllClose(s['alpha'], [0.4] * 3)
-    for key in ('sigma_omega', 'mu_gamma', 'sigma_z', 'effective_step_at_mean'):
+    for key in ('sigma_omega', 'mu_gamma', 'sigma_z', 'effective_step_at_mean',
+                'encoder_active'):
       self.assertNotIn(key, s)
     with self.assertRaisesRegex(ValueError, 'at least one task'):
       diagnostics.summarize(maml, [])
@@ -77,14 +97,16 @@ class TrajectoryMarkdownTest(tf.test.TestCase):
     bayes = lambda k: dict(layers=layers, sigma_omega=0.4 / k, sigma_z=1.0,
                            sigma_gamma=[0.9, 0.7, 0.2], alpha=[0.01, 0.03, 0.06],
                            effective_step_at_mean=[0.02, 0.04, 0.5 * k],
-                           effective_step_sampled_mean=[0.03, 0.05, 0.6])
+                           effective_step_sampled_mean=[0.03, 0.05, 0.6],
+                           encoder_active=[0.3, 0.5 / k])
     text = diagnostics.trajectory_markdown({2000: bayes(2), 500: bayes(1)}, 'bayes')
     rows = [line for line in text.splitlines() if line.startswith('| ') and
             line[2].isdigit()]
     self.assertEqual([r.split(' | ')[0] for r in rows], ['| 500', '| 2000'])  # sorted
     self.assertIn('| step | sigma omega | sigma z | sigma gamma conv1 | sigma gamma conv2 | '
                   'sigma gamma head | alpha, conv mean |', text)
-    self.assertEqual(rows[1], '| 2000 | 0.2 | 1 | 0.9 | 0.7 | 0.2 | 0.02 | 0.06 | 0.03 | 0.04 | 1 |')
+    self.assertEqual(rows[1],
+                     '| 2000 | 0.2 | 1 | 0.9 | 0.7 | 0.2 | 0.02 | 0.06 | 0.03 | 0.04 | 1 | 0.25 |')
     # Meta-SGD has no posterior: only its step sizes are tabulated.
     metasgd = dict(layers=layers, alpha=[0.01, 0.05, 0.2])
     text = diagnostics.trajectory_markdown({500: metasgd}, 'metasgd')

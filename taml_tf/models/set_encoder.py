@@ -109,6 +109,27 @@ class SetEncoder(keras.Model):
                           dense(units, name=f'mu_{name}'),
                           dense(units, name=f'sigma_{name}'))
 
+  def instance_activations(self, images):
+    """The instance net's ReLU outputs and its features, for diagnosing dead units.
+
+    With the authors' initialisation every conv2 ReLU can switch off early in training; the
+    instance net then gets no gradient again and the posterior sees shot counts only
+    (docs/reproduction.md). This exposes the activations that show it.
+
+    Args:
+      images: [S, H, W, C] support images.
+
+    Returns:
+      (relus, features): the outputs of conv1 and conv2 after their ReLUs, in order, and the
+      [S, features] instance embedding (dense1's output).
+    """
+    relus, x = [], images
+    for layer in self.instance:
+      x = layer(x)
+      if isinstance(layer, keras.layers.Conv2D):
+        relus.append(x)
+    return relus, x
+
   def _count_feature(self, count):
     # (n - 1) / (max_shot - 1) maps the training range of shots to [0, 1].
     return (count - 1.0) / float(max(self.max_shot - 1, 1))
