@@ -129,12 +129,14 @@ def render(name: str, export_dir: str, run_config: dict, step: int, results: dic
   ids, oods = ', '.join(data['id_datasets']), ', '.join(data['ood_datasets'])
   samples = (f", {results['num_samples']} Monte-Carlo samples" if results['mode'] == 'mc'
              else ', the posterior mean')
+  balancing = [v for v in ('omega', 'gamma', 'z') if model.get(f'{v}_on')]
   lines = [
       f'# {name}: {ids} -> {oods}, {step:,} meta-updates', '',
       'A SavedModel written by `taml-export` (signatures in docs/export.md): give it a '
-      'support set and query images; it infers the balancing variables, adapts the conv4 '
-      f"network with {results['num_steps']} inner steps and returns the query class "
-      'probabilities. Loading it needs only TensorFlow.', '',
+      'support set and query images; it '
+      + (f"infers the balancing variables ({', '.join(balancing)}), " if balancing else '')
+      + f"adapts the conv4 network with {results['num_steps']} inner steps and returns the "
+      'query class probabilities. Loading it needs only TensorFlow.', '',
       f"## Meta-test ({results['num_steps']} inner steps{samples}, seed {results['seed']})", '',
       '| data set | | episodes | accuracy (%) ± 95% CI | NLL | ECE |', '|---|---|---|---|---|---|']
   for dataset, r in results['datasets'].items():
@@ -164,7 +166,7 @@ def render(name: str, export_dir: str, run_config: dict, step: int, results: dic
       f"{model['meta_lr']:g}, {model['train_inner_steps']} inner steps in training, "
       f"seed {train['seed']}.",
       f"- Network: conv4 with {model['channels']} channels; balancing variables: "
-      + (', '.join(v for v in ('omega', 'gamma', 'z') if model.get(f'{v}_on')) or 'none')
+      + (', '.join(balancing) or 'none')
       + (' (posterior means only)' if model.get('deterministic') else '')
       + f"; learned per-parameter inner steps: {'yes' if model.get('alpha_on') else 'no'}.",
   ]

@@ -87,6 +87,13 @@ class RenderTest(unittest.TestCase):
     run['model']['test_inner_steps'] = 3
     self.assertIn('adapts the conv4 network with 10 inner steps',
                   model_card.render('m', 'p', run, 1, RESULTS))
+    self.assertIn('it infers the balancing variables (omega, gamma), adapts', self.card)
+    # A model without balancing variables (Meta-SGD) does not claim to infer any.
+    for v in ('omega', 'gamma', 'z'):
+      run['model'][f'{v}_on'] = False
+    plain = model_card.render('metasgd', 'p', run, 1, RESULTS)
+    self.assertIn('query images; it adapts the conv4 network', plain)
+    self.assertIn('balancing variables: none;', plain)
     self.assertIn('balancing variables: omega, gamma;', self.card)
     self.assertIn('- trained with abc123', self.card)
     self.assertIn('this export is its step 2,000', self.card)
