@@ -148,9 +148,7 @@ class SetEncoder(keras.Model):
       shape [max_way], gamma's [num_layers], z's [z_dim]; the posterior scale is
       softplus(pre_scale).
     """
-    x = images
-    for layer in self.instance:
-      x = layer(x)
+    _, x = self.instance_activations(images)
     # Pooled statistics and the posterior parameters are float32 whatever the layers compute in.
     x = tf.cast(x, tf.float32)
     max_way = tf.shape(class_mask)[0]
