@@ -5,6 +5,9 @@ checkpoint and writes results.json, results.md and balancing.npz to --output_dir
 
   taml-evaluate --savedir=runs/omniglot_taml --n_test_episodes=1000 --eval_mode=mc
 
+The meta-test computes in float32 unless --precision=mixed_bfloat16 (bfloat16 convolutions and
+matmuls, as in training with that flag); a checkpoint restores in either precision.
+
 or an exported SavedModel on any data set it can read:
 
   taml-evaluate --saved_model=pretrained/omniglot_mnist/bayesian_taml \\
@@ -20,6 +23,7 @@ from absl import logging
 
 from taml_tf import evaluation
 from taml_tf import experiment
+from taml_tf import precision
 from taml_tf import reports
 from taml_tf import run_dir
 from taml_tf.flags import definitions
@@ -64,6 +68,9 @@ def main(argv):
   if FLAGS.saved_model:
     if FLAGS['savedir'].present:
       raise app.UsageError('--saved_model and --savedir both name the model: give one')
+    if FLAGS.precision != 'float32':
+      raise app.UsageError(f'--precision={FLAGS.precision} with --saved_model: an exported '
+                           'SavedModel computes in float32 (its graph is fixed at export)')
     evaluate_saved_model()
     return
   try:
@@ -71,10 +78,13 @@ def main(argv):
     path = run_dir.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
+  warning = precision.startup_warning(FLAGS.precision)
+  if warning:
+    logging.warning('%s', warning)
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
   sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
-  learner = run_dir.restore_learner(model, path)
+  learner = run_dir.restore_learner(model, path, precision=FLAGS.precision)
   logging.info('evaluating %s on %s (%s)', path, list(sets), FLAGS.eval_mode)
   result = evaluation.evaluate(learner, sets, mode=FLAGS.eval_mode, seed=FLAGS.seed)
   out = FLAGS.output_dir or run_dir.results_dir(FLAGS.savedir)

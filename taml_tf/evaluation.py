@@ -22,6 +22,7 @@ a data set gives the same numbers whether it is evaluated alone or with others.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -261,8 +262,9 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   biases = [layer.bias.numpy() for layer in convs]
   variables = tuple(v for v, on in (('omega', c.omega_on), ('gamma', c.gamma_on),
                                     ('z', c.z_on)) if on)
-  return _meta_test(predictor, lambda b: learner.validate(b, batched=True), datasets, mode,
-                    samples, steps, seed, variables, max_episodes, progress, kernels, biases)
+  result = _meta_test(predictor, lambda b: learner.validate(b, batched=True), datasets, mode,
+                      samples, steps, seed, variables, max_episodes, progress, kernels, biases)
+  return dataclasses.replace(result, precision=learner.precision)
 
 
 def _meta_test(predictor, validate, datasets, mode, samples, steps, seed, variables,

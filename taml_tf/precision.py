@@ -6,8 +6,8 @@ else stays float32: the parameters and the adapted parameter tensors with their 
 updates, batch-norm statistics, the dense head, losses, log-softmax, the KL and the posteriors.
 Variables are float32 either way, so a checkpoint does not depend on the precision.
 
-bfloat16 is what TPUs compute in, and Intel CPUs with AMX or AVX512_BF16 compute it in
-hardware. Elsewhere TensorFlow emulates it by conversion, which is slower than float32 (on an
+bfloat16 is what TPUs compute in, and CPUs with AMX or AVX512_BF16 (Intel Cooper Lake and
+Sapphire Rapids on, AMD Zen 4 on) compute it in hardware. Elsewhere TensorFlow emulates it by conversion, which is slower than float32 (on an
 AVX2-only CPU a 3x3 convolution's weight gradient measured about 5x slower):
 :func:`hardware_warning` says so.
 """

@@ -143,6 +143,8 @@ class EvaluationResult:
     datasets: name -> DatasetResult, in the order evaluated.
     records: TaskRecords of every episode of every data set.
     seconds: wall time of the whole evaluation (including the one-off tracing).
+    precision: the compute precision of the meta-test ('float32' or 'mixed_bfloat16',
+      taml_tf.precision); an exported SavedModel computes in float32.
   """
 
   mode: str
@@ -153,11 +155,13 @@ class EvaluationResult:
   datasets: dict
   records: list
   seconds: float
+  precision: str = 'float32'
 
   def to_dict(self) -> dict:
     """The numbers as plain JSON-ready Python (NaN becomes None; no per-task records)."""
     out = dict(mode=self.mode, num_samples=self.num_samples, num_steps=self.num_steps,
                seed=self.seed, variables=list(self.variables), seconds=self.seconds,
+               precision=self.precision,
                task_size_buckets=[list(b) for b in TASK_SIZE_BUCKETS],
                class_size_buckets=[list(b) for b in CLASS_SIZE_BUCKETS], datasets={})
     for name, r in self.datasets.items():

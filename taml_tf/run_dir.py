@@ -291,7 +291,8 @@ def uncheckpointed_variables(learner: MetaLearner) -> list:
   return out
 
 
-def restore_learner(config: ModelConfig, checkpoint_path: str) -> MetaLearner:
+def restore_learner(config: ModelConfig, checkpoint_path: str,
+                    precision: str = 'float32') -> MetaLearner:
   """Builds a MetaLearner from `config` and restores its variables from a training checkpoint.
 
   The checkpoint is one written by ``tf.train.Checkpoint(learner=learner, ...)`` (optimizer,
@@ -300,6 +301,8 @@ def restore_learner(config: ModelConfig, checkpoint_path: str) -> MetaLearner:
   Args:
     config: the configuration the checkpoint was trained with.
     checkpoint_path: a checkpoint prefix, or a directory (its latest checkpoint is used).
+    precision: the compute precision of the restored learner (taml_tf.precision); variables
+      are float32 in both, so any checkpoint restores in either, whatever it was trained in.
 
   Returns:
     The restored learner.
@@ -317,7 +320,7 @@ def restore_learner(config: ModelConfig, checkpoint_path: str) -> MetaLearner:
     path = latest
   elif not tf.io.gfile.exists(path + '.index'):
     raise FileNotFoundError(f'no checkpoint at {path} (expected {path}.index)')
-  learner = MetaLearner(config)
+  learner = MetaLearner(config, precision=precision)
   missing = uncheckpointed_variables(learner)
   if missing:
     raise ValueError(

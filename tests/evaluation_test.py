@@ -19,6 +19,7 @@ from taml_tf import evaluation
 from taml_tf import export
 from taml_tf import reports
 from taml_tf import results
+from taml_tf import run_dir
 from taml_tf.learner import MetaLearner
 from tests import real_data
 
@@ -190,6 +191,21 @@ class EvaluateTest(tf.test.TestCase):
     self.assertEqual(list(self.mc.datasets), ['omniglot', 'mnist'])
     self.assertEqual(len(self.progress), 2 * NUM_EPISODES)
     self.assertEqual(self.progress[-1], ('mnist', NUM_EPISODES))
+
+  def test_precision_is_the_learners_and_recorded(self):
+    self.assertEqual(self.mean.precision, 'float32')
+    self.assertEqual(self.mean.to_dict()['precision'], 'float32')
+    bf16 = MetaLearner(tiny_config(), precision='mixed_bfloat16')
+    for (_, a), (_, b) in zip(run_dir.learner_variables(self.learner),
+                              run_dir.learner_variables(bf16)):
+      b.assign(a)
+    got = evaluation.evaluate(bf16, self.datasets, mode='mean', seed=5)
+    self.assertEqual(got.to_dict()['precision'], 'mixed_bfloat16')
+    for name, r in self.mean.datasets.items():
+      # The same weights computed in bfloat16: close to float32, yet not bit-equal (so the
+      # convolutions did run in bfloat16).
+      self.assertNotEqual(got.datasets[name].nll, r.nll)
+      self.assertAllClose(got.datasets[name].nll, r.nll, rtol=0.05, msg=name)
 
   def test_reproducible_with_same_seed(self):
     again = evaluation.evaluate(self.learner, self.datasets, mode='mc', seed=5)

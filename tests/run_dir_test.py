@@ -176,6 +176,15 @@ class RestoreTest(tf.test.TestCase):
     self.assertEqual(learner.config, model)
     for a, (_, b) in zip(expected, run_dir.learner_variables(learner)):
       np.testing.assert_array_equal(a, b.numpy())
+    self.assertEqual({c.compute_dtype for c in learner.backbone.convs},
+                     {'float32'})
+    # The float32 checkpoint restores into a bfloat16-compute learner: same float32 variables.
+    bf16 = run_dir.restore_learner(model, path, precision='mixed_bfloat16')
+    self.assertEqual(bf16.precision, 'mixed_bfloat16')
+    self.assertEqual({c.compute_dtype for c in bf16.backbone.convs}, {'bfloat16'})
+    for a, (_, b) in zip(expected, run_dir.learner_variables(bf16)):
+      self.assertEqual(b.dtype, tf.float32)
+      np.testing.assert_array_equal(a, b.numpy())
     # Another configuration than the checkpoint's is refused.
     with self.assertRaisesRegex(ValueError, 'incompatible tensor'):
       run_dir.restore(savedir, 'latest', model.replace(channels=8))

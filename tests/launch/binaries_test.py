@@ -356,6 +356,20 @@ class BinariesTest(unittest.TestCase):
                   check=False)
     self.assertNotEqual(both.returncode, 0)
     self.assertIn('--saved_model and --savedir both name the model', both.stderr)
+    bf16 = binary('evaluate', f'--saved_model={target}', '--precision=mixed_bfloat16',
+                  check=False)
+    self.assertNotEqual(bf16.returncode, 0)
+    self.assertIn('an exported SavedModel computes in float32', bf16.stderr)
+    # A run's checkpoint meta-tests in bfloat16 on request, and the results say so.
+    in_bf16 = os.path.join(self.root, 'from_run_bf16')
+    binary('evaluate', f'--savedir={self.run_dir}', f'--output_dir={in_bf16}',
+           '--precision=mixed_bfloat16', *common)
+    got = json.load(open(os.path.join(in_bf16, 'results.json')))
+    self.assertEqual(got['precision'], 'mixed_bfloat16')
+    self.assertEqual(json.load(open(os.path.join(from_run, 'results.json')))['precision'],
+                     'float32')
+    for name in a:
+      self.assertNotEqual(got['datasets'][name]['nll'], a[name]['nll'], name)
 
   def test_a_model_trained_3_way_serves_and_evaluates_wider_tasks(self):
     # Nothing in the model depends on the way (zero head with one shared alpha column; the set
