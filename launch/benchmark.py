@@ -17,6 +17,7 @@ from absl import flags
 
 from taml_tf import benchmarking
 from taml_tf import precision
+from taml_tf import profiling
 from taml_tf.flags import definitions
 
 flags.DEFINE_string('out', 'docs/benchmark.md', 'Markdown file the results are written to.')
@@ -32,6 +33,11 @@ flags.DEFINE_enum('episodes', 'paper', list(benchmarking.EPISODES), 'paper: the 
                   'PyTorch peers\' harness (--peer_spec), to compare with it side by side.')
 flags.DEFINE_string('peer_spec', None, 'episodes_spec.json of shared/peer_bench (default: '
                     '<data_dir>/../peer_bench/episodes_spec.json).')
+flags.DEFINE_string('profile_dir', None, 'If set, each measurement also records a profiler '
+                    'trace of --profile_calls more iterations in a subfolder of this one '
+                    '(TensorBoard\'s Profile tab reads it) and the table adds its time per op '
+                    'type and category.')
+flags.DEFINE_integer('profile_calls', 3, 'Iterations traced per measurement with --profile_dir.')
 FLAGS = flags.FLAGS
 
 STANDARD = [
@@ -71,6 +77,10 @@ def _run_one(item: str) -> dict:
   phase = spec['phase']
   if FLAGS.episodes == 'peer' and phase != 'flops':
     spec.update(episodes='peer', peer_spec=_peer_spec())
+  if FLAGS.profile_dir and phase != 'flops':
+    spec.update(profile_dir=os.path.join(os.path.abspath(FLAGS.profile_dir),
+                                         item.replace(':', '_')),
+                profile_calls=FLAGS.profile_calls)
   cmd = [sys.executable, '-m', 'taml_tf.launch.benchmark', '--single=' + json.dumps(spec)]
   if FLAGS.data_dir:
     cmd.append('--data_dir=' + FLAGS.data_dir)
@@ -104,6 +114,13 @@ def _table(results, flops, rate) -> str:
                 f"{r['above_floor_mb']:.0f} | {r['steps_peak_rss_mb']:.0f} | "
                 f"{r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
+  for r in results:
+    if r.get('op_times'):
+      t = r['op_times']
+      traced = profiling.OpTimes(t['seconds'], t['counts'], t['calls'], t['wall_seconds'])
+      text += (f"\n\n### Where the time goes: {r['shape']} {r['variant']} {r['execution']} "
+               f"{r['phase']} ({r['precision']})\n\nTrace: `{r['profile_dir']}`. "
+               + profiling.markdown(traced))
   text += (f'\n\nMatrix-multiply rate (float32, 2048^3, median of 10): {rate:.1f} GFLOP/s.\n\n'
            '| FLOP count (unpadded meta-batch, shots per class) | GFLOP / update | s / update | '
            'GFLOP/s | fraction of matmul rate |\n|---|---|---|---|---|\n')
@@ -129,6 +146,8 @@ def main(argv):
   cpu = benchmarking.cpu_info()
   plan = FLAGS.plan or STANDARD
   specs = [_parse(item) for item in plan]  # a malformed item fails before any measurement
+  if FLAGS.profile_calls < 1:
+    raise app.UsageError(f'--profile_calls must be >= 1, got {FLAGS.profile_calls}')
   warnings = {precision.hardware_warning(s.get('precision', 'float32'), cpu) for s in specs}
   warnings.discard(None)
   for warning in sorted(warnings):

@@ -29,6 +29,7 @@ import tensorflow as tf
 from taml_tf import config as config_lib
 from taml_tf import data
 from taml_tf import episodes
+from taml_tf import profiling
 from taml_tf import training
 from taml_tf.learner import MetaLearner
 from taml_tf.precision import CPU_FLAGS, cpu_info  # Part of this module's reporting API.
@@ -152,6 +153,9 @@ class Spec:
     peer_spec: path of the peers' ``episodes_spec.json``.
     precision: ``ExecutionConfig.precision`` ('float32' or 'mixed_bfloat16').
     recompute: ``ExecutionConfig.recompute`` (inner-step activations recomputed).
+    profile_dir: if set, after the timed iterations a profiler trace of `profile_calls`
+      more iterations is written there and summed per op type (taml_tf.profiling).
+    profile_calls: iterations traced with `profile_dir`.
   """
 
   shape: str = 'A'
@@ -164,6 +168,8 @@ class Spec:
   peer_spec: str | None = None
   precision: str = 'float32'
   recompute: bool = False
+  profile_dir: str | None = None
+  profile_calls: int = 3
 
 
 def _source(image_shape, data_dir):
@@ -243,6 +249,14 @@ def measure(spec: Spec, data_dir=None) -> dict:
     run(b)
     times.append(time.perf_counter() - start)
   steps_peak = peak_rss_since_reset_mb() if steps_only else float('nan')
+  op_times = None
+  if spec.profile_dir:
+    timed = iter(batches[1:] * spec.profile_calls)
+    wall = profiling.trace(lambda: run(next(timed)), spec.profile_dir, spec.profile_calls)
+    traced = profiling.op_times(spec.profile_dir, spec.profile_calls, wall)
+    op_times = dict(calls=traced.calls, wall_seconds=traced.wall_seconds,
+                    seconds=traced.seconds, counts=traced.counts,
+                    categories=profiling.categories(traced))
   median = statistics.median(times)
   real_support = float(np.mean([float(tf.reduce_sum(b.support_mask)) for b in batches[1:]]))
   out = dataclasses.asdict(spec)
@@ -251,7 +265,7 @@ def measure(spec: Spec, data_dir=None) -> dict:
              tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
              floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,
              steps_peak_rss_mb=steps_peak,
-             mean_real_support_per_task=real_support / batch_size)
+             mean_real_support_per_task=real_support / batch_size, op_times=op_times)
   return out
 
 

@@ -1,4 +1,4 @@
-"""Tests of the benchmark's inputs: the CPU record and the peers' episodes."""
+"""Tests of the benchmark: its memory readings, the peers' episodes and a profiled measurement."""
 
 import os
 
@@ -64,6 +64,26 @@ class PeerEpisodesTest(tf.test.TestCase):
     self.assertEqual(batches[0].support_images.shape[2:], (32, 32, 3))
     with self.assertRaisesRegex(ValueError, 'holds 10 timed test items, asked 11'):
       benchmarking.peer_episodes(path, 'B', 'test', 11)
+
+
+class ProfiledMeasurementTest(tf.test.TestCase):
+
+  def test_a_profiled_measurement_says_where_its_time_goes(self):
+    folder = real_data.require('omniglot_28x28.npz')
+    trace = os.path.join(self.get_temp_dir(), 'trace')
+    spec = benchmarking.Spec(shape='A', variant='maml', phase='test', iterations=1,
+                             profile_dir=trace, profile_calls=1)
+    out = benchmarking.measure(spec, folder)
+    t = out['op_times']
+    self.assertEqual(t['calls'], 1)
+    self.assertGreater(t['wall_seconds'], 0)
+    # MAML's meta-test: 10 inner steps of forward and backward convolutions on 4 conv layers.
+    convs = sum(n for op, n in t['counts'].items() if 'Conv2D' in op)
+    self.assertGreaterEqual(convs, 10 * 4 * 2)
+    self.assertGreater(t['categories']['convolution'], 0)
+    self.assertAlmostEqual(sum(t['categories'].values()), sum(t['seconds'].values()))
+    self.assertTrue(any(n.endswith('.xplane.pb') for _, _, names in os.walk(trace)
+                        for n in names))
 
 
 if __name__ == '__main__':

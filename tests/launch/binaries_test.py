@@ -507,7 +507,7 @@ class ConsoleScriptsTest(unittest.TestCase):
     expected = {'train': ['id_dataset', 'alpha_on', 'n_train_iters'],
                 'evaluate': ['savedir', 'n_test_episodes', 'eval_mode'],
                 'export': ['export_dir', 'overwrite', 'checkpoint', 'results_dir'],
-                'benchmark': ['plan', 'iterations'],
+                'benchmark': ['plan', 'iterations', 'profile_dir'],
                 'figures': ['compare', 'out_dir', 'checkpoint', 'results_dir'],
                 'compare': ['runs', 'references']}
     paths = {name: console_script(name) for name in expected}
