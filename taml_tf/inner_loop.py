@@ -28,7 +28,7 @@ def forward(backbone, params: Sequence[parameters.Layer], images, row_mask, clas
 
 
 def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, omega,
-               first_order: bool = False):
+               first_order: bool = False, rows_all_real: bool = False):
   """One balanced inner gradient step ([step], taml_tf.learner): Meta-SGD, weighted loss.
 
   theta' = theta - step * grad_theta L(theta; support), where L is the omega-weighted support
@@ -39,6 +39,7 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
     params, steps: tuples of Layers (the current parameters and their step sizes).
     images, labels, row_mask, class_mask, omega: as in :func:`adapt`.
     first_order: if True, the inner gradient is a constant for enclosing tapes.
+    rows_all_real: see :func:`adapt`.
 
   Returns:
     The updated parameters, structured as `params`.
@@ -46,7 +47,7 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
   flat = tf.nest.flatten(params)
   with tf.GradientTape(watch_accessed_variables=False) as tape:
     tape.watch(flat)
-    logits = forward(backbone, params, images, row_mask, class_mask)
+    logits = forward(backbone, params, images, None if rows_all_real else row_mask, class_mask)
     loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega)
   grads = tape.gradient(loss, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
   if first_order:
@@ -102,7 +103,8 @@ def recomputed(fn):
 
 def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[parameters.Layer],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
-          first_order: bool = False, recompute: bool = False) -> tuple:
+          first_order: bool = False, recompute: bool = False,
+          rows_all_real: bool = False) -> tuple:
   """Runs `num_steps` balanced inner steps from `params` (K times [step], taml_tf.learner).
 
   Each step is :func:`inner_step`.
@@ -121,6 +123,9 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
       only the parameters between steps and recomputes a step's activations (and its inner
       gradient) when it differentiates through it. The same meta-gradient with less memory and
       about one more forward-and-inner-backward pass per step.
+    rows_all_real: the caller knows every support row is real (its padding was dropped):
+      batch norm then takes plain means instead of masked ones, the same statistics with
+      fewer ops. The loss still reads `row_mask`.
 
   Returns:
     The adapted parameters theta_K, structured as `params` (`params` when num_steps is 0).
@@ -140,7 +145,8 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
   def step(*args):
     support = list(args[2 * n:]) + [None] * (5 - len(args[2 * n:]))
     return tf.nest.flatten(inner_step(backbone, pack(args[:n]), pack(args[n:2 * n]),
-                                      *support, first_order=first_order))
+                                      *support, first_order=first_order,
+                                      rows_all_real=rows_all_real))
 
   if recompute:
     step = recomputed(step)

@@ -202,13 +202,18 @@ class MetaLearner(tf.Module):
       base = balancing.fixed_step_sizes(self.config.inner_lr, self.config.num_layers)
     return balancing.step_sizes(base, bal.gamma)
 
-  def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int) -> tuple:
-    """theta_K for one task given its balancing variables: [init], then K times [step]."""
+  def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int,
+            rows_all_real: bool = False) -> tuple:
+    """theta_K for one task given its balancing variables: [init], then K times [step].
+
+    `rows_all_real`: the task's support padding was dropped (:meth:`real_support`), so batch
+    norm may skip the row mask (inner_loop.adapt)."""
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(bal), task.support_images,
         task.support_labels, task.support_mask, task.class_mask, omega=bal.omega,
-        num_steps=num_steps, first_order=self.config.first_order, recompute=self.recompute)
+        num_steps=num_steps, first_order=self.config.first_order, recompute=self.recompute,
+        rows_all_real=rows_all_real)
 
   def query_logits(self, params, task: Episode):
     """Masked query logits [Q, max_way] under adapted `params`."""
@@ -253,7 +258,7 @@ class MetaLearner(tf.Module):
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     bal, kl = self.balancing_values(dists, task.class_mask, mode, seed)
-    params = self.adapt(task, bal, steps)
+    params = self.adapt(task, bal, steps, rows_all_real=not static_shapes)
     logits = self.query_logits(params, task)
     cross_entropy, accuracy = self._score(logits, task)
     return TaskOutput(logits, cross_entropy, kl, accuracy, bal)
@@ -324,7 +329,7 @@ class MetaLearner(tf.Module):
                            task.class_mask)
     if mode == 'mean' or c.deterministic or self.encoder is None:
       bal, _ = self.balancing_values(dists, task.class_mask, 'mean', seed)
-      params = self.adapt(task, bal, steps)
+      params = self.adapt(task, bal, steps, rows_all_real=not static_shapes)
       return tf.nn.softmax(self.query_logits(params, task)), bal
     if mode != 'mc':
       raise ValueError(f"predict mode must be 'mean' or 'mc', got {mode!r}")
@@ -332,7 +337,7 @@ class MetaLearner(tf.Module):
 
     def one_sample(index):
       bal, _ = self.balancing_values(dists, task.class_mask, 'sample', _fold(seed, index))
-      params = self.adapt(task, bal, steps)
+      params = self.adapt(task, bal, steps, rows_all_real=not static_shapes)
       return tf.nn.softmax(self.query_logits(params, task))
 
     # Samples are independent: map_fn lets the runtime run them side by side.

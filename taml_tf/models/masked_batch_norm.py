@@ -34,15 +34,20 @@ class MaskedBatchNorm(keras.layers.Layer):
     its spread; the error then differed with the summation order (XLA against TensorFlow's
     kernels), and after 5 inner steps it left the meta-gradients 3e-4 apart.
     """
-    if row_mask is None:
-      row_mask = tf.ones(tf.shape(inputs)[:1], inputs.dtype)
-    weights = tf.cast(row_mask, inputs.dtype)[:, None, None, None]
-    spatial = tf.cast(tf.shape(inputs)[1] * tf.shape(inputs)[2], inputs.dtype)
-    count = tf.maximum(tf.reduce_sum(weights) * spatial, 1.0)
-    shift = tf.stop_gradient(tf.reduce_mean(inputs[:1], axis=[0, 1, 2]))
+    axes = [0, 1, 2]
+    shift = tf.stop_gradient(tf.reduce_mean(inputs[:1], axis=axes))
     centred = inputs - shift
-    centred_mean = tf.reduce_sum(centred * weights, axis=[0, 1, 2]) / count
-    variance = tf.reduce_sum(tf.square(centred - centred_mean) * weights, axis=[0, 1, 2]) / count
+    if row_mask is None:
+      # Every row is real: plain means, without the mask's multiplications (and theirs in the
+      # first- and second-order gradients: a fifth of a meta-update's element-wise ops).
+      centred_mean = tf.reduce_mean(centred, axis=axes)
+      variance = tf.reduce_mean(tf.square(centred - centred_mean), axis=axes)
+    else:
+      weights = tf.cast(row_mask, inputs.dtype)[:, None, None, None]
+      spatial = tf.cast(tf.shape(inputs)[1] * tf.shape(inputs)[2], inputs.dtype)
+      count = tf.maximum(tf.reduce_sum(weights) * spatial, 1.0)
+      centred_mean = tf.reduce_sum(centred * weights, axis=axes) / count
+      variance = tf.reduce_sum(tf.square(centred - centred_mean) * weights, axis=axes) / count
     return (centred - centred_mean) * tf.math.rsqrt(variance + self.epsilon) + self.offset
 
   def get_config(self):
