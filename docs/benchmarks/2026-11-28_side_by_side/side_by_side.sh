@@ -4,12 +4,14 @@
 # (`taml-benchmark --episodes=peer`: the peers' task sizes and pixels) in float32, in
 # mixed_bfloat16 and with --recompute, one after the other with every other process of the
 # machine stopped (SIGSTOP); then profiler traces of the train step (`--profile_dir`).
-# Usage: PEER_WORK=~/peer_work TAML_BIN=/path/to/venv/bin bash side_by_side.sh OUT_DIR
+# Usage: PEER_WORK=~/peer_work TAML_BIN=/path/to/venv/bin [ROUND=r2 PROFILE=0] \
+#          bash side_by_side.sh OUT_DIR
 set -uo pipefail
 out=${1:?usage: side_by_side.sh OUT_DIR}
 mkdir -p "$out"
 export PEER_WORK=${PEER_WORK:-$HOME/peer_work} TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 bin=${TAML_BIN:?set TAML_BIN to the bin folder of a venv with taml-tf installed}
+round=${ROUND:-r1}
 # The study's training lanes and anything else of ours; this script's own processes are spared.
 others() { pgrep -f 'taml_runs/venv/|taml_runs/venv_bf16/|/work/ci_check|pytest|bazel' | grep -v -x "$$"; }
 freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
@@ -20,7 +22,7 @@ filter() { grep -v -E "cuda|cuInit|absl::InitializeLog|rebuild TensorFlow|oneDNN
 A=A:bayesian_taml:second:function; B=B:bayesian_taml:second:function
 M=A:maml:second:function; N=B:maml:second:function
 date -Is
-LABELS=r1 ITERS=10 bash "$TAML_DATA_DIR/../peer_bench/run.sh" 2>&1 | tee "$out/peers_r1.txt"
+LABELS=$round ITERS=10 bash "$TAML_DATA_DIR/../peer_bench/run.sh" 2>&1 | tee "$out/peers_$round.txt"
 date -Is
 plan=$A:train,$B:train,$A:test,$B:test,$M:train,$N:train
 plan=$plan,$A:train:mixed_bfloat16,$B:train:mixed_bfloat16,$A:test:mixed_bfloat16
@@ -28,9 +30,9 @@ plan=$plan,$B:test:mixed_bfloat16,$M:train:mixed_bfloat16,$N:train:mixed_bfloat1
 plan=$plan,$B:train:recompute,B:bayesian_taml:second:sequential:train:recompute
 "$bin/taml-benchmark" --data_dir="$TAML_DATA_DIR" --episodes=peer \
   --peer_spec="$TAML_DATA_DIR/../peer_bench/episodes_spec.json" --iterations=10 --plan="$plan" \
-  --out="$out/taml_r1.md" --json_out="$out/taml_r1.json" 2>&1 | filter
+  --out="$out/taml_$round.md" --json_out="$out/taml_$round.json" 2>&1 | filter
 date -Is
-"$bin/taml-benchmark" --data_dir="$TAML_DATA_DIR" --episodes=peer \
+[ "${PROFILE:-1}" = 1 ] && "$bin/taml-benchmark" --data_dir="$TAML_DATA_DIR" --episodes=peer \
   --peer_spec="$TAML_DATA_DIR/../peer_bench/episodes_spec.json" --iterations=3 \
   --plan="$A:train,$A:train:mixed_bfloat16,$B:train" --profile_dir="$out/traces" \
   --profile_calls=3 --out="$out/profile.md" --json_out="$out/profile.json" 2>&1 | filter

@@ -1,0 +1,34 @@
+"""The bfloat16 parity table: accuracy of each (trained, meta-tested) precision pair and its
+paired difference to float32-trained, float32-tested, on the same 1,000 episodes per data set.
+Usage: python parity_table.py ROOT   (ROOT: the folder parity.sh wrote, runs <variant>_<precision>)
+"""
+import os
+import sys
+
+from taml_tf import comparison
+
+root = sys.argv[1]
+print('| variant | trained in | meta-tested in | Omniglot (%) | MNIST (%) | '
+      'paired vs float32/float32: Omniglot | MNIST |')
+print('|---|---|---|---|---|---|---|')
+for variant in ('metasgd', 'bayesian_taml'):
+  base_dir = os.path.join(root, f'{variant}_float32', 'results', 'test_float32')
+  if not os.path.exists(base_dir):
+    continue
+  base = comparison.load_entry(base_dir)
+  for trained in ('float32', 'mixed_bfloat16'):
+    for tested in (trained, 'float32' if trained != 'float32' else 'mixed_bfloat16'):
+      path = os.path.join(root, f'{variant}_{trained}', 'results', f'test_{tested}')
+      if not os.path.exists(os.path.join(path, 'results.json')):
+        continue
+      e = comparison.load_entry(path)
+      cells = []
+      for ds in ('omniglot', 'mnist'):
+        r = e.results['datasets'][ds]
+        cells.append(f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f}")
+      diffs = []
+      for ds in ('omniglot', 'mnist'):
+        d, h, n = comparison.paired_difference(e, base, ds)
+        diffs.append('-' if path == base_dir else f'{100 * d:+.2f} ± {100 * h:.2f} ({n})')
+      print(f'| {variant} | {trained} | {tested} | {cells[0]} | {cells[1]} | {diffs[0]} | '
+            f'{diffs[1]} |')
