@@ -1,5 +1,6 @@
 """The bfloat16 parity table: accuracy of each (trained, meta-tested) precision pair and its
-paired difference to float32-trained, float32-tested, on the same 1,000 episodes per data set.
+paired difference to float32-trained, float32-tested, on the same 1,000 episodes per data set,
+and of the float32 control (the same training with --sequential_tasks).
 Usage: python parity_table.py ROOT   (ROOT: the folder parity.sh wrote, runs <variant>_<precision>)
 """
 import os
@@ -32,3 +33,13 @@ for variant in ('metasgd', 'bayesian_taml'):
         diffs.append('-' if path == base_dir else f'{100 * d:+.2f} ± {100 * h:.2f} ({n})')
       print(f'| {variant} | {trained} | {tested} | {cells[0]} | {cells[1]} | {diffs[0]} | '
             f'{diffs[1]} |')
+  # The float32 control: the same training with --sequential_tasks (sums in another order).
+  path = os.path.join(root, f'{variant}_float32_sequential', 'results', 'test_float32')
+  if os.path.exists(os.path.join(path, 'results.json')):
+    e = comparison.load_entry(path)
+    cells = [f"{100 * e.results['datasets'][ds]['accuracy']:.2f} ± "
+             f"{100 * e.results['datasets'][ds]['ci95']:.2f}" for ds in ('omniglot', 'mnist')]
+    diffs = ['%+.2f ± %.2f (%d)' % (100 * d, 100 * h, n) for d, h, n in
+             (comparison.paired_difference(e, base, ds) for ds in ('omniglot', 'mnist'))]
+    print(f'| {variant} (control) | float32, --sequential_tasks | float32 | {cells[0]} | '
+          f'{cells[1]} | {diffs[0]} | {diffs[1]} |')
