@@ -249,18 +249,17 @@ def measure(spec: Spec, data_dir=None) -> dict:
     run(b)
     times.append(time.perf_counter() - start)
   steps_peak = peak_rss_since_reset_mb() if steps_only else float('nan')
+  # Read before any profiling, whose trace buffers are not the measurement's memory.
+  peak_rss = max(warmup_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
   op_times = None
   if spec.profile_dir:
     timed = iter(batches[1:] * spec.profile_calls)
     wall = profiling.trace(lambda: run(next(timed)), spec.profile_dir, spec.profile_calls)
     traced = profiling.op_times(spec.profile_dir, spec.profile_calls, wall)
-    op_times = dict(calls=traced.calls, wall_seconds=traced.wall_seconds,
-                    seconds=traced.seconds, counts=traced.counts,
-                    categories=profiling.categories(traced))
+    op_times = dict(dataclasses.asdict(traced), categories=profiling.categories(traced))
   median = statistics.median(times)
   real_support = float(np.mean([float(tf.reduce_sum(b.support_mask)) for b in batches[1:]]))
   out = dataclasses.asdict(spec)
-  peak_rss = max(warmup_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
   out.update(seconds=median, seconds_all=times, warmup_seconds=warmup,
              tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
              floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,
