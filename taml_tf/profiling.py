@@ -152,6 +152,11 @@ def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> O
   except Exception as e:  # protobuf raises DecodeError, a bare Exception subclass
     raise ValueError(f'{path}: not a profiler trace ({e})') from e
   seconds, counts = collections.defaultdict(float), collections.Counter()
+
+  def close(item):
+    end_ps, op_type, nested_ps, start_ps = item
+    seconds[op_type] += max(0, end_ps - start_ps - nested_ps) * 1e-12
+
   for plane in space.planes:
     if not plane.name.startswith('/host:'):
       continue
@@ -166,9 +171,6 @@ def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> O
       ops.sort(key=lambda o: (o[0], -o[1]))
       # Self time: each op's duration minus that of the ops directly nested in it.
       stack = []  # open ops: [end_ps, op_type, nested_ps, start_ps]
-      def close(item):
-        end_ps, op_type, child_ps, start_ps = item
-        seconds[op_type] += max(0, end_ps - start_ps - child_ps) * 1e-12
       for start_ps, end_ps, op_type in ops:
         while stack and stack[-1][0] <= start_ps:
           close(stack.pop())
