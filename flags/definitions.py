@@ -208,3 +208,18 @@ def define_export_flags(d):
                       'them). Results the export cannot reproduce are refused.')
   d.DEFINE_multi_string('card_note', [], 'A line for the model card (e.g. the commit the run '
                             'was trained with); repeatable.')
+
+
+def define_shared_flags(flag_values: flags.FlagValues | None = None) -> None:
+  """Defines the flags that taml-train, taml-evaluate and taml-export all take: run, data,
+  model, training and meta-test. All three binaries take all of them so that one flagfile
+  drives train, evaluate and export (as the authors' one script did with --mode); a binary
+  checks those that fix a trained run against it (``resolve.check_saved_run``) and ignores the
+  rest.
+
+  Args:
+    flag_values: where to define them (default: the global FLAGS).
+  """
+  for define in (define_run_flags, define_data_flags, define_model_flags, define_train_flags,
+                 define_eval_flags):
+    define(flag_values)

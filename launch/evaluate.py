@@ -29,13 +29,7 @@ from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
-definitions.define_run_flags()
-definitions.define_data_flags()
-definitions.define_model_flags()
-# taml-train's flags too, so one flagfile drives train, evaluate and export; those that fix the
-# trained run are checked against it (resolve.check_saved_run), the schedule is not used.
-definitions.define_train_flags()
-definitions.define_eval_flags()
+definitions.define_shared_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
 

@@ -21,14 +21,7 @@ from taml_tf import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
-definitions.define_run_flags()
-# taml-train's and taml-evaluate's flags too, so one flagfile drives train, evaluate and export
-# (as the authors' one script did with --mode); those that fix the trained run are checked
-# against it (resolve.check_saved_run), the meta-test ones apply as in taml-evaluate.
-definitions.define_data_flags()
-definitions.define_model_flags()
-definitions.define_train_flags()
-definitions.define_eval_flags()
+definitions.define_shared_flags()
 definitions.define_export_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS

@@ -21,11 +21,7 @@ from taml_tf import training
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 
-definitions.define_run_flags()
-definitions.define_data_flags()
-definitions.define_model_flags()
-definitions.define_train_flags()
-definitions.define_eval_flags()
+definitions.define_shared_flags()
 flags.adopt_module_key_flags(definitions)
 FLAGS = flags.FLAGS
 # Exit status after a preemption (SIGTERM) was checkpointed: non-zero because the run is not
