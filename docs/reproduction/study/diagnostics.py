@@ -39,16 +39,21 @@ def run_folders(root, names):
                 if os.path.exists(os.path.join(root, n, 'config.json')))
 
 
-def measure(savedir, step, num_episodes):
-  """{data set name: diagnostics.summarize(...)} of the checkpoint at `step` of `savedir`."""
+def checkpoint_and_tasks(savedir, step, num_episodes):
+  """The learner restored from the checkpoint at `step` of `savedir`, and {data set name: its
+  first `num_episodes` meta-test tasks, unbatched}, drawn as taml-evaluate draws them."""
   run = run_dir.load_run_config(savedir)
   data = DataConfig(**run['data'])
   learner, _ = run_dir.restore(savedir, str(step))
-  out = {}
-  for name, dataset in experiment.evaluation_sets(data, 'test', num_episodes).items():
-    tasks = [episodes_lib.Episode(*[x[0] for x in batch]) for batch in dataset]
-    out[name] = diagnostics.summarize(learner, tasks)
-  return out
+  return learner, {
+      name: [episodes_lib.Episode(*[x[0] for x in batch]) for batch in dataset]
+      for name, dataset in experiment.evaluation_sets(data, 'test', num_episodes).items()}
+
+
+def measure(savedir, step, num_episodes):
+  """{data set name: diagnostics.summarize(...)} of the checkpoint at `step` of `savedir`."""
+  learner, tasks = checkpoint_and_tasks(savedir, step, num_episodes)
+  return {name: diagnostics.summarize(learner, t) for name, t in tasks.items()}
 
 
 def main():

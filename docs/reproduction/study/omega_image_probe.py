@@ -17,26 +17,25 @@ between classes of different counts.
 import argparse
 import itertools
 import os
+import sys
 
 import numpy as np
 
 from taml_tf import episodes as episodes_lib
-from taml_tf import experiment
-from taml_tf import run_dir
-from taml_tf.experiment import DataConfig
+
+# diagnostics.py beside this script restores checkpoints and draws the meta-test tasks.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import diagnostics as diagnostics_script  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def probe(savedir, step, num_episodes):
   """{data set: dict of the pair statistics} for the checkpoint at `step` of `savedir`."""
-  run = run_dir.load_run_config(savedir)
-  data = DataConfig(**run['data'])
-  learner, _ = run_dir.restore(savedir, str(step))
+  learner, tasks = diagnostics_script.checkpoint_and_tasks(savedir, step, num_episodes)
   out = {}
-  for name, dataset in experiment.evaluation_sets(data, 'test', num_episodes).items():
+  for name, episodes in tasks.items():
     same, same_w, other = [], [], []
-    for batch in dataset:
-      task = learner.real_support(episodes_lib.to_tensors(
-          episodes_lib.Episode(*[x[0] for x in batch])))
+    for episode in episodes:
+      task = learner.real_support(episodes_lib.to_tensors(episode))
       dists = learner.posterior(task.support_images, task.support_labels, task.support_mask,
                                 task.class_mask)
       real = task.class_mask.numpy() > 0
