@@ -2,16 +2,19 @@
 # Carries the long study's runs across machines. The study trains for longer than a session, and
 # a session's machine is not always handed on: `save` copies what a run needs to resume exactly
 # into docs/reproduction/study/run_state/<run>/ (config.json, the latest checkpoint, the best
-# checkpoint and best.json, the TensorBoard logs, the meta-test results.json; about 5 MB a run), to
-# be committed at a session's end; `restore` puts it back under ROOT on a new machine, for each
-# run whose saved checkpoint is newer than the one there (a newer run on this machine is kept).
+# checkpoint and best.json, the TensorBoard logs, the meta-tests' results.json and the shots of
+# their episodes; about 5 MB a run), to be committed at a session's end; `restore` puts it back
+# under ROOT on a new machine, for each run whose saved checkpoint is newer than the one there
+# (a newer run on this machine is kept).
 # The lanes (lane.sh) then resume from it. Removed from the repository when the study ends.
 # Usage: run_state.sh save|restore [RUN ...]   (default: every run in the state or under ROOT)
-# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study).
+# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), VENV (a venv with numpy,
+#      default ~/taml_runs/venv).
 set -euo pipefail
 mode=${1:?usage: run_state.sh save|restore [RUN ...]}; shift
 root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
 state="$(cd "$(dirname "$0")" && pwd)/run_state"
+python="${VENV:-$HOME/taml_runs/venv}/bin/python"  # numpy, to slim balancing.npz
 
 latest_step() {  # the step of a checkpoints/ folder's latest checkpoint, or 0
   local f="$1/checkpoint"
@@ -29,8 +32,19 @@ copy_run() {  # src dst: the resumable part of one run folder
     > "$dst.tmp/checkpoints/checkpoint"
   for d in best logs results; do if [ -d "$src/$d" ]; then cp -r "$src/$d" "$dst.tmp/"; fi; done
   # The meta-tests' balancing arrays (MB each) feed the figures, which are drawn at each
-  # milestone; results.json, which taml-compare pairs, is kept.
-  find "$dst.tmp" -name balancing.npz -delete
+  # milestone; results.json is kept whole, and balancing.npz slimmed to the per-episode task
+  # sizes and shots (tens of KB) that taml-compare checks before it pairs two meta-tests.
+  # (Saves before 2026-11-29 dropped it; restore_shots.py redraws those.)
+  find "$dst.tmp" -name balancing.npz -print0 | xargs -0 -r "$python" -c '
+import io, sys
+import numpy as np
+keep = ("dataset", "episode", "way", "support_size", "query_size", "shots", "redrawn")
+for path in sys.argv[1:]:
+  with np.load(path) as d:
+    arrays = {k: d[k] for k in d.files if k in keep}
+  buffer = io.BytesIO()
+  np.savez_compressed(buffer, **arrays)
+  open(path, "wb").write(buffer.getvalue())'
   # The existing run (older) is replaced whole, so that its later checkpoints cannot mix in.
   rm -rf "$dst" && mv "$dst.tmp" "$dst"
   echo "$(basename "$dst"): step $step"
