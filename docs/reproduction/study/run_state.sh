@@ -6,7 +6,8 @@
 # their episodes; about 5 MB a run), to be committed at a session's end; `restore` puts it back
 # under ROOT on a new machine, for each run whose saved checkpoint is newer than the one there
 # (a newer run on this machine is kept).
-# The lanes (lane.sh) then resume from it. Removed from the repository when the study ends.
+# The lanes (lane.sh) then resume from it. Kept now that every run has reached 10,000 updates:
+# its checkpoints there are what diagnostics.py, omega_image_probe.py and taml-figures read.
 # Usage: run_state.sh save|restore [RUN ...]   (default: every run in the state or under ROOT)
 # Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), VENV (a venv with numpy,
 #      default ~/taml_runs/venv).
