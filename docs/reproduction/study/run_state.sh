@@ -9,13 +9,14 @@
 # The lanes (lane.sh) then resume from it. Kept now that every run has reached 10,000 updates:
 # its checkpoints there are what diagnostics.py, omega_image_probe.py and taml-figures read.
 # Usage: run_state.sh save|restore [RUN ...]   (default: every run in the state or under ROOT)
-# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), VENV (a venv with numpy,
+# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), VENV (a venv with taml_tf,
 #      default ~/taml_runs/venv).
 set -euo pipefail
 mode=${1:?usage: run_state.sh save|restore [RUN ...]}; shift
 root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
-state="$(cd "$(dirname "$0")" && pwd)/run_state"
-python="${VENV:-$HOME/taml_runs/venv}/bin/python"  # numpy, to slim balancing.npz
+here="$(cd "$(dirname "$0")" && pwd)"
+state="$here/run_state"
+python="${VENV:-$HOME/taml_runs/venv}/bin/python"  # with taml_tf, for restore_shots.py --slim
 
 latest_step() {  # the step of a checkpoints/ folder's latest checkpoint, or 0
   local f="$1/checkpoint"
@@ -36,16 +37,7 @@ copy_run() {  # src dst: the resumable part of one run folder
   # milestone; results.json is kept whole, and balancing.npz slimmed to the per-episode task
   # sizes and shots (tens of KB) that taml-compare checks before it pairs two meta-tests.
   # (Saves before 2026-11-29 dropped it; restore_shots.py redraws those.)
-  find "$dst.tmp" -name balancing.npz -print0 | xargs -0 -r "$python" -c '
-import io, sys
-import numpy as np
-keep = ("dataset", "episode", "way", "support_size", "query_size", "shots", "redrawn")
-for path in sys.argv[1:]:
-  with np.load(path) as d:
-    arrays = {k: d[k] for k in d.files if k in keep}
-  buffer = io.BytesIO()
-  np.savez_compressed(buffer, **arrays)
-  open(path, "wb").write(buffer.getvalue())'
+  find "$dst.tmp" -name balancing.npz -print0 | xargs -0 -r env TF_CPP_MIN_LOG_LEVEL=2 "$python" "$here/restore_shots.py" --slim
   # The existing run (older) is replaced whole, so that its later checkpoints cannot mix in.
   rm -rf "$dst" && mv "$dst.tmp" "$dst"
   echo "$(basename "$dst"): step $step"
