@@ -37,7 +37,8 @@ copy_run() {  # src dst: the resumable part of one run folder
   # milestone; results.json is kept whole, and balancing.npz slimmed to the per-episode task
   # sizes and shots (tens of KB) that taml-compare checks before it pairs two meta-tests.
   # (Saves before 2026-11-29 dropped it; restore_shots.py redraws those.)
-  find "$dst.tmp" -name balancing.npz -print0 | xargs -0 -r env TF_CPP_MIN_LOG_LEVEL=2 "$python" "$here/restore_shots.py" --slim
+  find "$dst.tmp" -name balancing.npz -print0 |
+    xargs -0 -r env TF_CPP_MIN_LOG_LEVEL=2 "$python" "$here/restore_shots.py" --slim
   # The existing run (older) is replaced whole, so that its later checkpoints cannot mix in.
   rm -rf "$dst" && mv "$dst.tmp" "$dst"
   echo "$(basename "$dst"): step $step"
