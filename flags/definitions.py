@@ -12,7 +12,6 @@ import sys
 
 from absl import flags
 
-from taml_tf.config import KL_COUNTS
 from taml_tf.config import VARIANTS
 from taml_tf.data.sampler import SHOT_MODES
 from taml_tf.distribute import STRATEGIES
@@ -139,9 +138,15 @@ def define_model_flags(d):
                        'measure before using it on CPU). May differ when a run resumes.')
   d.DEFINE_enum('encoder_init', 'authors', ['authors', 'glorot'], 'Initialiser of the set '
                     'encoder\'s instance net: authors (std 0.02) or glorot.')
-  d.DEFINE_enum('kl_counts', 'real', list(KL_COUNTS), 'N + M of the KL weight 1 / (N + M): '
-                    'real (the task\'s real rows, as the paper) or padded (way * max_shot '
-                    'support rows, as the authors\' code). Beyond the paper; default real.')
+  d.DEFINE_boolean('bn_second_order', True, 'Differentiate the meta-gradient through the '
+                       'inner steps\' batch-norm backward (the exact gradient). '
+                       '--nobn_second_order drops those terms, as the authors\' training '
+                       'graph (TF1 tf.map_fn) did: an option for comparing with their numbers.')
+  d.DEFINE_boolean('authors_padding', False, 'Pad the support sets of a meta-batch with zero '
+                       'images to its longest one, counted by batch norm, the inner-loss '
+                       'normaliser and the KL weight, as the authors\' data.py and model.py '
+                       '(training, validation and meta-test, there in meta-batches of '
+                       '--metabatch). Default: padding changes nothing.')
   d.DEFINE_boolean('sequential_tasks', False, 'Differentiate the tasks of a meta-batch one '
                        'after another: the same update with less peak memory, but slower. May '
                        'differ when a run resumes.')
@@ -189,6 +194,10 @@ def define_eval_flags(d):
                       'back to latest when there is none), latest, or a step number (e.g. 2000, '
                       'for a learning curve).')
   d.DEFINE_string('output_dir', None, 'Where results go (default: <savedir>/results).')
+  d.DEFINE_enum('test_padding', 'run', ['run', 'none'], 'run: a run trained with '
+                    '--authors_padding is meta-tested as the authors did, in meta-batches of '
+                    'its --metabatch padded to their longest support set; none: every episode '
+                    'on its own real rows. Runs without --authors_padding are never padded.')
   d.DEFINE_string('saved_model', None, 'Evaluate this exported SavedModel (taml-export) instead '
                       'of a run folder: the data sets and tasks come from the data flags '
                       '(--id_dataset, --ood_dataset, --way, --max_shot, --query, ...), inner '

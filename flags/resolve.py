@@ -89,7 +89,8 @@ def model_config(values: flags.FlagValues, shape: tuple) -> ModelConfig:
         train_inner_steps=values.n_steps, test_inner_steps=values.n_test_steps,
         first_order=values.first_order, n_mc_samples=values.n_mc_samples,
         meta_lr=values.meta_lr, grad_clip=values.grad_clip, encoder_init=values.encoder_init,
-        kl_counts=values.kl_counts, **switches)
+        bn_second_order=values.bn_second_order, authors_padding=values.authors_padding,
+        **switches)
   except ValueError as e:
     raise FlagError(f'invalid model flags: {e}') from e
 
@@ -145,7 +146,8 @@ _SAVED_MODEL_FLAGS = {'n_channels': 'channels', 'max_shot': 'max_shot',
                       'inner_lr': 'inner_lr', 'alpha_init': 'alpha_init',
                       'first_order': 'first_order', 'meta_lr': 'meta_lr',
                       'grad_clip': 'grad_clip', 'encoder_init': 'encoder_init',
-                      'kl_counts': 'kl_counts'}
+                      'bn_second_order': 'bn_second_order',
+                      'authors_padding': 'authors_padding'}
 _SAVED_DATA_FLAGS = {'id_dataset': 'id_datasets', 'query': 'query',
                      'shot_mode': 'shot_mode', 'rotations': 'rotations'}
 _SWITCH_FLAGS = ('variant', 'alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')
@@ -190,6 +192,23 @@ def check_saved_run(values: flags.FlagValues, model: ModelConfig, data: DataConf
     raise FlagError(f'flags contradict the run in {values.savedir} ({", ".join(problems)}): '
                     'evaluation and export use the configuration it was trained with; drop '
                     'these flags or point --savedir at a run trained with them')
+
+
+def padded_meta_batch(values: flags.FlagValues, model: ModelConfig,
+                      train: training.TrainConfig):
+  """The meta-batch size of the authors' padded meta-test (--test_padding), or None.
+
+  Raises:
+    FlagError: --test_padding=run given for a run trained without --authors_padding.
+  """
+  if values.test_padding == 'none':
+    return None
+  if not model.authors_padding:
+    if _present(values, 'test_padding'):
+      raise FlagError(f'--test_padding=run: the run in {values.savedir} was trained without '
+                      '--authors_padding, so its meta-test is not padded')
+    return None
+  return train.meta_batch
 
 
 def evaluation_configs(values: flags.FlagValues) -> tuple:

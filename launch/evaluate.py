@@ -62,6 +62,9 @@ def main(argv):
   if FLAGS.saved_model:
     if FLAGS['savedir'].present:
       raise app.UsageError('--saved_model and --savedir both name the model: give one')
+    if FLAGS['test_padding'].present:
+      raise app.UsageError('--test_padding with --saved_model: an export computes every '
+                           'episode on its own real rows (evaluate the run folder instead)')
     if FLAGS.precision != 'float32':
       raise app.UsageError(f'--precision={FLAGS.precision} with --saved_model: an exported '
                            'SavedModel computes in float32 (its graph is fixed at export)')
@@ -69,6 +72,7 @@ def main(argv):
     return
   try:
     model, data = resolve.evaluation_configs(FLAGS)
+    padded = resolve.padded_meta_batch(FLAGS, model, resolve.saved_configs(FLAGS.savedir)[2])
     path = run_dir.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
@@ -80,7 +84,8 @@ def main(argv):
   sets = experiment.evaluation_sets(data, 'test', FLAGS.n_test_episodes)
   learner = run_dir.restore_learner(model, path, precision=FLAGS.precision)
   logging.info('evaluating %s on %s (%s)', path, list(sets), FLAGS.eval_mode)
-  result = evaluation.evaluate(learner, sets, mode=FLAGS.eval_mode, seed=FLAGS.seed)
+  result = evaluation.evaluate(learner, sets, mode=FLAGS.eval_mode, seed=FLAGS.seed,
+                               padded_meta_batch=padded)
   out = FLAGS.output_dir or run_dir.results_dir(FLAGS.savedir)
   paths = reports.write_results(result, out)
   print(reports.markdown(result))

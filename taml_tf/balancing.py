@@ -54,7 +54,7 @@ def class_weights(omega: Optional[tf.Tensor], class_mask) -> tf.Tensor:
   return tf.nn.softmax(mask_logits(omega, class_mask))
 
 
-def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
+def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None, count_mask=None):
   """The inner loss sum_c softmax(omega)_c * L_c (differentiated in [step], taml_tf.learner).
 
   Args:
@@ -63,14 +63,17 @@ def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None):
     row_mask: [B] 1 for real rows.
     class_mask: [max_way] 1 for real classes.
     omega: [max_way] class logits, or None for uniform weights.
+    count_mask: [B] the rows the normaliser N counts; None: the real rows. The authors' padding
+      (``ModelConfig.authors_padding``) counts zero rows that add no loss.
 
   Returns:
-    Scalar loss. With uniform weights it equals the mean cross-entropy over the real rows.
+    Scalar loss. With uniform weights it equals the summed cross-entropy of the real rows
+    divided by N (their mean when N counts the real rows).
   """
   ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
                                                       logits=mask_logits(logits, class_mask))
   ce = ce * row_mask
-  n = tf.maximum(tf.reduce_sum(row_mask), 1.0)
+  n = tf.maximum(tf.reduce_sum(row_mask if count_mask is None else count_mask), 1.0)
   way = tf.reduce_sum(class_mask)
   per_class = tf.math.unsorted_segment_sum(ce, labels, tf.shape(class_mask)[0]) * way / n
   return tf.reduce_sum(class_weights(omega, class_mask) * per_class)

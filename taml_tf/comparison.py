@@ -58,7 +58,10 @@ def _order_key(run: str) -> tuple:
 
 
 def _mode_label(results: dict) -> str:
-  return f'MC {results.get("num_samples")}' if results.get('mode') == 'mc' else 'mean'
+  label = f'MC {results.get("num_samples")}' if results.get('mode') == 'mc' else 'mean'
+  if results.get('padded_meta_batch'):
+    label += f', padded by {results["padded_meta_batch"]}'
+  return label
 
 
 def load_entry(result_dir: str, name: typing.Optional[str] = None) -> Entry:

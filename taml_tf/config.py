@@ -30,9 +30,6 @@ VARIANTS = {
     'bayesian_taml': dict(alpha_on=True, omega_on=True, gamma_on=True, z_on=True),
 }
 
-# What N + M counts in the KL weight of eq. (8): see ModelConfig.kl_counts.
-KL_COUNTS = ('real', 'padded')
-
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -65,10 +62,19 @@ class ModelConfig:
     encoder_init: initialiser of the set encoder's instance net: 'authors' (std 0.02, as in
       the authors' code) or 'glorot' (see models/set_encoder.py and docs/reproduction.md).
     bn_epsilon: batch-norm variance epsilon (0.001, as tf.contrib.layers.batch_norm).
-    kl_counts: the N + M that divides the KL in eq. (8): 'real' (the task's real support and
-      query rows, as the paper writes it) or 'padded' (way * max_shot + M, the padded support
-      rows the authors' code divides by: 0.6 times the weight on the paper's 5-way any-shot
-      Omniglot tasks, docs/reproduction.md). A change beyond the paper, off by default.
+    bn_second_order: differentiate the meta-gradient through the inner steps' batch-norm
+      backward (True: the exact gradient of eq. 8). False drops those second-order terms, as
+      the authors' training did: their main.py builds the meta-batch loss in a TF1
+      ``tf.map_fn``, where TensorFlow's gradient of ``FusedBatchNormGrad`` returns None
+      (58% of MAML's meta-gradient on the parity fixture, 19% of Meta-SGD's and Bayesian
+      TAML's; docs/reproduction.md). Not the method of the paper: an option for comparing
+      with the authors' numbers.
+    authors_padding: pad every support set of a meta-batch with zero images to the
+      meta-batch's longest one and count those rows in batch norm, in the inner-loss
+      normaliser N and in the KL weight 1 / (N + M), as the authors' data.py and model.py do
+      (their set encoder, and so this one, ignores them). In training, validation and
+      meta-test (there in meta-batches of the training meta-batch size). False (default):
+      padding changes nothing.
   """
 
   image_shape: tuple = (28, 28, 1)
@@ -93,7 +99,8 @@ class ModelConfig:
   encoder_features: int = 64
   encoder_init: str = 'authors'
   bn_epsilon: float = 1e-3
-  kl_counts: str = 'real'
+  bn_second_order: bool = True
+  authors_padding: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, 'image_shape', tuple(int(d) for d in self.image_shape))
@@ -117,8 +124,9 @@ class ModelConfig:
         problems.append(f'{name} must be > 0, got {getattr(self, name)}')
     if self.encoder_init not in ('authors', 'glorot'):
       problems.append(f"encoder_init must be 'authors' or 'glorot', got {self.encoder_init!r}")
-    if self.kl_counts not in KL_COUNTS:
-      problems.append(f'kl_counts must be one of {KL_COUNTS}, got {self.kl_counts!r}')
+    if self.first_order and not self.bn_second_order:
+      problems.append('bn_second_order=False contradicts first_order=True: first_order already '
+                      'drops every second-order term')
     if self.deterministic and not (self.omega_on or self.gamma_on or self.z_on):
       problems.append('deterministic=True needs at least one of omega_on, gamma_on, z_on')
     if problems:
@@ -160,6 +168,13 @@ class ModelConfig:
     never changed the numbers. Any other unknown key is an error.
     """
     data = {k: v for k, v in data.items() if k not in MOVED_TO_EXECUTION['model']}
+    # kl_counts ('real' or 'padded') was removed: 'real' is today's behaviour, and 'padded'
+    # divided by way * max_shot + M, which is not the authors' count.
+    kl_counts = data.pop('kl_counts', 'real')
+    if kl_counts != 'real':
+      raise ValueError(f"kl_counts={kl_counts!r} is no longer supported: it divided the KL by "
+                       "way * max_shot + M, not by the authors' count (their meta-batch's "
+                       "longest support set + M); authors_padding=True computes theirs")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:

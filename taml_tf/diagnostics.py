@@ -8,9 +8,9 @@ update theta_k = theta_{k-1} - exp(gamma_l) * alpha * grad(sum_c softmax(omega)_
   step at the posterior mean alpha * exp(mu_gamma), its mean under sampling
   alpha * E[exp(gamma)] = alpha * exp(mu + sigma^2 / 2), and the 10%-90% range of the sampled
   multiplier exp(mu +- 1.2816 sigma);
-* the KL weight 1 / (N + M) of the objective with the real counts (the paper) and with the
-  padded counts the authors' code uses (way * max_shot support rows), both as
-  :meth:`taml_tf.learner.MetaLearner.kl_rows` counts them.
+* the KL weight 1 / (N + M) of the objective with the real counts (the paper), as
+  :meth:`taml_tf.learner.MetaLearner.kl_rows` counts them (the authors' padded count depends on
+  the meta-batch a task is drawn in: ``ModelConfig.authors_padding``).
 
 * whether the set encoder sees the images at all: the fraction of the instance net's conv1 and
   conv2 ReLU outputs that are positive on the real support rows, and how much its image
@@ -52,15 +52,14 @@ def episode_diagnostics(learner, task: episodes_lib.Episode) -> dict:
     task: an unbatched Episode (numpy or tensors).
 
   Returns:
-    dict of numpy values: 'kl_weight_real', 'kl_weight_padded', and where switched on
+    dict of numpy values: 'kl_weight_real', and where switched on
     'sigma_omega' (mean over real classes), 'mu_gamma' / 'sigma_gamma' [num_layers],
     'sigma_z' (mean over dimensions); with a set encoder 'encoder_active' (per instance conv
     layer, the fraction of its ReLU outputs above 0 on real support rows) and
     'encoder_feature_spread' (the instance features' std across real rows, mean over features).
   """
   task = episodes_lib.to_tensors(task)
-  out = {f'kl_weight_{counts}': 1.0 / float(learner.kl_rows(task, counts))
-         for counts in ('real', 'padded')}
+  out = {'kl_weight_real': 1.0 / float(learner.kl_rows(task))}
   c = learner.config
   task = learner.real_support(task)
   dists = learner.posterior(task.support_images, task.support_labels, task.support_mask,
@@ -122,7 +121,7 @@ def summarize(learner, tasks: typing.Iterable[episodes_lib.Episode]) -> dict:
 def markdown(summary: dict, title: str = 'diagnostics') -> str:
   """A short markdown report of :func:`summarize`'s output."""
   lines = [f'### {title} ({summary["episodes"]} episodes)', '']
-  scalars = [k for k in ('sigma_omega', 'sigma_z', 'kl_weight_real', 'kl_weight_padded',
+  scalars = [k for k in ('sigma_omega', 'sigma_z', 'kl_weight_real',
                         'encoder_feature_spread') if k in summary]
   for k in scalars:
     lines.append(f'- {k}: {summary[k]:.4g}')

@@ -23,6 +23,7 @@ a data set gives the same numbers whether it is evaluated alone or with others.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import time
@@ -184,11 +185,14 @@ class Predictor:
     if max_way not in self._functions:
       spec = _episode_spec(self.learner.config.image_shape, max_way)
 
-      def run(task, seed):
+      def run(task, seed, support_rows):
         self.traces += 1
+        # A negative count: no authors' padding (one signature for both).
+        rows = tf.where(support_rows < 0, tf.reduce_sum(task.support_mask), support_rows)
         probs, bal = self.learner.predict(task, seed, mode=self.mode,
                                           num_samples=self.num_samples,
-                                          num_steps=self.num_steps)
+                                          num_steps=self.num_steps,
+                                          support_rows=rows if self.padded else None)
         out = {'probs': probs}
         if bal.omega is not None:
           out['omega'] = balancing_lib.class_weights(bal.omega, task.class_mask)
@@ -199,12 +203,23 @@ class Predictor:
         return out
 
       self._functions[max_way] = tf.function(
-          run, input_signature=[spec, tf.TensorSpec([2], tf.int32)])
+          run, input_signature=[spec, tf.TensorSpec([2], tf.int32),
+                                tf.TensorSpec([], tf.float32)])
     return self._functions[max_way]
 
-  def __call__(self, task: episodes_lib.Episode, seed) -> dict:
+  @property
+  def padded(self) -> bool:
+    """Whether the learner computes with the authors' padding (``authors_padding``)."""
+    return bool(self.learner.config.authors_padding)
+
+  def __call__(self, task: episodes_lib.Episode, seed, support_rows=None) -> dict:
+    """Predicts one unbatched numpy episode; `support_rows`: the authors' padding (the
+    longest support set of the episode's meta-batch, see ``MetaLearner.support_to_compute``)
+    or None."""
     fn = self._function(int(task.class_mask.shape[-1]))
-    out = fn(episodes_lib.to_tensors(task), tf.convert_to_tensor(seed, tf.int32))
+    rows = -1.0 if support_rows is None else float(support_rows)
+    out = fn(episodes_lib.to_tensors(task), tf.convert_to_tensor(seed, tf.int32),
+             tf.constant(rows, tf.float32))
     return {k: v.numpy() for k, v in out.items()}
 
 
@@ -228,8 +243,8 @@ def _check_args(learner, datasets, mode, num_samples, num_steps, seed, max_episo
 def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str = 'mean',
              num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None,
              seed: int = 0, max_episodes: typing.Optional[int] = None,
-             progress: typing.Optional[typing.Callable[[str, int], None]] = None
-             ) -> EvaluationResult:
+             progress: typing.Optional[typing.Callable[[str, int], None]] = None,
+             padded_meta_batch: typing.Optional[int] = None) -> EvaluationResult:
   """Meta-tests `learner` on every episode of every data set.
 
   Args:
@@ -244,6 +259,10 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
     seed: base seed in [0, 2**31 - 1]; episode i of a data set uses ``episode_seed(seed, i)``.
     max_episodes: evaluate at most this many episodes per data set (None: all).
     progress: optional callback progress(dataset_name, episodes_done) after every episode.
+    padded_meta_batch: the authors' meta-test, for a learner with
+      ``config.authors_padding``: consecutive episodes in meta-batches of this size, each
+      support set padded to the longest of its meta-batch (:func:`padded_groups`). None:
+      every episode on its own real rows.
 
   Returns:
     An EvaluationResult.
@@ -253,6 +272,12 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
       from :meth:`MetaLearner.validate`).
   """
   _check_args(learner, datasets, mode, num_samples, num_steps, seed, max_episodes)
+  if padded_meta_batch is not None:
+    if not learner.config.authors_padding:
+      raise ValueError('padded_meta_batch needs a learner with authors_padding=True (the '
+                       "authors' padding is part of the model it was trained as)")
+    if not isinstance(padded_meta_batch, (int, np.integer)) or padded_meta_batch < 1:
+      raise ValueError(f'padded_meta_batch must be a positive int, got {padded_meta_batch!r}')
   c = learner.config
   steps = c.test_inner_steps if num_steps is None else int(num_steps)
   samples = (c.n_mc_samples if num_samples is None else int(num_samples)) if mode == 'mc' else None
@@ -263,42 +288,89 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   variables = tuple(v for v, on in (('omega', c.omega_on), ('gamma', c.gamma_on),
                                     ('z', c.z_on)) if on)
   result = _meta_test(predictor, lambda b: learner.validate(b, batched=True), datasets, mode,
-                      samples, steps, seed, variables, max_episodes, progress, kernels, biases)
+                      samples, steps, seed, variables, max_episodes, progress, kernels, biases,
+                      padded_meta_batch)
   return dataclasses.replace(result, precision=learner.precision)
 
 
+def _episodes(dataset, validate, max_episodes):
+  """The unbatched numpy episodes of `dataset`, in order, each batch validated."""
+  index = 0
+  for batch in dataset:
+    batch = episodes_lib.Episode(*batch)
+    if not batch.is_batched:
+      batch = episodes_lib.Episode(*[tf.expand_dims(x, 0) for x in batch])
+    batch = episodes_lib.Episode(*[np.asarray(x) for x in validate(batch)])
+    for t in range(batch.support_images.shape[0]):
+      if max_episodes is not None and index >= max_episodes:
+        return
+      yield episodes_lib.Episode(*[x[t] for x in batch])
+      index += 1
+
+
+def padded_groups(episodes: typing.Iterable[episodes_lib.Episode],
+                  meta_batch: typing.Optional[int]):
+  """(episode, support_rows) pairs for a meta-test with the authors' padding.
+
+  Their meta-test feeds meta-batches of `meta_batch` consecutive episodes, each support set
+  zero-padded to the longest of its meta-batch (``ModelConfig.authors_padding``).
+
+  Args:
+    episodes: unbatched numpy Episodes, in order.
+    meta_batch: episodes per meta-batch (the last may be shorter), or None for no padding.
+
+  Yields:
+    (episode, support_rows): support_rows is the longest real support set of the episode's
+    meta-batch (None without padding); the episode has at least that many support rows.
+  """
+  if meta_batch is None:
+    for episode in episodes:
+      yield episode, None
+    return
+  group = []
+  for episode in itertools.chain(episodes, [None]):
+    if episode is not None:
+      group.append(episode)
+    if group and (episode is None or len(group) == meta_batch):
+      rows = max(int(np.sum(e.support_mask > 0)) for e in group)
+      for e in group:
+        yield _with_support_rows(e, rows), rows
+      group = []
+
+
+def _with_support_rows(episode: episodes_lib.Episode, rows: int) -> episodes_lib.Episode:
+  """`episode` with zero support rows appended up to `rows` rows (unchanged if it has them)."""
+  extra = rows - episode.support_images.shape[0]
+  if extra <= 0:
+    return episode
+  pad = lambda x: np.concatenate([x, np.zeros((extra,) + x.shape[1:], x.dtype)])
+  return episode._replace(support_images=pad(episode.support_images),
+                          support_labels=pad(episode.support_labels),
+                          support_mask=pad(episode.support_mask))
+
+
 def _meta_test(predictor, validate, datasets, mode, samples, steps, seed, variables,
-               max_episodes, progress, kernels=None, biases=None) -> EvaluationResult:
+               max_episodes, progress, kernels=None, biases=None,
+               padded_meta_batch=None) -> EvaluationResult:
   """The meta-test loop of :func:`evaluate` and :func:`evaluate_saved_model`."""
   start = time.time()
   results, records = {}, []
   for name, dataset in datasets.items():
     acc = _Accumulator(name)
-    index = 0
-    for batch in dataset:
-      if max_episodes is not None and index >= max_episodes:
-        break
-      batch = episodes_lib.Episode(*batch)
-      if not batch.is_batched:
-        batch = episodes_lib.Episode(*[tf.expand_dims(x, 0) for x in batch])
-      batch = validate(batch)
-      batch = episodes_lib.Episode(*[np.asarray(x) for x in batch])
-      for t in range(batch.support_images.shape[0]):
-        if max_episodes is not None and index >= max_episodes:
-          break
-        task = episodes_lib.Episode(*[x[t] for x in batch])
-        out = predictor(task, episode_seed(seed, index))
-        records.append(_record(name, index, task, out, acc, kernels, biases))
-        index += 1
-        if progress is not None:
-          progress(name, index)
+    tasks = padded_groups(_episodes(dataset, validate, max_episodes), padded_meta_batch)
+    for index, (task, rows) in enumerate(tasks):
+      extra = {} if rows is None else {'support_rows': rows}
+      out = predictor(task, episode_seed(seed, index), **extra)
+      records.append(_record(name, index, task, out, acc, kernels, biases))
+      if progress is not None:
+        progress(name, index + 1)
     results[name] = acc.result()
     r = results[name]
     logging.info('%s: %d episodes, accuracy %.2f +- %.2f %%, NLL %.4f, ECE %.4f', name,
                  r.episodes, 100 * r.accuracy, 100 * r.ci95, r.nll, r.ece)
   return EvaluationResult(mode=mode, num_samples=samples, num_steps=steps, seed=int(seed),
                           variables=variables, datasets=results, records=records,
-                          seconds=time.time() - start)
+                          seconds=time.time() - start, padded_meta_batch=padded_meta_batch)
 
 
 class SavedModelPredictor:

@@ -27,8 +27,8 @@ def forward(backbone, params: Sequence[parameters.Layer], images, row_mask, clas
   return balancing.mask_logits(head_logits(features, parameters.head(params)), class_mask)
 
 
-def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, omega,
-               first_order: bool = False, rows_all_real: bool = False):
+def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, omega=None,
+               count_mask=None, first_order: bool = False, rows_all_real: bool = False):
   """One balanced inner gradient step ([step], taml_tf.learner): Meta-SGD, weighted loss.
 
   theta' = theta - step * grad_theta L(theta; support), where L is the omega-weighted support
@@ -37,7 +37,7 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
   Args:
     backbone: a :class:`taml_tf.models.backbone.Conv4`.
     params, steps: tuples of Layers (the current parameters and their step sizes).
-    images, labels, row_mask, class_mask, omega: as in :func:`adapt`.
+    images, labels, row_mask, class_mask, omega, count_mask: as in :func:`adapt`.
     first_order: if True, the inner gradient is a constant for enclosing tapes.
     rows_all_real: see :func:`adapt`.
 
@@ -47,8 +47,10 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
   flat = tf.nest.flatten(params)
   with tf.GradientTape(watch_accessed_variables=False) as tape:
     tape.watch(flat)
-    logits = forward(backbone, params, images, None if rows_all_real else row_mask, class_mask)
-    loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega)
+    counted = row_mask if count_mask is None else count_mask
+    logits = forward(backbone, params, images, None if rows_all_real else counted, class_mask)
+    loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega,
+                                         count_mask)
   grads = tape.gradient(loss, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
   if first_order:
     grads = [tf.stop_gradient(g) for g in grads]
@@ -104,7 +106,7 @@ def recomputed(fn):
 def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[parameters.Layer],
           images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
           first_order: bool = False, recompute: bool = False,
-          rows_all_real: bool = False) -> tuple:
+          rows_all_real: bool = False, count_mask=None) -> tuple:
   """Runs `num_steps` balanced inner steps from `params` (K times [step], taml_tf.learner).
 
   Each step is :func:`inner_step`.
@@ -123,9 +125,12 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
       only the parameters between steps and recomputes a step's activations (and its inner
       gradient) when it differentiates through it. The same meta-gradient with less memory and
       about one more forward-and-inner-backward pass per step.
-    rows_all_real: the caller knows every support row is real (its padding was dropped):
+    rows_all_real: the caller knows every support row is counted (its padding was dropped):
       batch norm then takes plain means instead of masked ones, the same statistics with
       fewer ops. The loss still reads `row_mask`.
+    count_mask: [S] the rows that batch norm and the inner-loss normaliser N count, where
+      they are not the real rows: the authors' padding counts zero rows
+      (``ModelConfig.authors_padding``). None: `row_mask`.
 
   Returns:
     The adapted parameters theta_K, structured as `params` (`params` when num_steps is 0).
@@ -137,16 +142,18 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
     raise ValueError(f'steps must be structured as params: {len(step_list)} step sizes for '
                      f'{len(current)} parameters')
   n = len(current)
-  data = [images, labels, row_mask, class_mask] + ([] if omega is None else [omega])
+  optional = {'omega': omega, 'count_mask': count_mask}
+  given = [k for k, v in optional.items() if v is not None]
+  data = [images, labels, row_mask, class_mask] + [optional[k] for k in given]
   data = [tf.convert_to_tensor(x) for x in data]
   pack = lambda flat: tf.nest.pack_sequence_as(params, list(flat))
 
   # One flat list of tensors in and out, as tf.custom_gradient (in `recomputed`) needs.
   def step(*args):
-    support = list(args[2 * n:]) + [None] * (5 - len(args[2 * n:]))
+    support = args[2 * n:]
     return tf.nest.flatten(inner_step(backbone, pack(args[:n]), pack(args[n:2 * n]),
-                                      *support, first_order=first_order,
-                                      rows_all_real=rows_all_real))
+                                      *support[:4], **dict(zip(given, support[4:])),
+                                      first_order=first_order, rows_all_real=rows_all_real))
 
   if recompute:
     step = recomputed(step)

@@ -93,6 +93,7 @@ class MetaLearner(tf.Module):
     self.precision = precision
     self.recompute = bool(recompute)
     self.backbone = Conv4(config.channels, config.num_blocks, config.bn_epsilon,
+                          bn_second_order=config.bn_second_order,
                           precision=precision, pooling=pooling,
                           name='backbone').build_for(config.image_shape)
     self.feature_size = self.backbone.feature_size(config.image_shape)
@@ -203,17 +204,18 @@ class MetaLearner(tf.Module):
     return balancing.step_sizes(base, bal.gamma)
 
   def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int,
-            rows_all_real: bool = False) -> tuple:
+            rows_all_real: bool = False, count_mask=None) -> tuple:
     """theta_K for one task given its balancing variables: [init], then K times [step].
 
-    `rows_all_real`: the task's support padding was dropped (:meth:`real_support`), so batch
-    norm may skip the row mask (inner_loop.adapt)."""
+    `rows_all_real`: every support row is counted (:meth:`support_to_compute` dropped the
+    padding), so batch norm may skip the row mask; `count_mask`: the rows batch norm and the
+    inner-loss normaliser count under the authors' padding (inner_loop.adapt)."""
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(bal), task.support_images,
         task.support_labels, task.support_mask, task.class_mask, omega=bal.omega,
         num_steps=num_steps, first_order=self.config.first_order, recompute=self.recompute,
-        rows_all_real=rows_all_real)
+        rows_all_real=rows_all_real, count_mask=count_mask)
 
   def query_logits(self, params, task: Episode):
     """Masked query logits [Q, max_way] under adapted `params`."""
@@ -238,9 +240,51 @@ class MetaLearner(tf.Module):
       return task
     return episodes_lib.without_support_padding(task)
 
+  @staticmethod
+  def support_to_compute(task: Episode, static_shapes: bool = False, support_rows=None):
+    """The task to compute on and the mask of the support rows that are counted.
+
+    Args:
+      task: an unbatched Episode of tensors.
+      static_shapes: see :meth:`real_support`.
+      support_rows: None (padding changes nothing), or the authors' padding
+        (``ModelConfig.authors_padding``): the support set is fed as `support_rows` rows
+        (its meta-batch's longest support set, :meth:`padded_support_rows`), the real rows
+        and zero images, and batch norm and the inner-loss normaliser count all of them.
+
+    Returns:
+      (Episode, count_mask): count_mask is None without the authors' padding, else a [S]
+      float mask of the rows counted (the support mask still marks the real rows, which the
+      set encoder and the loss read).
+    """
+    if support_rows is None:
+      return MetaLearner.real_support(task, static_shapes), None
+    mask = tf.cast(task.support_mask, tf.float32)
+    real = tf.reduce_sum(mask)
+    rows = tf.maximum(tf.cast(support_rows, tf.float32), real)
+    if static_shapes:
+      # The first (rows - real) padding rows, wherever they are, join the count.
+      padding_rank = tf.cumsum(1.0 - mask)
+      counted = mask + (1.0 - mask) * tf.cast(padding_rank <= rows - real, tf.float32)
+      images = task.support_images * mask[:, None, None, None]
+      return task._replace(support_images=images), counted
+    task = episodes_lib.without_support_padding(task)
+    extra = tf.cast(rows - real, tf.int32)
+    pad = lambda x: tf.pad(x, [[0, extra]] + [[0, 0]] * (len(x.shape) - 1))
+    task = task._replace(support_images=pad(task.support_images),
+                         support_labels=pad(task.support_labels),
+                         support_mask=pad(task.support_mask))
+    return task, tf.ones_like(task.support_mask)
+
+  @staticmethod
+  def padded_support_rows(batch: Episode) -> tf.Tensor:
+    """The longest real support set of a batched Episode: what the authors' data.py pads the
+    meta-batch's support sets to (``ModelConfig.authors_padding``). A float32 scalar."""
+    return tf.reduce_max(tf.reduce_sum(tf.cast(batch.support_mask, tf.float32), axis=-1))
+
   def task_output(self, task: Episode, seed, mode: str = 'sample',
                   num_steps: typing.Optional[int] = None,
-                  static_shapes: bool = False) -> TaskOutput:
+                  static_shapes: bool = False, support_rows=None) -> TaskOutput:
     """Adapts to one (unbatched) task with one draw of phi and scores its queries.
 
     Args:
@@ -249,16 +293,18 @@ class MetaLearner(tf.Module):
       mode: 'sample' or 'mean' (how phi is drawn).
       num_steps: inner steps (default: the training number).
       static_shapes: see :meth:`real_support`.
+      support_rows: the authors' padding (see :meth:`support_to_compute`), or None.
 
     Returns:
       A TaskOutput.
     """
     steps = self.config.train_inner_steps if num_steps is None else num_steps
-    task = self.real_support(task, static_shapes)
+    task, count_mask = self.support_to_compute(task, static_shapes, support_rows)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     bal, kl = self.balancing_values(dists, task.class_mask, mode, seed)
-    params = self.adapt(task, bal, steps, rows_all_real=not static_shapes)
+    params = self.adapt(task, bal, steps, rows_all_real=not static_shapes,
+                        count_mask=count_mask)
     logits = self.query_logits(params, task)
     cross_entropy, accuracy = self._score(logits, task)
     return TaskOutput(logits, cross_entropy, kl, accuracy, bal)
@@ -275,38 +321,36 @@ class MetaLearner(tf.Module):
     return ce, acc
 
   def task_loss(self, task: Episode, seed, mode: str = 'sample',
-                num_steps: typing.Optional[int] = None, static_shapes: bool = False):
+                num_steps: typing.Optional[int] = None, static_shapes: bool = False,
+                support_rows=None):
     """The per-task objective of eq. (8): query CE + KL / (N + M), and the TaskOutput. [loss]
 
     Args: as :meth:`task_output`.
     """
-    out = self.task_output(task, seed, mode, num_steps, static_shapes)
-    return out.cross_entropy + out.kl / self.kl_rows(task), out
+    out = self.task_output(task, seed, mode, num_steps, static_shapes, support_rows)
+    return out.cross_entropy + out.kl / self.kl_rows(task, support_rows), out
 
-  def kl_rows(self, task: Episode, counts: typing.Optional[str] = None) -> tf.Tensor:
+  def kl_rows(self, task: Episode, support_rows=None) -> tf.Tensor:
     """N + M, the row count that divides the KL in eq. (8). [loss]
 
     Args:
       task: an unbatched Episode.
-      counts: 'real' (the task's real support and query rows) or 'padded' (way * max_shot
-        support rows, the padding the authors' code divides by, plus the real query rows);
-        default ``config.kl_counts``.
+      support_rows: N under the authors' padding (the meta-batch's longest support set,
+        :meth:`support_to_compute`); None: the task's real support rows, as the paper writes
+        it.
 
     Returns:
-      A float32 scalar.
+      A float32 scalar: N plus the real query rows.
     """
-    counts = self.config.kl_counts if counts is None else counts
-    if counts == 'padded':
-      support_rows = tf.reduce_sum(task.class_mask) * float(self.config.max_shot)
-    elif counts == 'real':
-      support_rows = tf.reduce_sum(task.support_mask)
+    if support_rows is None:
+      n = tf.reduce_sum(task.support_mask)
     else:
-      raise ValueError(f"counts must be 'real' or 'padded', got {counts!r}")
-    return support_rows + tf.reduce_sum(task.query_mask)
+      n = tf.maximum(tf.cast(support_rows, tf.float32), tf.reduce_sum(task.support_mask))
+    return n + tf.reduce_sum(task.query_mask)
 
   def predict(self, task: Episode, seed=(0, 0), mode: str = 'mean',
               num_samples: typing.Optional[int] = None, num_steps: typing.Optional[int] = None,
-              static_shapes: bool = False):
+              static_shapes: bool = False, support_rows=None):
     """Query class probabilities [Q, max_way] for one task at meta-test. [predict]
 
     Args:
@@ -317,6 +361,8 @@ class MetaLearner(tf.Module):
       num_samples: S for 'mc' (default ``config.n_mc_samples``).
       num_steps: inner steps (default ``config.test_inner_steps``).
       static_shapes: see :meth:`real_support` (a prediction compiled with XLA needs them).
+      support_rows: the authors' padding (:meth:`support_to_compute`; their meta-test feeds
+        meta-batches too), or None.
 
     Returns:
       (probs [Q, max_way], Balancing used for the first sample / the mean).
@@ -324,12 +370,13 @@ class MetaLearner(tf.Module):
     c = self.config
     steps = c.test_inner_steps if num_steps is None else num_steps
     seed = tf.convert_to_tensor(seed, tf.int32)
-    task = self.real_support(task, static_shapes)
+    task, count_mask = self.support_to_compute(task, static_shapes, support_rows)
     dists = self.posterior(task.support_images, task.support_labels, task.support_mask,
                            task.class_mask)
     if mode == 'mean' or c.deterministic or self.encoder is None:
       bal, _ = self.balancing_values(dists, task.class_mask, 'mean', seed)
-      params = self.adapt(task, bal, steps, rows_all_real=not static_shapes)
+      params = self.adapt(task, bal, steps, rows_all_real=not static_shapes,
+                          count_mask=count_mask)
       return tf.nn.softmax(self.query_logits(params, task)), bal
     if mode != 'mc':
       raise ValueError(f"predict mode must be 'mean' or 'mc', got {mode!r}")
@@ -337,7 +384,8 @@ class MetaLearner(tf.Module):
 
     def one_sample(index):
       bal, _ = self.balancing_values(dists, task.class_mask, 'sample', _fold(seed, index))
-      params = self.adapt(task, bal, steps, rows_all_real=not static_shapes)
+      params = self.adapt(task, bal, steps, rows_all_real=not static_shapes,
+                          count_mask=count_mask)
       return tf.nn.softmax(self.query_logits(params, task))
 
     # Samples are independent: map_fn lets the runtime run them side by side.
@@ -349,7 +397,7 @@ class MetaLearner(tf.Module):
   # -------------------------------------------------------------------- a meta-batch
   def batch_loss(self, batch: Episode, seed, mode: str = 'sample',
                  num_steps: typing.Optional[int] = None, task_offset=0,
-                 static_shapes: bool = False):
+                 static_shapes: bool = False, support_rows=None):
     """Mean objective over a meta-batch and its metrics.
 
     Args:
@@ -360,19 +408,31 @@ class MetaLearner(tf.Module):
       task_offset: index of this batch's first task in the global meta-batch, so a replica
         draws the same samples for a task as one device holding the whole meta-batch.
       static_shapes: see :meth:`real_support`.
+      support_rows: with ``config.authors_padding``, the longest support set of the global
+        meta-batch, which every task is padded to (:meth:`support_to_compute`); default: this
+        batch's (:meth:`padded_support_rows`). Ignored without the authors' padding.
 
     Returns:
       (loss, metrics dict of scalars: loss, cross_entropy, kl, accuracy).
     """
-    return _mean_metrics([self.task_loss(task, task_seed, mode, num_steps, static_shapes)
+    support_rows = self._support_rows(batch, support_rows)
+    return _mean_metrics([self.task_loss(task, task_seed, mode, num_steps, static_shapes,
+                                         support_rows)
                           for task, task_seed in _tasks(batch, seed, task_offset)])
 
+  def _support_rows(self, batch: Episode, support_rows):
+    """What a meta-batch's tasks are padded to: None without the authors' padding."""
+    if not self.config.authors_padding:
+      return None
+    return self.padded_support_rows(batch) if support_rows is None else support_rows
+
   def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0,
-                        sequential: bool = False, static_shapes: bool = False):
+                        sequential: bool = False, static_shapes: bool = False,
+                        support_rows=None):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped).
 
     Args:
-      batch, seed, mode, task_offset, static_shapes: as :meth:`batch_loss`.
+      batch, seed, mode, task_offset, static_shapes, support_rows: as :meth:`batch_loss`.
       sequential: differentiate the tasks one after another and average their gradients
         (``ExecutionConfig.sequential_tasks``): the same gradient up to float rounding, with
         the activations of one task's second-order graph alive at a time instead of the whole
@@ -385,10 +445,11 @@ class MetaLearner(tf.Module):
     # z head of omega-TAML) from their dtype, which Keras variables report as a string.
     variables = [v.value for v in self.meta_variables]
     zero = tf.UnconnectedGradients.ZERO
+    support_rows = self._support_rows(batch, support_rows)
     if not sequential:
       with tf.GradientTape() as tape:
         loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset,
-                                        static_shapes=static_shapes)
+                                        static_shapes=static_shapes, support_rows=support_rows)
       return tape.gradient(loss, variables, unconnected_gradients=zero), metrics
     grads, parts = None, []
     for task, task_seed in _tasks(batch, seed, task_offset):
@@ -398,7 +459,8 @@ class MetaLearner(tf.Module):
         with tf.control_dependencies(grads):
           task = Episode(*[tf.identity(x) for x in task])
       with tf.GradientTape() as tape:
-        loss, out = self.task_loss(task, task_seed, mode, static_shapes=static_shapes)
+        loss, out = self.task_loss(task, task_seed, mode, static_shapes=static_shapes,
+                                   support_rows=support_rows)
       task_grads = tape.gradient(loss, variables, unconnected_gradients=zero)
       grads = task_grads if grads is None else [a + b for a, b in zip(grads, task_grads)]
       parts.append((loss, out))

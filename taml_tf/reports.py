@@ -71,6 +71,8 @@ def format_number(x, scale=1.0, digits=2) -> str:
 def markdown(result: EvaluationResult) -> str:
   """The results as markdown: the main table, then the task-size and class-size splits."""
   samples = f', {result.num_samples} samples' if result.mode == 'mc' else ''
+  if result.padded_meta_batch:
+    samples += f', support sets padded in meta-batches of {result.padded_meta_batch}'
   lines = [f'# Meta-test ({result.mode}{samples}, {result.num_steps} inner steps, '
            f'seed {result.seed})', '',
            '| data set | episodes | accuracy (%) ± 95% CI | NLL | ECE |',

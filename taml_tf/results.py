@@ -145,6 +145,9 @@ class EvaluationResult:
     seconds: wall time of the whole evaluation (including the one-off tracing).
     precision: the compute precision of the meta-test ('float32' or 'mixed_bfloat16',
       taml_tf.precision); an exported SavedModel computes in float32.
+    padded_meta_batch: with the authors' padding (``ModelConfig.authors_padding``), the size
+      of the meta-batches whose support sets were padded to their longest one; None: each
+      episode computed on its own real rows.
   """
 
   mode: str
@@ -156,12 +159,13 @@ class EvaluationResult:
   records: list
   seconds: float
   precision: str = 'float32'
+  padded_meta_batch: typing.Optional[int] = None
 
   def to_dict(self) -> dict:
     """The numbers as plain JSON-ready Python (NaN becomes None; no per-task records)."""
     out = dict(mode=self.mode, num_samples=self.num_samples, num_steps=self.num_steps,
                seed=self.seed, variables=list(self.variables), seconds=self.seconds,
-               precision=self.precision,
+               precision=self.precision, padded_meta_batch=self.padded_meta_batch,
                task_size_buckets=[list(b) for b in TASK_SIZE_BUCKETS],
                class_size_buckets=[list(b) for b in CLASS_SIZE_BUCKETS], datasets={})
     for name, r in self.datasets.items():

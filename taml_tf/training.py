@@ -66,7 +66,7 @@ class MetaUpdate:
     """Creates the optimizer slots (needed before a distributed first step)."""
     self.optimizer.build(self.learner.meta_variables)
 
-  def compute_gradients(self, batch: Episode, seed, task_offset=0):
+  def compute_gradients(self, batch: Episode, seed, task_offset=0, support_rows=None):
     """The learner's meta-gradient of `batch`, computed as ``execution`` says (not compiled).
 
     Args:
@@ -74,13 +74,26 @@ class MetaUpdate:
       seed: int32 [2] stateless seed for the posterior samples.
       task_offset: the batch's first task in the global meta-batch (see
         :meth:`MetaLearner.batch_loss`).
+      support_rows: with the authors' padding, the global meta-batch's longest support set
+        (:meth:`global_support_rows`); default: this batch's.
 
     Returns:
       (gradients, metrics) of :meth:`MetaLearner.compute_gradients`.
     """
     return self.learner.compute_gradients(
         batch, seed, task_offset=task_offset, sequential=self.execution.sequential_tasks,
-        static_shapes=self.execution.static_shapes)
+        static_shapes=self.execution.static_shapes, support_rows=support_rows)
+
+  def global_support_rows(self, batch: Episode):
+    """The longest real support set of the global meta-batch (over every replica's share),
+    which the authors' padding pads every task to; None without ``authors_padding``."""
+    if not self.learner.config.authors_padding:
+      return None
+    rows = self.learner.padded_support_rows(batch)
+    context = tf.distribute.get_replica_context()
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1 and context is not None:
+      rows = tf.reduce_max(context.all_gather(rows[None], axis=0))
+    return rows
 
   def apply_gradients(self, grads) -> tf.Tensor:
     """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
@@ -131,7 +144,8 @@ class MetaUpdate:
     """
     batch = self.learner.validate(batch, batched=True)
     grads, metrics = self.compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32),
-                                             task_offset=task_offset)
+                                             task_offset=task_offset,
+                                             support_rows=self.global_support_rows(batch))
     # Inside tf.function the optimizer's step counter has no data dependency on the gradients,
     # and a control dependency on a (possibly inlined) function call only waits for its side
     # effects. A dependency on a data output keeps the whole update behind `validate`'s checks.
@@ -360,8 +374,10 @@ class Trainer:
     """Meta-tests the validation sets (posterior mean, meta-test inner steps); None if none."""
     if self.validation_sets is None:
       return None
+    # The authors' padding validates in padded meta-batches of the training size, as theirs.
+    padded = self.config.meta_batch if self.model_config.authors_padding else None
     result = evaluation.evaluate(self.learner, self.validation_sets(), mode='mean',
-                                 seed=self.config.seed + 1)
+                                 seed=self.config.seed + 1, padded_meta_batch=padded)
     return result
 
   def _best_score(self, accs: dict) -> float:

@@ -109,6 +109,40 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
     if clip < 1:
       self.assertTrue(any(np.any(np.abs(g) >= clip) for g in clipped))  # clipping bit
 
+  def test_authors_training_same_under_default_and_mirrored(self):
+    # Both switches of the authors' training: the BN-first-order gradient and their padding to
+    # the GLOBAL meta-batch's longest support set, which a replica must take from the others
+    # when its own tasks are shorter.
+    model = tt.tiny_model(bn_second_order=False, authors_padding=True)
+    data = tt.tiny_data()
+    batch = global_batch(data)
+    # The second replica's tasks keep one shot per class: shorter than the first replica's.
+    mask, labels = batch.support_mask.numpy(), batch.support_labels.numpy()
+    for t in (2, 3):
+      first = np.zeros_like(mask[t])
+      first[np.unique(labels[t] * mask[t] + (mask[t] == 0) * -1, return_index=True)[1]] = 1
+      mask[t] *= first
+    batch = batch._replace(support_mask=tf.constant(mask),
+                           support_images=batch.support_images * mask[..., None, None, None])
+    halves = [float(tf.reduce_max(tf.reduce_sum(batch.support_mask[i:i + 2], 1)))
+              for i in (0, 2)]
+    self.assertGreater(halves[0], halves[1], 'the test needs replicas of unequal tasks')
+    default = tt.make_trainer(tt.tmpdir(self), model=model, data=data, meta_batch=B)
+    replicated = tt.make_trainer(tt.tmpdir(self), model=model, data=data, meta_batch=B,
+                                 strategy=mirrored())
+    _, metrics = default.learner.compute_gradients(batch, SEED)
+    # Padding each replica to its own longest task would give another loss.
+    own = np.mean([float(default.learner.batch_loss(
+        type(batch)(*[x[i:i + 2] for x in batch]), SEED, task_offset=i)[0]) for i in (0, 2)])
+    self.assertGreater(abs(own - float(metrics['loss'])), 1e-4)
+    loss_default = one_step(default, batch)
+    loss_mirrored = one_step(replicated, batch)
+    self.assertAllClose(loss_default, float(metrics['loss']), rtol=1e-5)
+    self.assertAllClose(loss_mirrored, loss_default, rtol=1e-5)
+    a, b = tt.state(default), tt.state(replicated)
+    for k in a:
+      self.assertAllClose(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+
   def test_trainer_under_mirrored_equals_default_and_resumes(self):
     model, data = tt.tiny_model('metasgd'), tt.tiny_data()
     default = tt.make_trainer(tt.tmpdir(self), num_steps=2, model=model, data=data,

@@ -2,12 +2,15 @@
 permutations, Monte-Carlo prediction and the objective (the train step that runs it:
 tests/training_test.py)."""
 
+import json
+
 import numpy as np
 import tensorflow as tf
 
 from taml_tf import config as config_lib
 from taml_tf import episodes
 from taml_tf import learner as learner_lib
+from taml_tf.config import ModelConfig
 from taml_tf.learner import MetaLearner
 from tests import tasks
 
@@ -314,25 +317,34 @@ class ObjectiveTest(tf.test.TestCase):
     # The switched-off heads exist and have a KL that would show.
     self.assertGreater((kls['gamma'] + kls['z']) / 13, 1e-2)
 
-  def test_padded_counts_divide_the_kl_as_the_authors_code(self):
-    # kl_counts='padded': 3 real classes x max_shot 5 support rows + 6 queries = 21 (the
-    # real counts: 7 + 6 = 13).
+  def test_authors_padding_divides_the_kl_by_the_padded_rows(self):
+    # The authors' padding to a meta-batch's longest support set of 10 rows: N + M = 10 + 6
+    # (the real counts: 7 + 6 = 13); the KL itself is unchanged (their encoder ignores zero
+    # rows, as this one).
     cfg = tiny_config('bayesian_taml', channels=4, num_blocks=2, image_shape=(14, 14, 1),
                       train_inner_steps=1)
     tf.keras.utils.set_random_seed(16)
     real = MetaLearner(cfg)
-    padded = MetaLearner(cfg.replace(kl_counts='padded'))
+    padded = MetaLearner(cfg.replace(authors_padding=True))
     for a, b in zip(padded.meta_variables, real.meta_variables):
       a.assign(b)
-    (loss_r, out_r), (loss_p, out_p) = (m.task_loss(self.task, SEED) for m in (real, padded))
+    loss_r, out_r = real.task_loss(self.task, SEED)
+    loss_p, out_p = padded.task_loss(self.task, SEED, support_rows=10.0)
     self.assertAllClose(out_p.kl, out_r.kl)
-    self.assertGreater(float(out_r.kl) * (1 / 13 - 1 / 21), 1e-3)
+    self.assertGreater(float(out_r.kl) * (1 / 13 - 1 / 16), 1e-3)
     self.assertAllClose(loss_r, out_r.cross_entropy + out_r.kl / 13, atol=1e-6)
-    self.assertAllClose(loss_p, out_p.cross_entropy + out_p.kl / 21, atol=1e-6)
-    with self.assertRaisesRegex(ValueError, "kl_counts must be one of"):
-      cfg.replace(kl_counts='authors')
-    with self.assertRaisesRegex(ValueError, "counts must be 'real' or 'padded', got 'authors'"):
-      real.kl_rows(self.task, 'authors')
+    self.assertAllClose(loss_p, out_p.cross_entropy + out_p.kl / 16, atol=1e-6)
+
+  def test_removed_kl_counts_is_refused_in_saved_configs(self):
+    # Run folders written before kl_counts was removed still load (they all say 'real');
+    # 'padded' computed a count that was not the authors', so it is refused by name.
+    data = json.loads(tiny_config('bayesian_taml').to_json())
+    del data['bn_second_order'], data['authors_padding']
+    self.assertEqual(ModelConfig.from_dict(dict(data, kl_counts='real')),
+                     tiny_config('bayesian_taml'))
+    with self.assertRaisesRegex(ValueError, "kl_counts='padded' is no longer supported.*"
+                                "authors_padding"):
+      ModelConfig.from_dict(dict(data, kl_counts='padded'))
 
   def test_metasgd_and_deterministic_taml_have_no_kl(self):
     self.assertEqual(self.check_variant('metasgd', ()), {})

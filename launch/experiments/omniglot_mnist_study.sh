@@ -11,6 +11,9 @@
 # variant that samples its balancing variables is also meta-tested with 10 Monte-Carlo samples
 # on the same episodes, into <run>/results/step_<ITERS>_mc: the paper's protocol, compared by
 #   taml-compare --runs=ROOT --results=results/step_N,results/step_N_mc --references=metasgd,maml
+# A run trained the authors' way (--authors_padding) is meta-tested as theirs, in meta-batches of
+# 4 padded to their longest support set, and also unpadded, into <run>/results/step_<ITERS>_unpadded
+# (and step_<ITERS>_mc_unpadded).
 # Usage: bash launch/experiments/omniglot_mnist_study.sh VARIANT [extra taml-train flags]
 # Env: ROOT (folder of the runs, default ~/taml_runs/omniglot_mnist_study), NAME (run folder
 #      name, default VARIANT), ITERS, MC, TAML_DATA_DIR.
@@ -26,10 +29,20 @@ SAVEDIR="$run" EVAL_FLAGS="--eval_mode=mean --checkpoint=$iters --output_dir=$ru
   bash "$(dirname "$0")/omniglot_mnist.sh" "$variant" --n_train_iters="$iters" \
   --save_freq=500 --max_to_keep=100 --eval_freq=500 --n_val_episodes=100 --best_rule=mean \
   --log_freq=50 "$@"
+padded=0
+for flag in "$@"; do [ "$flag" = --authors_padding ] && padded=1; done
+if [ "$padded" = 1 ]; then
+  taml-evaluate --savedir="$run" --n_test_episodes=1000 --eval_mode=mean --test_padding=none \
+    --checkpoint="$iters" --output_dir="$run/results/step_${iters}_unpadded"
+fi
 case "$variant" in
   bayesian_taml|omega_taml|gamma_taml|z_taml)
     if [ "$mc" = 1 ]; then
       taml-evaluate --savedir="$run" --n_test_episodes=1000 --eval_mode=mc --n_mc_samples=10 \
         --checkpoint="$iters" --output_dir="$run/results/step_${iters}_mc"
+      if [ "$padded" = 1 ]; then
+        taml-evaluate --savedir="$run" --n_test_episodes=1000 --eval_mode=mc --n_mc_samples=10 \
+          --test_padding=none --checkpoint="$iters" --output_dir="$run/results/step_${iters}_mc_unpadded"
+      fi
     fi ;;
 esac

@@ -56,6 +56,8 @@ class Conv4(keras.Model):
     channels: filters per block (32 in the paper).
     num_blocks: number of conv blocks (4 in the paper).
     bn_epsilon: batch-norm epsilon.
+    bn_second_order: False makes each batch norm's backward pass a constant for enclosing
+      tapes (MaskedBatchNorm's `second_order`): the meta-gradient the authors' code trains with.
     precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
       batch norm and features).
     pooling: 'kernel' (TensorFlow's MaxPool op: fastest without XLA) or 'elementwise'
@@ -65,6 +67,7 @@ class Conv4(keras.Model):
   """
 
   def __init__(self, channels: int = 32, num_blocks: int = 4, bn_epsilon: float = 1e-3,
+               bn_second_order: bool = True,
                precision: str = 'float32', pooling: str = 'kernel', **kwargs):
     super().__init__(**kwargs)
     if pooling not in POOLINGS:
@@ -79,7 +82,8 @@ class Conv4(keras.Model):
             bias_initializer='zeros', name=f'conv{i + 1}',
             dtype=precision_lib.layer_policy(precision))
         for i in range(num_blocks)]
-    self.norms = [MaskedBatchNorm(bn_epsilon, name=f'norm{i + 1}') for i in range(num_blocks)]
+    self.norms = [MaskedBatchNorm(bn_epsilon, second_order=bn_second_order, name=f'norm{i + 1}')
+                  for i in range(num_blocks)]
     self.flatten = keras.layers.Flatten()
 
   def build_for(self, image_shape) -> 'Conv4':

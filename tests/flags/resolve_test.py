@@ -130,6 +130,8 @@ class ResolveTest(parameterized.TestCase):
       ('tiny_images', ['--image_size=8'], 'too small'),
       ('zero_steps', ['--n_train_iters=0'], 'num_steps must be >= 1'),
       ('zero_metabatch', ['--metabatch=0'], 'meta_batch must be >= 1'),
+      ('bn_switch_with_first_order', ['--nobn_second_order', '--first_order'],
+       'bn_second_order=False contradicts first_order=True'),
   )
   def test_invalid_flags(self, args, message):
     with self.assertRaisesRegex(resolve.FlagError, message.replace('(', r'\(')
@@ -230,10 +232,28 @@ class ResolveTest(parameterized.TestCase):
         (['--variant=maml'], '--alpha_on=False'),
         ([f'--n_channels={model.channels + 1}'], f'--n_channels={model.channels + 1} (run: '),
         (['--id_dataset=mnist'], '--id_dataset=[\'mnist\']'),
+        (['--authors_padding'], '--authors_padding=True (run: False)'),
+        (['--nobn_second_order'], '--bn_second_order=False (run: True)'),
         ([f'--n_steps={model.train_inner_steps + 1}', '--n_test_steps=3'], '--n_steps=')):
       with self.subTest(args=args):
         with self.assertRaisesRegex(resolve.FlagError, re.escape(message)):
           resolve.evaluation_configs(parse(f'--savedir={savedir}', *args))
+
+
+  def test_authors_switches_and_their_meta_test_padding(self):
+    _, model, _ = resolve_all('--nobn_second_order', '--authors_padding')
+    self.assertEqual((model.bn_second_order, model.authors_padding), (False, True))
+    saved = config_lib.variant('metasgd', authors_padding=True)
+    train = training.TrainConfig(savedir='/tmp/r', meta_batch=4)
+    # A run trained with the authors' padding meta-tests in padded meta-batches of its own
+    # meta-batch size, unless --test_padding=none.
+    self.assertEqual(resolve.padded_meta_batch(parse('--metabatch=9'), saved, train), 4)
+    self.assertIsNone(resolve.padded_meta_batch(parse('--test_padding=none'), saved, train))
+    plain = saved.replace(authors_padding=False)
+    self.assertIsNone(resolve.padded_meta_batch(parse(), plain, train))
+    with self.assertRaisesRegex(resolve.FlagError, '--test_padding=run: the run .* was trained '
+                                'without --authors_padding'):
+      resolve.padded_meta_batch(parse('--test_padding=run'), plain, train)
 
 
 if __name__ == '__main__':
