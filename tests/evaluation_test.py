@@ -120,6 +120,74 @@ class HelpersTest(tf.test.TestCase):
     self.assertEqual(result.datasets['good'].episodes, 1)
 
 
+class PaddedGroupsTest(tf.test.TestCase):
+
+  def test_groups_of_consecutive_episodes_share_their_longest_support(self):
+    shapes = (14, 14, 1)
+
+    def episode(shots, size):
+      labels = np.repeat(np.arange(len(shots)), shots)
+      return episodes_lib.from_arrays(np.ones((len(labels),) + shapes), labels,
+                                      np.ones((2,) + shapes), np.arange(2), max_way=3,
+                                      support_size=size)
+
+    eps = [episode([1, 1], 4), episode([3, 2], 6), episode([2, 1], 3), episode([1, 2], 3),
+           episode([2, 2], 4)]
+    got = list(evaluation.padded_groups(iter(eps), 2))
+    self.assertEqual([rows for _, rows in got], [5, 5, 3, 3, 4])
+    for (e, rows), original in zip(got, eps):
+      self.assertGreaterEqual(e.support_images.shape[0], rows)
+      real = original.support_mask > 0
+      self.assertAllEqual(e.support_mask[:len(real)], original.support_mask)
+      self.assertAllEqual(e.support_mask[len(real):], np.zeros(len(e.support_mask) - len(real)))
+      self.assertAllEqual(e.support_images[len(real):], np.zeros_like(e.support_images[len(real):]))
+    self.assertEqual([rows for _, rows in evaluation.padded_groups(iter(eps), None)],
+                     [None] * 5)
+
+
+class AuthorsPaddingEvaluateTest(tf.test.TestCase):
+  """The authors' padded meta-test: consecutive episodes in meta-batches, on real episodes."""
+
+  def test_each_episode_is_predicted_padded_to_its_meta_batch(self):
+    tf.keras.utils.set_random_seed(0)
+    learner = MetaLearner(tiny_config().replace(authors_padding=True))
+    datasets = real_datasets()
+    episodes = unbatched(datasets)
+    # Meta-batches of 3 cross the data sets' batches of 2: [0, 1, 2], [3].
+    padded = evaluation.evaluate(learner, datasets, mode='mean', seed=5, padded_meta_batch=3)
+    plain = evaluation.evaluate(learner, datasets, mode='mean', seed=5)
+    self.assertEqual(padded.padded_meta_batch, 3)
+    self.assertEqual(padded.to_dict()['padded_meta_batch'], 3)
+    self.assertIsNone(plain.padded_meta_batch)
+    moved = 0
+    for name, eps in episodes.items():
+      accs, nlls = [], []
+      for i, ep in enumerate(eps):
+        group = eps[i // 3 * 3:i // 3 * 3 + 3]
+        rows = max(int(e.support_mask.sum()) for e in group)
+        size = max(rows, ep.support_images.shape[0])
+        query = ep.query_mask > 0
+        wide = episodes_lib.from_arrays(
+            ep.support_images[ep.support_mask > 0], ep.support_labels[ep.support_mask > 0],
+            ep.query_images[query], ep.query_labels[query], max_way=5, support_size=size)
+        probs, _ = learner.predict(episodes_lib.to_tensors(wide), mode='mean',
+                                   support_rows=float(rows))
+        labels = ep.query_labels[query]
+        picked = probs.numpy()[np.arange(len(labels)), labels]
+        nlls.append(float(np.mean(-np.log(picked))))
+        accs.append(np.mean(probs.numpy().argmax(1) == labels))
+        alone, _ = learner.predict(episodes_lib.to_tensors(ep), mode='mean')
+        moved += int(not np.allclose(probs, alone.numpy()[query], atol=1e-4))
+      self.assertAllClose(padded.datasets[name].episode_accuracy, accs, msg=name)
+      records = [r for r in padded.records if r.dataset == name]
+      self.assertAllClose([r.nll for r in records], nlls, rtol=1e-5, msg=name)
+    # Episodes shorter than their meta-batch's longest are predicted otherwise than alone.
+    self.assertGreater(moved, 0)
+    with self.assertRaisesRegex(ValueError, 'padded_meta_batch needs a learner with '
+                                'authors_padding=True'):
+      evaluation.evaluate(MetaLearner(tiny_config()), datasets, padded_meta_batch=3)
+
+
 class EvaluateTest(tf.test.TestCase):
   """Bayesian TAML (tiny) on real Omniglot and MNIST episodes, both modes."""
 
