@@ -54,8 +54,11 @@ case "$mode" in
   restore)
     runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=($(cd "$state" && ls -d */ | tr -d /))
     for r in "${runs[@]}"; do
-      saved=$(latest_step "$state/$r/checkpoints"); here=$(latest_step "$root/$r/checkpoints")
-      if [ "$here" -ge "$saved" ]; then echo "$r: kept (step $here here, $saved saved)"; continue; fi
+      # (Not named `here`: that is this script's folder, which copy_run reads.)
+      saved=$(latest_step "$state/$r/checkpoints"); local_step=$(latest_step "$root/$r/checkpoints")
+      if [ "$local_step" -ge "$saved" ]; then
+        echo "$r: kept (step $local_step here, $saved saved)"; continue
+      fi
       mkdir -p "$root" && copy_run "$state/$r" "$root/$r"
     done ;;
   *) echo "usage: run_state.sh save|restore [RUN ...]" >&2; exit 2 ;;
