@@ -23,8 +23,9 @@ from taml_tf.flags import definitions
 flags.DEFINE_string('out', 'docs/benchmark.md', 'Markdown file the results are written to.')
 flags.DEFINE_string('json_out', None, 'Optional JSON file with every measurement.')
 flags.DEFINE_list('plan', None, 'Measurements as shape:variant:order:execution:phase, '
-                  'optionally followed by :mixed_bfloat16 and/or :recompute (default: the '
-                  'standard table).')
+                  'optionally followed by :mixed_bfloat16, :recompute and/or :authors_padding '
+                  '(default: the standard table); order is second, first or authors (the '
+                  'authors\' training gradient, --nobn_second_order).')
 flags.DEFINE_integer('iterations', 6, 'Timed iterations per measurement (median reported).')
 flags.DEFINE_string('single', None, 'Internal: run one measurement (JSON Spec) and print it.')
 flags.DEFINE_string('data_dir', None, 'Data folder with omniglot_28x28.npz.')
@@ -57,18 +58,18 @@ def _parse(item: str) -> dict:
   parts = item.split(':')
   if len(parts) < 5:
     raise app.UsageError(f'plan item {item!r}: expected shape:variant:order:execution:phase'
-                         '[:mixed_bfloat16][:recompute]')
+                         '[:mixed_bfloat16][:recompute][:authors_padding]')
   shape, variant, order, execution, phase = parts[:5]
   spec = dict(shape=shape, variant=variant, order=order, execution=execution, phase=phase,
               iterations=FLAGS.iterations if execution != 'eager' else 2)
   for option in parts[5:]:
     if option in precision.PRECISIONS:
       spec['precision'] = option
-    elif option == 'recompute':
-      spec['recompute'] = True
+    elif option in ('recompute', 'authors_padding'):
+      spec[option] = True
     else:
       raise app.UsageError(f'plan item {item!r}: unknown option {option!r} (a precision in '
-                           f'{precision.PRECISIONS} or recompute)')
+                           f'{precision.PRECISIONS}, recompute or authors_padding)')
   return spec
 
 
@@ -105,7 +106,8 @@ def _table(results, flops, rate) -> str:
           'warm-up (s) |',
           '|---|---|---|---|---|---|---|---|---|---|---|---|']
   for r in results:
-    options = [o for o in (r['precision'], r['recompute'] and 'recompute')
+    options = [o for o in (r['precision'], r['recompute'] and 'recompute',
+                           r.get('authors_padding') and 'authors_padding')
                if o and o != 'float32']
     execution = ' + '.join([r['execution']] + options)
     rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {execution} | "

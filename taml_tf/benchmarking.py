@@ -43,6 +43,10 @@ META_BATCH, WAY = 4, 5
 FLOP_SHOTS = {'A': 8, 'B': 25}
 EXECUTIONS = ('function', 'sequential', 'xla', 'eager')
 EPISODES = ('paper', 'peer')
+# Which meta-gradient a measurement computes (Spec.order).
+ORDERS = ('second', 'first', 'authors')
+
+
 def _status_mb(field: str) -> float:
   with open('/proc/self/status') as f:
     for line in f:
@@ -140,7 +144,9 @@ class Spec:
   Attributes:
     shape: 'A' or 'B'.
     variant: a ModelConfig variant ('bayesian_taml', 'maml', ...).
-    order: 'second' or 'first'.
+    order: 'second' (the exact meta-gradient), 'first' (first-order MAML) or 'authors' (the
+      authors' training gradient: no second-order terms through the inner steps' batch-norm
+      backward, ``ModelConfig.bn_second_order=False``).
     execution: 'function' (tf.function, bucketed padding dropped per task, one trace for all
       sizes, one graph for the meta-batch), 'sequential' (the same with the meta-batch's tasks
       differentiated one after another: sequential_tasks=True), 'xla' (jit_compile, fixed max
@@ -153,6 +159,7 @@ class Spec:
     peer_spec: path of the peers' ``episodes_spec.json``.
     precision: ``ExecutionConfig.precision`` ('float32' or 'mixed_bfloat16').
     recompute: ``ExecutionConfig.recompute`` (inner-step activations recomputed).
+    authors_padding: ``ModelConfig.authors_padding`` (the authors' zero rows, counted).
     profile_dir: if set, after the timed iterations a profiler trace of `profile_calls`
       more iterations is written there and summed per op type (taml_tf.profiling).
     profile_calls: iterations traced with `profile_dir`.
@@ -168,6 +175,7 @@ class Spec:
   peer_spec: str | None = None
   precision: str = 'float32'
   recompute: bool = False
+  authors_padding: bool = False
   profile_dir: str | None = None
   profile_calls: int = 3
 
@@ -188,12 +196,16 @@ def measure(spec: Spec, data_dir=None) -> dict:
     raise ValueError(f'unknown execution {spec.execution!r}; choose one of {EXECUTIONS}')
   if spec.episodes not in EPISODES:
     raise ValueError(f'unknown episodes {spec.episodes!r}; choose one of {EPISODES}')
+  if spec.order not in ORDERS:
+    raise ValueError(f'unknown order {spec.order!r}; choose one of {ORDERS}')
   if spec.episodes == 'peer' and (spec.execution == 'xla' or not spec.peer_spec):
     raise ValueError("episodes='peer' needs peer_spec and a padding-free execution (not xla)")
   shape = SHAPES[spec.shape]
   xla = spec.execution == 'xla'
   cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
                            max_shot=shape['max_shot'], first_order=spec.order == 'first',
+                           bn_second_order=spec.order != 'authors',
+                           authors_padding=spec.authors_padding,
                            train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
   execution = config_lib.ExecutionConfig(jit_compile=xla,
                                          sequential_tasks=spec.execution == 'sequential',
@@ -283,7 +295,8 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
   from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top
   s = SHAPES[shape]
   cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
-                           max_shot=s['max_shot'], first_order=order == 'first')
+                           max_shot=s['max_shot'], first_order=order == 'first',
+                           bn_second_order=order != 'authors')
   # Nothing to drop in these batches; static shapes let the profiler count.
   execution = config_lib.ExecutionConfig(static_shapes=True)
   tf.keras.utils.set_random_seed(0)

@@ -70,8 +70,40 @@ def check(run_config: dict, results: dict, serving: dict) -> None:
   unknown = [n for n in results.get('datasets', {}) if n not in tested]
   if unknown:
     problems.append(f'the results hold data sets the run was not tested on: {unknown}')
+  if results.get('padded_meta_batch'):
+    problems.append(f"the results were meta-tested the authors' way, in meta-batches of "
+                    f"{results['padded_meta_batch']} padded to their longest support set; the "
+                    'export computes every episode on its own rows (give the results of '
+                    'taml-evaluate --test_padding=none)')
   if problems:
     raise ValueError('the results do not describe this export: ' + '; '.join(problems))
+
+
+def training_kind(model: dict) -> str:
+  """Which meta-gradient and padding trained a run: the exact ones, or the authors'.
+
+  Args:
+    model: config.json's 'model' section (of any version: runs written before the switches
+      existed were trained the exact way).
+  """
+  gradient = model.get('bn_second_order', True)
+  padding = model.get('authors_padding', False)
+  if gradient and not padding:
+    return ('the exact meta-gradient of eq. (8), with padding that changes nothing (the '
+            "default; not the authors' training)")
+  parts = []
+  if not gradient:
+    parts.append("the authors' training gradient (`--nobn_second_order`: no second-order "
+                 "terms through the inner steps' batch-norm backward, as their TF1 tf.map_fn)")
+  else:
+    parts.append('the exact meta-gradient of eq. (8)')
+  if padding:
+    parts.append("the authors' padding (`--authors_padding`: zero images to the meta-batch's "
+                 'longest support set, counted by batch norm, the inner-loss normaliser and '
+                 'the KL weight)')
+  else:
+    parts.append('padding that changes nothing')
+  return ', with '.join(parts)
 
 
 def evaluate_command(export_dir: str, run_config: dict, results: dict) -> str:
@@ -165,6 +197,7 @@ def render(name: str, export_dir: str, run_config: dict, step: int, results: dic
       f"- Budget: {step:,} meta-updates of {train['meta_batch']} tasks, meta learning rate "
       f"{model['meta_lr']:g}, {model['train_inner_steps']} inner steps in training, "
       f"seed {train['seed']}.",
+      f'- Meta-gradient and padding: {training_kind(model)}.',
       f"- Network: conv4 with {model['channels']} channels; balancing variables: "
       + (', '.join(balancing) or 'none')
       + (' (posterior means only)' if model.get('deterministic') else '')

@@ -57,6 +57,8 @@ class CheckTest(unittest.TestCase):
          r"lack the data sets \['mnist'\]"),
         (dict(RESULTS, datasets=dict(RESULTS['datasets'], svhn={})),
          r"not tested on: \['svhn'\]"),
+        (dict(RESULTS, padded_meta_batch=4), "meta-tested the authors' way, in meta-batches "
+         'of 4 .*give the results of taml-evaluate --test_padding=none'),
     ]
     for results, message in cases:
       with self.subTest(message=message), self.assertRaisesRegex(ValueError, message):
@@ -97,6 +99,19 @@ class RenderTest(unittest.TestCase):
     self.assertIn('balancing variables: omega, gamma;', self.card)
     self.assertIn('- trained with abc123', self.card)
     self.assertIn('this export is its step 2,000', self.card)
+    # Which training made it: a run of any version without the switches is the exact one.
+    self.assertIn('- Meta-gradient and padding: the exact meta-gradient of eq. (8), with '
+                  "padding that changes nothing (the default; not the authors' training).",
+                  self.card)
+    run = copy.deepcopy(RUN)
+    run['model'].update(bn_second_order=False, authors_padding=True)
+    authors = model_card.render('m', 'p', run, 1, RESULTS)
+    self.assertIn("- Meta-gradient and padding: the authors' training gradient "
+                  '(`--nobn_second_order`', authors)
+    self.assertIn("with the authors' padding (`--authors_padding`", authors)
+    run['model']['authors_padding'] = False
+    self.assertIn('tf.map_fn), with padding that changes nothing.',
+                  model_card.render('m', 'p', run, 1, RESULTS))
     # The machine's paths are not published.
     self.assertNotIn('/machine/', self.card)
 
