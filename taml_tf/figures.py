@@ -240,8 +240,25 @@ def plot_training_curves(savedir: str, path: str) -> str:
   return _save(fig, path)
 
 
+# Run-name suffixes of the trainings the long study compares, and their line styles: the
+# authors' training (both switches), the gradient switch alone, the padding switch alone.
+TRAINING_STYLES = {'_authors': '--', '_gradient': ':', '_padding': '-.'}
+
+
+def _run_style(run: str) -> tuple:
+  """(the run's base name, its line style): runs of one variant share a colour."""
+  for suffix, style in TRAINING_STYLES.items():
+    if run.endswith(suffix):
+      return run[:-len(suffix)], style
+  return run, '-'
+
+
 def plot_learning_curves(curves: typing.Mapping[str, dict], path: str) -> str:
   """Meta-test accuracy against meta-updates: one panel per data set, one line per run.
+
+  A variant's runs of other trainings (names ending in a :data:`TRAINING_STYLES` suffix, e.g.
+  ``maml_authors``) take the colour of the variant and their own line style, so both trainings
+  read in one figure.
 
   Args:
     curves: {run: {dataset: [(step, accuracy, ci95), ...]}}, as
@@ -253,12 +270,16 @@ def plot_learning_curves(curves: typing.Mapping[str, dict], path: str) -> str:
   """
   datasets = sorted({d for by_dataset in curves.values() for d in by_dataset})
   fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+  bases = list(dict.fromkeys(_run_style(run)[0] for run in curves))
+  colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
   for ax, dataset in zip(axes[0], datasets):
     for run, by_dataset in curves.items():
       if dataset not in by_dataset:
         continue
+      base, style = _run_style(run)
       steps, acc, ci = (np.asarray(v, np.float64) for v in zip(*by_dataset[dataset]))
-      ax.errorbar(steps, 100 * acc, yerr=100 * ci, marker='o', capsize=3, label=run)
+      ax.errorbar(steps, 100 * acc, yerr=100 * ci, marker='o', capsize=3, label=run,
+                  linestyle=style, color=colours[bases.index(base) % len(colours)])
     ax.set_xscale('log')
     ax.set_xlabel('meta-updates')
     ax.set_ylabel('accuracy (%)')

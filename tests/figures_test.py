@@ -99,6 +99,30 @@ class FiguresTest(tf.test.TestCase):
     self.assertTrue(_is_png(path))
     self.assertFalse(os.path.exists(path + '.tmp.png'))
 
+  def test_other_trainings_share_their_variants_colour(self):
+    self.assertEqual(figures._run_style('maml_authors'), ('maml', '--'))
+    self.assertEqual(figures._run_style('bayesian_taml_padding'), ('bayesian_taml', '-.'))
+    self.assertEqual(figures._run_style('bayesian_taml_glorot'), ('bayesian_taml_glorot', '-'))
+    curves = {'maml': {'omniglot': [(500, 0.6, 0.02)]},
+              'metasgd': {'omniglot': [(500, 0.8, 0.01)]},
+              'maml_authors': {'omniglot': [(500, 0.7, 0.02)]}}
+    captured = []
+    original = figures.plt.Axes.errorbar
+
+    def errorbar(ax, *args, **kwargs):
+      captured.append((kwargs['label'], kwargs['color'], kwargs['linestyle']))
+      return original(ax, *args, **kwargs)
+
+    figures.plt.Axes.errorbar = errorbar
+    try:
+      figures.plot_learning_curves(curves, os.path.join(self.out, 'both.png'))
+    finally:
+      figures.plt.Axes.errorbar = original
+    style = {label: (colour, line) for label, colour, line in captured}
+    self.assertEqual(style['maml'][0], style['maml_authors'][0])
+    self.assertNotEqual(style['maml'][0], style['metasgd'][0])
+    self.assertEqual((style['maml'][1], style['maml_authors'][1]), ('-', '--'))
+
 
 if __name__ == '__main__':
   tf.test.main()
