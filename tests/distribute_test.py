@@ -179,7 +179,7 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(learner.backbone.pooling, 'elementwise')  # exact second order under XLA
     checked = learner.validate(batch, batched=True)
     hlo = xla.update.compiled_gradients.experimental_get_compiler_ir(
-        checked, SEED, task_offset=0)(stage='hlo')
+        checked, SEED, task_offset=0, support_rows=None)(stage='hlo')
     self.assertIn('HloModule', hlo)
     compiled, compiled_metrics = xla.update.compiled_gradients(checked, SEED, task_offset=0)
     plain, plain_metrics = learner.compute_gradients(checked, SEED)
