@@ -25,6 +25,28 @@ class ConftestTest(unittest.TestCase):
     self.assertNotIn('test_session', proc.stdout)
     self.assertRegex(proc.stdout, r'\b3 deselected')
 
+  def test_each_test_is_marked_with_its_files_bazel_size(self):
+    # BUILD's _SIZES is the one home of the sizes; a file not there is Bazel's default, medium.
+    build = os.path.join(os.path.dirname(_TESTS), 'BUILD')
+    if not os.path.exists(build):
+      self.skipTest('BUILD is not in the runfiles (under Bazel the target has the size)')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider',
+         '-m', 'enormous', os.path.join(_TESTS, 'learner_test.py'),
+         os.path.join(_TESTS, 'calibration_test.py')],
+        capture_output=True, text=True, timeout=300, cwd=os.path.dirname(_TESTS),
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+    self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
+    self.assertIn('learner_test.py::', proc.stdout)
+    self.assertNotIn('calibration_test.py::', proc.stdout)
+    from tests import conftest  # pylint: disable=g-import-not-at-top
+    sizes = conftest.bazel_sizes(build)
+    self.assertEqual(sizes['tests/learner_test.py'], 'enormous')
+    self.assertEqual(sizes['tests/evaluation_test.py'], 'large')
+    for path, size in sizes.items():
+      self.assertTrue(os.path.exists(os.path.join(os.path.dirname(_TESTS), path)), path)
+      self.assertIn(size, conftest.SIZES, path)
+
   def test_temporary_files_go_to_the_runs_folder(self):
     # AutoGraph writes each converted function as a .py file into the temporary folder, which
     # nothing removes: it must be the test run's own folder, which conftest removes at exit.
