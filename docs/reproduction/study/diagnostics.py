@@ -10,7 +10,7 @@ set (drawn as taml-evaluate draws them: seed 1234, bucket padding), measures wit
 ``taml_tf.diagnostics.summarize``: the posterior sigma of omega, gamma and z; per layer the
 mean alpha, the effective inner step alpha * exp(mu_gamma) at the posterior mean, its mean
 under sampling and the 10%-90% range of the sampled multiplier exp(gamma); the KL weight
-1 / (N + M) with the real counts and with the padded counts of the authors' code; and whether
+1 / (N + M) with the real counts; and whether
 the set encoder sees the images (the fraction of its conv1 / conv2 ReLU outputs above 0). Run
 it with this checkout first on PYTHONPATH when the installed taml_tf is an older one. Nothing is
 adapted, so a checkpoint takes seconds. Writes, with several steps, a table per run of how
