@@ -11,15 +11,19 @@ import tensorflow as tf
 _TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
+def collect(*args):
+  """`pytest --collect-only -q args` from the repository's root, in a new process."""
+  return subprocess.run(
+      [sys.executable, '-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', *args],
+      capture_output=True, text=True, timeout=300, cwd=os.path.dirname(_TESTS),
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+
+
 class ConftestTest(unittest.TestCase):
 
   def test_inherited_test_session_is_not_collected(self):
     # calibration_test.py has three tf.test.TestCase classes, each inheriting test_session.
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider',
-         os.path.join(_TESTS, 'calibration_test.py')],
-        capture_output=True, text=True, timeout=300, cwd=os.path.dirname(_TESTS),
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+    proc = collect(os.path.join(_TESTS, 'calibration_test.py'))
     self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
     self.assertIn('test_matches_brute_force', proc.stdout)
     self.assertNotIn('test_session', proc.stdout)
@@ -30,12 +34,8 @@ class ConftestTest(unittest.TestCase):
     build = os.path.join(os.path.dirname(_TESTS), 'BUILD')
     if not os.path.exists(build):
       self.skipTest('BUILD is not in the runfiles (under Bazel the target has the size)')
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider',
-         '-m', 'enormous', os.path.join(_TESTS, 'learner_test.py'),
-         os.path.join(_TESTS, 'calibration_test.py')],
-        capture_output=True, text=True, timeout=300, cwd=os.path.dirname(_TESTS),
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+    proc = collect('-m', 'enormous', os.path.join(_TESTS, 'learner_test.py'),
+                   os.path.join(_TESTS, 'calibration_test.py'))
     self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
     self.assertIn('learner_test.py::', proc.stdout)
     self.assertNotIn('calibration_test.py::', proc.stdout)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import unittest
 
 import numpy as np
 
 from taml_tf import config as config_lib
 from taml_tf import episodes as episodes_lib
 from taml_tf.learner import MetaLearner
+from tests import real_data
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ('parity_fixture.npz', 'parity_fixture.json')
@@ -38,14 +38,7 @@ def fixture_dir() -> str:
 
 def require() -> str:
   """The fixture folder; skips (or fails under TAML_REQUIRE_REAL_DATA=1) when absent."""
-  folder = fixture_dir()
-  missing = [f for f in FILES if not os.path.exists(os.path.join(folder, f))]
-  if missing:
-    message = f'parity fixture absent: {missing} not in {folder}'
-    if os.environ.get('TAML_REQUIRE_REAL_DATA') == '1':
-      raise AssertionError(message + ' (TAML_REQUIRE_REAL_DATA=1)')
-    raise unittest.SkipTest(message)
-  return folder
+  return real_data.require_in(fixture_dir(), FILES, 'parity fixture')
 
 
 class Fixture:

@@ -22,10 +22,15 @@ def data_dir() -> str:
 
 def require(*files: str) -> str:
   """Returns the data folder, skipping (or failing in CI) when `files` are absent."""
-  folder = data_dir()
+  return require_in(data_dir(), files, 'real data')
+
+
+def require_in(folder: str, files, what: str) -> str:
+  """Returns `folder`; skips with '<what> absent' when one of `files` is not in it, or fails
+  instead under TAML_REQUIRE_REAL_DATA=1 (CI), so that CI can never skip it silently."""
   missing = [f for f in files if not os.path.exists(os.path.join(folder, f))]
   if missing:
-    message = f'real data absent: {missing} not in {folder}'
+    message = f'{what} absent: {missing} not in {folder}'
     if os.environ.get('TAML_REQUIRE_REAL_DATA') == '1':
       raise AssertionError(message + ' (TAML_REQUIRE_REAL_DATA=1)')
     raise unittest.SkipTest(message)
