@@ -187,12 +187,12 @@ class Predictor:
 
       def run(task, seed, support_rows):
         self.traces += 1
-        # A negative count: no authors' padding (one signature for both).
-        rows = tf.where(support_rows < 0, tf.reduce_sum(task.support_mask), support_rows)
+        # One signature for both: a negative count pads nothing, as support_to_compute never
+        # goes below the task's real rows.
         probs, bal = self.learner.predict(task, seed, mode=self.mode,
                                           num_samples=self.num_samples,
                                           num_steps=self.num_steps,
-                                          support_rows=rows if self.padded else None)
+                                          support_rows=support_rows if self.padded else None)
         out = {'probs': probs}
         if bal.omega is not None:
           out['omega'] = balancing_lib.class_weights(bal.omega, task.class_mask)
