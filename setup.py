@@ -12,7 +12,8 @@ setuptools.setup(
     python_requires='>=3.10',
     # flags/ and launch/ are installed inside the package namespace: PyPI already has
     # unrelated top-level packages called `flags` and `launch`.
-    packages=['taml_tf', 'taml_tf.data', 'taml_tf.models', 'taml_tf.flags', 'taml_tf.launch'],
+    packages=['taml_tf', 'taml_tf.method', 'taml_tf.method.models', 'taml_tf.data',
+              'taml_tf.execution', 'taml_tf.products', 'taml_tf.flags', 'taml_tf.launch'],
     package_dir={'taml_tf': 'taml_tf', 'taml_tf.flags': 'flags', 'taml_tf.launch': 'launch'},
     package_data={'taml_tf.launch': ['*.sh', 'flagfiles/*.cfg', 'experiments/*.sh']},
     install_requires=[

@@ -12,11 +12,11 @@ import sys
 
 from absl import flags
 
-from taml_tf.config import VARIANTS
 from taml_tf.data.sampler import SHOT_MODES
-from taml_tf.distribute import STRATEGIES
-from taml_tf.precision import PRECISIONS
-from taml_tf.training import BEST_RULES
+from taml_tf.execution.distribute import STRATEGIES
+from taml_tf.execution.trainer import BEST_RULES
+from taml_tf.method.config import VARIANTS
+from taml_tf.method.precision import PRECISIONS
 
 FLAGS = flags.FLAGS
 

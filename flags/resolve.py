@@ -9,11 +9,13 @@ import dataclasses
 
 from absl import flags
 
-from taml_tf import experiment
-from taml_tf import run_dir
-from taml_tf import training
-from taml_tf.config import ExecutionConfig, ModelConfig, VARIANTS
-from taml_tf.experiment import DataConfig
+from taml_tf.data import experiment
+from taml_tf.data.experiment import DataConfig
+from taml_tf.execution import run_dir
+from taml_tf.execution import trainer as trainer_lib
+from taml_tf.execution.execution_config import ExecutionConfig
+from taml_tf.method.config import ModelConfig, VARIANTS
+from taml_tf.products import evaluation
 
 
 class FlagError(ValueError):
@@ -110,13 +112,13 @@ def execution_config(values: flags.FlagValues) -> ExecutionConfig:
                     f'--steps_per_call, --precision): {e}') from e
 
 
-def train_config(values: flags.FlagValues) -> training.TrainConfig:
+def train_config(values: flags.FlagValues) -> trainer_lib.TrainConfig:
   """TrainConfig from the training flags."""
   if values.tpu and values.strategy != 'tpu':
     raise FlagError(f'--tpu={values.tpu!r} needs --strategy=tpu (got --strategy='
                     f'{values.strategy})')
   try:
-    return training.TrainConfig(
+    return trainer_lib.TrainConfig(
         savedir=values.savedir, num_steps=values.n_train_iters, meta_batch=values.metabatch,
         save_freq=values.save_freq,
         eval_freq=values.eval_freq, log_freq=values.log_freq, seed=values.seed,
@@ -131,7 +133,7 @@ def saved_configs(savedir: str) -> tuple:
   run = run_dir.load_run_config(savedir)
   model = ModelConfig.from_dict(run['model'])
   data = DataConfig(**run['data'])
-  train = training.TrainConfig(**run['train'])
+  train = trainer_lib.TrainConfig(**run['train'])
   return model, data, train
 
 
@@ -195,7 +197,7 @@ def check_saved_run(values: flags.FlagValues, model: ModelConfig, data: DataConf
 
 
 def padded_meta_batch(values: flags.FlagValues, model: ModelConfig,
-                      train: training.TrainConfig):
+                      train: trainer_lib.TrainConfig):
   """The meta-batch size of the authors' padded meta-test (--test_padding), or None.
 
   Raises:
@@ -208,7 +210,7 @@ def padded_meta_batch(values: flags.FlagValues, model: ModelConfig,
       raise FlagError(f'--test_padding=run: the run in {values.savedir} was trained without '
                       '--authors_padding, so its meta-test is not padded')
     return None
-  return train.meta_batch
+  return evaluation.authors_meta_batch(model, train.meta_batch)
 
 
 def evaluation_configs(values: flags.FlagValues) -> tuple:

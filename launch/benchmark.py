@@ -15,10 +15,10 @@ import sys
 from absl import app
 from absl import flags
 
-from taml_tf import benchmarking
-from taml_tf import precision
-from taml_tf import profiling
 from taml_tf.flags import definitions
+from taml_tf.method import precision
+from taml_tf.products import benchmarking
+from taml_tf.products import profiling
 
 flags.DEFINE_string('out', 'docs/benchmark.md', 'Markdown file the results are written to.')
 flags.DEFINE_string('json_out', None, 'Optional JSON file with every measurement.')

@@ -13,10 +13,10 @@ episodes are also compared episode by episode against the --references runs.
 from absl import app
 from absl import flags
 
-from taml_tf import atomic
-from taml_tf import comparison
-from taml_tf import figures
+from taml_tf.execution import atomic
 from taml_tf.flags import definitions
+from taml_tf.products import comparison
+from taml_tf.products import figures
 
 flags.DEFINE_string('runs', None, 'Folder of run folders, each evaluated by taml-evaluate.',
                     required=True)

@@ -21,13 +21,13 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from taml_tf import evaluation
-from taml_tf import experiment
-from taml_tf import precision
-from taml_tf import reports
-from taml_tf import run_dir
+from taml_tf.data import experiment
+from taml_tf.execution import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
+from taml_tf.method import precision
+from taml_tf.products import evaluation
+from taml_tf.products import reports
 
 definitions.define_shared_flags()
 flags.adopt_module_key_flags(definitions)

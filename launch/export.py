@@ -14,12 +14,12 @@ import os
 from absl import app
 from absl import flags
 
-from taml_tf import export
-from taml_tf import model_card
-from taml_tf import reports
-from taml_tf import run_dir
+from taml_tf.execution import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
+from taml_tf.products import export
+from taml_tf.products import model_card
+from taml_tf.products import reports
 
 definitions.define_shared_flags()
 definitions.define_export_flags()

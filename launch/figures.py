@@ -20,13 +20,13 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from taml_tf import atomic
-from taml_tf import experiment
-from taml_tf import figures
-from taml_tf import reports
-from taml_tf import run_dir
+from taml_tf.data import experiment
+from taml_tf.execution import atomic
+from taml_tf.execution import run_dir
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
+from taml_tf.products import figures
+from taml_tf.products import reports
 
 flags.DEFINE_string('savedir', None, 'A trained and evaluated Bayesian TAML run (taml-train, '
                     'then taml-evaluate).', required=True)

@@ -13,13 +13,14 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from taml_tf import distribute
-from taml_tf import experiment
-from taml_tf import precision
-from taml_tf import run_dir
-from taml_tf import training
+from taml_tf.data import experiment
+from taml_tf.execution import distribute
+from taml_tf.execution import run_dir
+from taml_tf.execution import trainer as trainer_lib
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
+from taml_tf.method import precision
+from taml_tf.products import evaluation
 
 definitions.define_shared_flags()
 flags.adopt_module_key_flags(definitions)
@@ -52,8 +53,9 @@ def main(argv):
                                              execution.pad_to)
     validation = (experiment.evaluation_sets(data, 'val', FLAGS.n_val_episodes)
                   if train.eval_freq else None)
-    trainer = training.Trainer(model, train, dataset_fn, strategy,
-                               validation_sets=(lambda: validation) if validation else None,
+    validate = (evaluation.validation_callback(lambda: validation, train.seed, train.meta_batch)
+                if validation else None)
+    trainer = trainer_lib.Trainer(model, train, dataset_fn, strategy, validation=validate,
                                ood_names=experiment.ood_names(data),
                                data_config=data.to_dict(), execution=execution)
   except (ValueError, FileNotFoundError) as e:

@@ -24,7 +24,7 @@ os.environ['TMPDIR'] = tempfile.tempdir = _CACHES
 os.environ.setdefault('KERAS_HOME', os.path.join(_CACHES, 'keras'))
 os.environ.setdefault('MPLCONFIGDIR', os.path.join(_CACHES, 'matplotlib'))
 
-from taml_tf import distribute  # pylint: disable=g-import-not-at-top
+from taml_tf.execution import distribute  # pylint: disable=g-import-not-at-top
 
 distribute.split_cpu(2)
 

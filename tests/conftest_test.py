@@ -23,7 +23,7 @@ class ConftestTest(unittest.TestCase):
 
   def test_inherited_test_session_is_not_collected(self):
     # calibration_test.py has three tf.test.TestCase classes, each inheriting test_session.
-    proc = collect(os.path.join(_TESTS, 'calibration_test.py'))
+    proc = collect(os.path.join(_TESTS, 'products', 'calibration_test.py'))
     self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
     self.assertIn('test_matches_brute_force', proc.stdout)
     self.assertNotIn('test_session', proc.stdout)
@@ -34,15 +34,15 @@ class ConftestTest(unittest.TestCase):
     build = os.path.join(os.path.dirname(_TESTS), 'BUILD')
     if not os.path.exists(build):
       self.skipTest('BUILD is not in the runfiles (under Bazel the target has the size)')
-    proc = collect('-m', 'enormous', os.path.join(_TESTS, 'learner_test.py'),
-                   os.path.join(_TESTS, 'calibration_test.py'))
+    proc = collect('-m', 'enormous', os.path.join(_TESTS, 'method', 'learner_test.py'),
+                   os.path.join(_TESTS, 'products', 'calibration_test.py'))
     self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
     self.assertIn('learner_test.py::', proc.stdout)
     self.assertNotIn('calibration_test.py::', proc.stdout)
     from tests import conftest  # pylint: disable=g-import-not-at-top
     sizes = conftest.bazel_sizes(build)
-    self.assertEqual(sizes['tests/learner_test.py'], 'enormous')
-    self.assertEqual(sizes['tests/evaluation_test.py'], 'large')
+    self.assertEqual(sizes['tests/method/learner_test.py'], 'enormous')
+    self.assertEqual(sizes['tests/products/evaluation_test.py'], 'large')
     for path, size in sizes.items():
       self.assertTrue(os.path.exists(os.path.join(os.path.dirname(_TESTS), path)), path)
       self.assertIn(size, conftest.SIZES, path)

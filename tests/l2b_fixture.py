@@ -4,7 +4,7 @@ The fixture holds what the authors' TF1 code (haebeom-lee/l2b) computes for one 
 and fixed weights: posteriors, KL, query logits after 3 inner steps, the loss, and two
 meta-gradients (``grad/``: the exact gradient of their objective; ``grad_map_fn/``: the one
 their main.py trains with, which drops the second-order terms through the inner steps'
-batch-norm backward). This module loads it, builds a :class:`~taml_tf.learner.MetaLearner`
+batch-norm backward). This module loads it, builds a :class:`~taml_tf.method.learner.MetaLearner`
 holding its weights and maps the authors' variable names to the learner's variables.
 
 Tests call :func:`require`: it skips on a clone without ``../shared`` and fails instead when
@@ -18,9 +18,9 @@ import os
 
 import numpy as np
 
-from taml_tf import config as config_lib
-from taml_tf import episodes as episodes_lib
-from taml_tf.learner import MetaLearner
+from taml_tf.method import config as config_lib
+from taml_tf.method import episodes as episodes_lib
+from taml_tf.method.learner import MetaLearner
 from tests import real_data
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

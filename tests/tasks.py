@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from taml_tf import episodes
+from taml_tf.method import episodes
 from tests import real_data
 
 

@@ -36,7 +36,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from taml_tf import run_dir
+from taml_tf.execution import run_dir
 
 EVAL_FREQ = 3
 FLAGS = ['--id_dataset=embedded', '--ood_dataset=embedded_ood', '--n_channels=4',

@@ -22,6 +22,6 @@ from taml_tf.data.registry import default_data_dir
 from taml_tf.data.registry import default_image_shape
 from taml_tf.data.registry import KNOWN_NAMES
 from taml_tf.data.sampler import EpisodeSampler
-from taml_tf.data.sampler import SHOT_MODES
 from taml_tf.data.sampler import real_shots
 from taml_tf.data.sampler import SamplerConfig
+from taml_tf.data.sampler import SHOT_MODES

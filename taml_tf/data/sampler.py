@@ -28,8 +28,8 @@ import typing
 
 import numpy as np
 
-from taml_tf import episodes as episodes_lib
 from taml_tf.data import class_images as ci_lib
+from taml_tf.method import episodes as episodes_lib
 
 SHOT_MODES = ('mixed', 'class_imbalance', 'task_imbalance', 'fixed')
 PAD_MODES = ('max', 'bucket')

@@ -8,10 +8,10 @@ import tensorflow as tf
 
 from tests.data import data_util
 
-from taml_tf import episodes
 from taml_tf.data import pipeline
 from taml_tf.data import registry
 from taml_tf.data import sampler as sampler_lib
+from taml_tf.method import episodes
 
 CFG = sampler_lib.SamplerConfig(way=5, max_shot=15, query=5)
 

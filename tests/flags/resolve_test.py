@@ -10,13 +10,14 @@ from absl import flags
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from taml_tf import config as config_lib
-from taml_tf import experiment
-from taml_tf import run_dir
-from taml_tf import training
+from taml_tf.data import experiment
+from taml_tf.execution import execution_config
+from taml_tf.execution import run_dir
+from taml_tf.execution import trainer as trainer_lib
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
-from tests import training_test as tt
+from taml_tf.method import config as config_lib
+from tests import helpers as tt
 
 
 def parse(*args):
@@ -61,7 +62,7 @@ class ResolveTest(parameterized.TestCase):
   def test_defaults(self):
     data, model, train = resolve_all()
     self.assertEqual(data.id_datasets, ('embedded',))
-    self.assertEqual(resolve.execution_config(parse()), config_lib.ExecutionConfig(
+    self.assertEqual(resolve.execution_config(parse()), execution_config.ExecutionConfig(
         pad_to='bucket'))
     self.assertTrue(model.alpha_on and model.omega_on and model.gamma_on and model.z_on)
     self.assertFalse(model.deterministic)
@@ -79,7 +80,7 @@ class ResolveTest(parameterized.TestCase):
     self.assertEqual((data.way, data.max_shot, data.query), (10, 7, 3))
     self.assertEqual(data.ood_datasets, ('mnist', 'embedded_ood'))
     # --jit_compile needs fixed shapes.
-    self.assertEqual(resolve.execution_config(parse(*args)), config_lib.ExecutionConfig(
+    self.assertEqual(resolve.execution_config(parse(*args)), execution_config.ExecutionConfig(
         jit_compile=True, sequential_tasks=True, static_shapes=True, pad_to='max',
         steps_per_call=5, precision='mixed_bfloat16', recompute=True))
     self.assertEqual(data.image_shape, (28, 28, 1))
@@ -143,9 +144,8 @@ class ResolveTest(parameterized.TestCase):
       parse('--strategy=horovod')
 
   def test_metabatch_not_divisible_by_replicas(self):
-    from tests import distribute_test  # pylint: disable=g-import-not-at-top
     with self.assertRaisesRegex(ValueError, 'meta_batch=3 is not divisible by the 2 replicas'):
-      tt.make_trainer(tt.tmpdir(self), meta_batch=3, strategy=distribute_test.mirrored())
+      tt.make_trainer(tt.tmpdir(self), meta_batch=3, strategy=tt.mirrored())
 
   def test_unknown_and_missing_data_fail_at_source_build(self):
     data, _, train = resolve_all('--id_dataset=no_such_dataset_xyz', '--image_size=16')
@@ -188,7 +188,7 @@ class ResolveTest(parameterized.TestCase):
     model, data, train = resolve.saved_configs(savedir)
     self.assertEqual(model, tt.tiny_model())
     self.assertEqual(data, tt.tiny_data())
-    self.assertIsInstance(train, training.TrainConfig)
+    self.assertIsInstance(train, trainer_lib.TrainConfig)
     values = parse('--n_test_steps=7', '--ood_dataset=mnist', '--data_dir=/d')
     model2, data2 = resolve.evaluation_overrides(values, model, data)
     self.assertEqual(model2.test_inner_steps, 7)
@@ -244,7 +244,7 @@ class ResolveTest(parameterized.TestCase):
     _, model, _ = resolve_all('--nobn_second_order', '--authors_padding')
     self.assertEqual((model.bn_second_order, model.authors_padding), (False, True))
     saved = config_lib.variant('metasgd', authors_padding=True)
-    train = training.TrainConfig(savedir='/tmp/r', meta_batch=4)
+    train = trainer_lib.TrainConfig(savedir='/tmp/r', meta_batch=4)
     # A run trained with the authors' padding meta-tests in padded meta-batches of its own
     # meta-batch size, unless --test_padding=none.
     self.assertEqual(resolve.padded_meta_batch(parse('--metabatch=9'), saved, train), 4)

@@ -21,80 +21,29 @@ import unittest
 import numpy as np
 import tensorflow as tf
 
-from taml_tf import experiment
-from taml_tf import figures
-from taml_tf import model_card
-from taml_tf import reports
-from taml_tf import run_dir
+from taml_tf.data import experiment
+from taml_tf.execution import run_dir
 from taml_tf.flags import resolve
+from taml_tf.products import figures
+from taml_tf.products import model_card
+from taml_tf.products import reports
 from tests import real_data
+from tests.helpers import DATA_FILES
+from tests.helpers import ENV
+from tests.helpers import REPO
+from tests.helpers import STEPS
+from tests.helpers import binary
+from tests.helpers import console_script
+from tests.helpers import module
+from tests.helpers import side_by_side
+from tests.helpers import variables
+from tests.helpers import TINY
 
-DATA_FILES = ('omniglot_28x28.npz', 'mnist_test.npz')
-STEPS = 8
-TINY = ['--id_dataset=omniglot', '--ood_dataset=mnist', '--n_channels=4', '--n_steps=1',
-        '--n_test_steps=1', '--way=3', '--max_shot=2', '--query=1', '--metabatch=2',
-        f'--n_train_iters={STEPS}', '--save_freq=2', '--eval_freq=3', '--n_val_episodes=2',
-        '--log_freq=1', '--n_mc_samples=2', '--seed=5',
-        # Two uninterrupted CPU runs with the same seed differ by up to ~3e-3 relative on some
-        # Adam slots without op determinism (multi-threaded kernels); with it, by ~1e-16.
-        '--op_determinism']
 # The authors' flags and the new ones the issue lists (export_dir is taml-export's).
 ISSUE_FLAGS = ('savedir id_dataset ood_dataset way max_shot query n_steps metabatch meta_lr '
                'inner_lr alpha_on omega_on gamma_on z_on n_mc_samples n_train_iters '
                'n_test_episodes save_freq data_dir strategy tpu jit_compile first_order '
                'seed').split()
-
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
-
-
-def binary(name, *args, check=True, timeout=300):
-  """Runs taml-<name>; returns the CompletedProcess."""
-  proc = subprocess.run(module(name, *args), capture_output=True, text=True, timeout=timeout,
-                        env=ENV, cwd=REPO)
-  if check and proc.returncode:
-    raise AssertionError(f'taml-{name} {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
-  return proc
-
-
-def side_by_side(commands, timeout=300):
-  """Runs independent commands at once; returns their CompletedProcesses in order.
-
-  Most of a short binary's time is the single-threaded import of TensorFlow, so two cores
-  run two such commands in about the time of one.
-  """
-  procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=ENV, cwd=REPO) for c in commands]
-  try:
-    done = []
-    for command, proc in zip(commands, procs):
-      stdout, stderr = proc.communicate(timeout=timeout)
-      done.append(subprocess.CompletedProcess(command, proc.returncode, stdout, stderr))
-    return done
-  finally:
-    for proc in procs:
-      if proc.poll() is None:
-        proc.kill()
-        proc.communicate()
-
-
-def module(name, *args):
-  """The command line of `python -m taml_tf.launch.<name> args`."""
-  return [sys.executable, '-m', f'taml_tf.launch.{name}', *args]
-
-
-def console_script(name):
-  """Path of the installed console script taml-<name> (next to this Python), or None."""
-  path = os.path.join(os.path.dirname(sys.executable), f'taml-{name}')
-  return path if os.access(path, os.X_OK) else None
-
-
-def variables(prefix):
-  """Every variable of a checkpoint (by its checkpoint key) as numpy."""
-  reader = tf.train.load_checkpoint(prefix)
-  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-          if not k.startswith('_CHECKPOINTABLE_OBJECT_GRAPH')}
 
 
 class BinariesTest(unittest.TestCase):
@@ -410,8 +359,8 @@ class BinariesTest(unittest.TestCase):
       self.assertGreater(accuracy[way], 1.25 / way, accuracy)
     # Exactness: a 3-way task gets the same probabilities at max_way=20 as from the learner
     # restored with the training max_way=3.
-    from taml_tf import episodes
-    from taml_tf import run_dir
+    from taml_tf.method import episodes
+    from taml_tf.execution import run_dir
     learner, _ = run_dir.restore(self.run_dir, 'best')
     self.assertEqual(learner.config.max_way, 3)
     support, labels, query, query_labels = task(3)

@@ -22,10 +22,10 @@ import unittest
 import numpy as np
 
 from tests import real_data
-from tests.launch import binaries_test
+from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = [f for f in binaries_test.TINY if not f.startswith(('--n_train_iters', '--eval_freq'))]
+TINY = [f for f in helpers.TINY if not f.startswith(('--n_train_iters', '--eval_freq'))]
 TINY += ['--eval_freq=2']  # validation (and best checkpoints) under the strategy too
 
 
@@ -79,7 +79,7 @@ class MultiWorkerTest(unittest.TestCase):
 
   def setUp(self):
     super().setUp()
-    self.data_dir = real_data.require(*binaries_test.DATA_FILES)
+    self.data_dir = real_data.require(*helpers.DATA_FILES)
     self.root = tempfile.mkdtemp(prefix='multi_worker_test_')
     self.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
 
@@ -113,7 +113,7 @@ class MultiWorkerTest(unittest.TestCase):
     self.assertIn(f'trained {target} steps', second_log)
 
     # 3. One process on the same flags.
-    reference = binaries_test.binary(
+    reference = helpers.binary(
         'train', *TINY, f'--data_dir={self.data_dir}', f'--n_train_iters={target}',
         f'--savedir={os.path.join(self.root, "one")}', timeout=600)
     expected = losses(reference.stderr)
@@ -128,9 +128,9 @@ class MultiWorkerTest(unittest.TestCase):
     # under batch norm) float noise of the two reduction orders moves them by up to a few
     # Adam steps (meta_lr 1e-3); a missing all-reduce or another episode stream moves nearly
     # every variable.
-    a = binaries_test.variables(os.path.join(self.root, 'one', 'checkpoints',
+    a = helpers.variables(os.path.join(self.root, 'one', 'checkpoints',
                                              f'ckpt-{target}'))
-    b = binaries_test.variables(os.path.join(savedir, 'checkpoints', f'ckpt-{target}'))
+    b = helpers.variables(os.path.join(savedir, 'checkpoints', f'ckpt-{target}'))
     self.assertEqual(sorted(a), sorted(b))
     diffs = {k: float(np.max(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
              for k in a if np.asarray(a[k]).dtype != object

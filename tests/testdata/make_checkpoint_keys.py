@@ -9,7 +9,7 @@ before the optimizer moved from MetaLearner to the Trainer):
 
   TAML_DATA_DIR=../shared/data python -m tests.testdata.make_checkpoint_keys
 
-tests/training_test.py checks that a checkpoint written by today's Trainer has exactly these
+tests/execution/trainer_test.py checks that a checkpoint written by today's Trainer has exactly these
 keys and shapes, so that runs started by the old code resume, and the other way round, and
 that today's Trainer resumes main_run (whose config.json has the execution settings in
 'model' and 'data', as they were then).
@@ -22,7 +22,7 @@ import tempfile
 
 import tensorflow as tf
 
-from tests import training_test
+from tests import helpers
 
 VARIANTS = ('bayesian_taml', 'maml')
 PATH = os.path.join(os.path.dirname(__file__), 'checkpoint_keys.json')
@@ -32,8 +32,8 @@ RUN = os.path.join(os.path.dirname(__file__), 'main_run')
 def checkpoint_keys(variant: str) -> dict:
   """{key: shape} of the checkpoint a one-step tiny run of `variant` writes."""
   with tempfile.TemporaryDirectory() as savedir:
-    trainer = training_test.make_trainer(savedir, num_steps=1, save_freq=1,
-                                         model=training_test.tiny_model(variant))
+    trainer = helpers.make_trainer(savedir, num_steps=1, save_freq=1,
+                                         model=helpers.tiny_model(variant))
     trainer.run()
     path = tf.train.latest_checkpoint(os.path.join(savedir, 'checkpoints'))
     return {name: list(shape) for name, shape in tf.train.list_variables(path)}
@@ -43,8 +43,8 @@ def write_run(variant: str = 'metasgd') -> None:
   """Writes RUN: a one-step tiny run of `variant` (small enough to keep in the repository)."""
   shutil.rmtree(RUN, ignore_errors=True)
   with tempfile.TemporaryDirectory() as savedir:
-    training_test.make_trainer(savedir, num_steps=1, save_freq=1,
-                               model=training_test.tiny_model(variant)).run()
+    helpers.make_trainer(savedir, num_steps=1, save_freq=1,
+                               model=helpers.tiny_model(variant)).run()
     os.makedirs(os.path.join(RUN, 'checkpoints'))
     shutil.copy(os.path.join(savedir, 'config.json'), RUN)
     for name in os.listdir(os.path.join(savedir, 'checkpoints')):

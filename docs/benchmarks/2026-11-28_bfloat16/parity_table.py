@@ -6,7 +6,7 @@ Usage: python parity_table.py ROOT   (ROOT: the folder parity.sh wrote, runs <va
 import os
 import sys
 
-from taml_tf import comparison
+from taml_tf.products import comparison
 
 root = sys.argv[1]
 print('| variant | trained in | meta-tested in | Omniglot (%) | MNIST (%) | '

@@ -9,7 +9,7 @@ Env: ROOT, the study's runs (default ~/taml_runs/omniglot_mnist_study).
 import json
 import os
 
-from taml_tf import model_card
+from taml_tf.products import model_card
 
 ROOT = os.environ.get('ROOT', os.path.expanduser('~/taml_runs/omniglot_mnist_study'))
 FROZEN = ('Trained, meta-tested and exported with taml-tf 81b3ddf, the study\'s frozen code '

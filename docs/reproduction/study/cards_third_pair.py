@@ -11,7 +11,7 @@ Env: ROOT, the study's runs (default ~/taml_runs/omniglot_mnist_study); FINALS, 
 import json
 import os
 
-from taml_tf import model_card
+from taml_tf.products import model_card
 
 ROOT = os.environ.get('ROOT', os.path.expanduser('~/taml_runs/omniglot_mnist_study'))
 FINALS = os.environ.get('FINALS', os.path.expanduser('~/taml_runs/finals3'))

@@ -7,7 +7,7 @@ Usage:
 For every run folder under --root (or those named by --runs) and every step of --steps, restores
 the checkpoint saved at that step and, on the first --episodes meta-test episodes of each data
 set (drawn as taml-evaluate draws them: seed 1234, bucket padding), measures with
-``taml_tf.diagnostics.summarize``: the posterior sigma of omega, gamma and z; per layer the
+``taml_tf.products.diagnostics.summarize``: the posterior sigma of omega, gamma and z; per layer the
 mean alpha, the effective inner step alpha * exp(mu_gamma) at the posterior mean, its mean
 under sampling and the 10%-90% range of the sampled multiplier exp(gamma); the KL weight
 1 / (N + M) with the real counts; and whether
@@ -24,11 +24,11 @@ import os
 
 import tensorflow as tf
 
-from taml_tf import diagnostics
-from taml_tf import episodes as episodes_lib
-from taml_tf import experiment
-from taml_tf import run_dir
-from taml_tf.experiment import DataConfig
+from taml_tf.data import experiment
+from taml_tf.data.experiment import DataConfig
+from taml_tf.execution import run_dir
+from taml_tf.method import episodes as episodes_lib
+from taml_tf.products import diagnostics
 
 
 def run_folders(root, names):

@@ -13,9 +13,9 @@ first, e.g. taml-train ... --n_train_iters=3243):
 import os, sys
 import numpy as np
 import tensorflow as tf
-from taml_tf import experiment, training, balancing, inner_loop
+from taml_tf.data import experiment, training, balancing, inner_loop
 from taml_tf.flags import resolve
-from taml_tf.learner import _tasks
+from taml_tf.method.learner import _tasks
 
 sd = os.path.expanduser(sys.argv[1])
 model, data, train = resolve.saved_configs(sd)

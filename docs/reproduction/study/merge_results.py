@@ -7,7 +7,7 @@ Why: a Monte-Carlo meta-test (10 samples) of 1,000 episodes per data set takes a
 minutes per data set on one core. Evaluating Omniglot and MNIST in two processes side by side
 halves the wall time, and gives the same numbers as one call, because episode i of a data set
 is drawn and sampled from seeds that depend only on the data set and i
-(``taml_tf.evaluation.episode_seed``), not on which other data sets the call evaluates.
+(``taml_tf.products.evaluation.episode_seed``), not on which other data sets the call evaluates.
 
 The inputs must agree on everything but their data sets (mode, samples, inner steps, seed,
 buckets, recorded variables) and name no data set twice. Writes OUT_DIR/results.json (the
@@ -21,8 +21,8 @@ import os
 
 import numpy as np
 
-from taml_tf import atomic
-from taml_tf import reports
+from taml_tf.execution import atomic
+from taml_tf.products import reports
 
 SHARED = ('mode', 'num_samples', 'num_steps', 'seed', 'variables', 'task_size_buckets',
           'class_size_buckets')

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from taml_tf import episodes as episodes_lib
+from taml_tf.method import episodes as episodes_lib
 
 # diagnostics.py beside this script restores checkpoints and draws the meta-test tasks.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -26,12 +26,12 @@ import os
 
 import numpy as np
 
-from taml_tf import atomic
-from taml_tf import episodes as episodes_lib
-from taml_tf import experiment
-from taml_tf import reports
-from taml_tf import results as results_lib
-from taml_tf.experiment import DataConfig
+from taml_tf.data import experiment
+from taml_tf.data.experiment import DataConfig
+from taml_tf.execution import atomic
+from taml_tf.method import episodes as episodes_lib
+from taml_tf.products import reports
+from taml_tf.products import results as results_lib
 
 # What taml-compare needs to check that two meta-tests saw the same episodes.
 SLIM_KEYS = ('dataset', 'episode', 'way', 'support_size', 'query_size', 'shots', 'redrawn')

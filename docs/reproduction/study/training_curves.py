@@ -20,8 +20,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
-from taml_tf import figures
-from taml_tf import run_dir
+from taml_tf.execution import run_dir
+from taml_tf.products import figures
 
 WINDOW = 5
 

@@ -1,0 +1,139 @@
+"""The conv4 backbone (feature extractor) of the meta-learner.
+
+Four blocks of [conv 3x3 (stride 1, SAME, bias) -> batch norm (batch statistics, learnable
+offset, no scale) -> ReLU -> max-pool 2x2 (VALID)], then flatten. The dense classifier head is
+not part of this model: in Bayesian TAML it is a fixed zero matrix that only the inner loop
+changes (Lee et al., ICLR 2020, section 3; authors' code), so it is created by the inner loop.
+
+The inner loop applies this model to adapted weights functionally through
+:meth:`Conv4.apply`, which uses Keras 3 ``stateless_call`` and never assigns to variables.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from taml_tf.method import parameters
+from taml_tf.method import precision as precision_lib
+from taml_tf.method.models.masked_batch_norm import MaskedBatchNorm
+
+
+POOLINGS = ('kernel', 'elementwise')
+
+
+def max_pool_2x2(x):
+  """2x2 max pooling with stride 2 and 'valid' padding, built from element-wise maxima.
+
+  The same values and first-order gradient as ``tf.nn.max_pool2d(x, 2, 2, 'VALID')`` (a tie
+  sends the gradient to the first maximum in row-major order, as TensorFlow's kernel does),
+  but its second-order gradient is exact under XLA too. XLA's MaxPoolGradGrad picks each
+  window's maximum by the input rounded to bfloat16 (tf2xla pooling_ops.cc), so where two
+  values of a window agree to about 3 digits it routes the second-order term to the wrong
+  one: on a conv4 meta-gradient with 5 inner steps that was a 0.05-0.17% difference from the
+  TensorFlow kernels (2.5% on a Hessian-vector product through one pooling), and TPUs compile
+  through XLA. Without XLA it is slower than the MaxPool kernel (the conv4 train step took
+  1.7x as long on a 2-core CPU), so :class:`Conv4` uses it only with ``pooling='elementwise'``.
+
+  Args:
+    x: [B, H, W, C]; an odd last row or column is dropped.
+
+  Returns:
+    [B, H // 2, W // 2, C].
+  """
+  size = [x.shape[i] if x.shape[i] is not None else tf.shape(x)[i] for i in (1, 2)]
+  x = x[:, :size[0] // 2 * 2, :size[1] // 2 * 2]
+  return tf.maximum(tf.maximum(x[:, 0::2, 0::2], x[:, 0::2, 1::2]),
+                    tf.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]))
+
+
+class Conv4(keras.Model):
+  """conv4 feature extractor whose conv weights can be swapped for adapted tensors.
+
+  Args:
+    channels: filters per block (32 in the paper).
+    num_blocks: number of conv blocks (4 in the paper).
+    bn_epsilon: batch-norm epsilon.
+    bn_second_order: False makes each batch norm's backward pass a constant for enclosing
+      tapes (MaskedBatchNorm's `second_order`): the meta-gradient the authors' code trains with.
+    precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
+      batch norm and features).
+    pooling: 'kernel' (TensorFlow's MaxPool op: fastest without XLA) or 'elementwise'
+      (:func:`max_pool_2x2`: the exact second-order gradient under XLA and on TPUs;
+      ``ExecutionConfig.pooling`` picks it for static shapes). The same values and first-order
+      gradients either way.
+  """
+
+  def __init__(self, channels: int = 32, num_blocks: int = 4, bn_epsilon: float = 1e-3,
+               bn_second_order: bool = True,
+               precision: str = 'float32', pooling: str = 'kernel', **kwargs):
+    super().__init__(**kwargs)
+    if pooling not in POOLINGS:
+      raise ValueError(f'pooling must be one of {POOLINGS}, got {pooling!r}')
+    self.pooling = pooling
+    self.channels = channels
+    self.num_blocks = num_blocks
+    self.convs = [
+        keras.layers.Conv2D(
+            channels, 3, padding='same', use_bias=True,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            bias_initializer='zeros', name=f'conv{i + 1}',
+            dtype=precision_lib.layer_policy(precision))
+        for i in range(num_blocks)]
+    self.norms = [MaskedBatchNorm(bn_epsilon, second_order=bn_second_order, name=f'norm{i + 1}')
+                  for i in range(num_blocks)]
+    self.flatten = keras.layers.Flatten()
+
+  def build_for(self, image_shape) -> 'Conv4':
+    """Creates the variables for images of (H, W, C) `image_shape`; returns self."""
+    self(tf.zeros((1,) + tuple(image_shape)), training=True)
+    return self
+
+  def call(self, images, row_mask=None, training=True):
+    """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm."""
+    x = images
+    for conv, norm in zip(self.convs, self.norms):
+      x = tf.nn.relu(norm(conv(x), row_mask=row_mask))
+      x = max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
+    return self.flatten(x)
+
+  def feature_size(self, image_shape) -> int:
+    """Length F of the flattened features for images of (H, W, C) `image_shape`."""
+    h, w = image_shape[0], image_shape[1]
+    for _ in range(self.num_blocks):
+      h, w = h // 2, w // 2
+    return h * w * self.channels
+
+  def adaptable_params(self) -> tuple:
+    """The variables the inner loop adapts: a :class:`taml_tf.method.parameters.Layer` (kernel,
+    bias) per conv layer, conv1 first."""
+    return tuple(parameters.Layer(conv.kernel, conv.bias) for conv in self.convs)
+
+  def apply(self, convs: Sequence[parameters.Layer], images, row_mask=None):
+    """Features of `images` with the conv weights replaced by the tensors in `convs`.
+
+    Args:
+      convs: adapted (kernel, bias) Layers, one per conv layer in the order of
+        :meth:`adaptable_params` (the batch-norm offsets always come from the model).
+      images: [B, H, W, C] float images.
+      row_mask: optional [B] mask of real rows for the batch-norm statistics.
+
+    Returns:
+      [B, F] features; gradients flow to `convs` (and to the batch-norm offsets).
+
+    Raises:
+      ValueError: if `convs` does not have one Layer per conv layer.
+    """
+    if len(convs) != self.num_blocks:
+      raise ValueError(f'apply needs {self.num_blocks} conv layers, got {len(convs)}')
+    by_variable = {}
+    for own, adapted in zip(self.adaptable_params(), convs):
+      for variable, tensor in zip(own, adapted):
+        by_variable[id(variable)] = tensor
+    trainable = [by_variable.get(id(v), v.value) for v in self.trainable_variables]
+    non_trainable = [v.value for v in self.non_trainable_variables]
+    features, _ = self.stateless_call(trainable, non_trainable, images, row_mask=row_mask,
+                                      training=True)
+    return features

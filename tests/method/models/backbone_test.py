@@ -1,0 +1,209 @@
+"""Tests of the conv4 backbone, its pooling and its masked batch norm."""
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf.method.models.backbone import Conv4
+from taml_tf.method.models.backbone import max_pool_2x2
+from taml_tf.method.models.masked_batch_norm import MaskedBatchNorm
+from tests import real_data
+from tests import tasks
+
+
+class MaskedBatchNormTest(tf.test.TestCase):
+
+  def test_padding_rows_do_not_change_statistics(self):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4, 4, 3)).astype(np.float32)
+    padded = np.concatenate([x, 100 * np.ones((3, 4, 4, 3), np.float32)])
+    mask = np.array([1] * 6 + [0] * 3, np.float32)
+    bn = MaskedBatchNorm()
+    out = bn(tf.constant(x))
+    out_padded = bn(tf.constant(padded), row_mask=tf.constant(mask))
+    self.assertAllClose(out, out_padded[:6], atol=1e-5)
+    # Without the mask the padding rows would shift the statistics.
+    self.assertGreater(np.abs(bn(tf.constant(padded))[:6] - out).max(), 0.1)
+
+  def test_normalises_with_batch_statistics_and_offset(self):
+    x = tf.random.stateless_normal((8, 3, 3, 2), seed=[1, 2]) * 5 + 3
+    bn = MaskedBatchNorm(epsilon=1e-6)
+    bn.build(x.shape)
+    bn.offset.assign([0.5, -1.0])
+    out = bn(x)
+    self.assertAllClose(tf.reduce_mean(out, [0, 1, 2]), [0.5, -1.0], atol=1e-4)
+    self.assertAllClose(tf.math.reduce_std(out, [0, 1, 2]), [1.0, 1.0], atol=1e-3)
+
+  def test_statistics_are_accurate_when_the_mean_dwarfs_the_spread(self):
+    # Conv outputs on a constant background: every value near the bias, spread 1e-3. Summing
+    # 25,000 raw values loses ~1e-5 of the mean, which batch norm divides by the spread.
+    rng = np.random.default_rng(1)
+    x = (1.75 + 1e-3 * rng.normal(size=(4, 28, 28, 8))).astype(np.float32)
+    mask = np.array([1, 1, 1, 0], np.float32)
+    out = MaskedBatchNorm()(tf.constant(x), row_mask=tf.constant(mask)).numpy()
+    real = x[:3].astype(np.float64)
+    mean = real.mean((0, 1, 2))
+    expected = (real - mean) / np.sqrt(((real - mean) ** 2).mean((0, 1, 2)) + 1e-3)
+    self.assertLess(np.abs(out[:3] - expected).max(), 2e-6)
+
+
+class MaxPoolTest(tf.test.TestCase):
+
+  def test_matches_the_max_pool_kernel_with_ties(self):
+    # Integer-valued inputs: most windows have tied maxima, and the gradient must go to the
+    # same one as the kernel's (the first in row-major order). Odd sizes drop the last row.
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.integers(0, 3, size=(2, 7, 9, 3)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(2, 3, 4, 3)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(x)
+      ours = max_pool_2x2(x)
+      kernel = tf.nn.max_pool2d(x, 2, 2, 'VALID')
+    self.assertAllEqual(ours, kernel)
+    self.assertAllEqual(tape.gradient(ours, x, upstream), tape.gradient(kernel, x, upstream))
+
+  def test_both_poolings_give_the_same_features_and_gradients(self):
+    tf.keras.utils.set_random_seed(6)
+    kernel = Conv4(channels=8).build_for((28, 28, 1))
+    elementwise = Conv4(channels=8, pooling='elementwise').build_for((28, 28, 1))
+    for a, b in zip(kernel.weights, elementwise.weights):
+      b.assign(a)
+    images = tf.constant(real_data.omniglot_characters()[:2, :3].reshape(6, 28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, kernel.adaptable_params())
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(tf.nest.flatten(params))
+      outs = [tf.reduce_sum(tf.square(net.apply(params, images))) for net in (kernel, elementwise)]
+    self.assertAllEqual(outs[0], outs[1])
+    for g, h in zip(*[tf.nest.flatten(tape.gradient(o, params)) for o in outs]):
+      self.assertAllClose(g, h, rtol=1e-6, atol=1e-9)
+    with self.assertRaisesRegex(ValueError, "pooling must be one of.*'average'"):
+      Conv4(pooling='average')
+
+  def test_second_order_gradient_is_the_same_under_xla(self):
+    """XLA's MaxPoolGradGrad picks maxima by the bfloat16-rounded input; ours must not.
+
+    A Hessian-vector product through the backbone on real Omniglot characters (constant
+    background, so windows hold near-equal values), compiled and not: with pooling='kernel'
+    (tf.nn.max_pool2d) the two differ by about 1%.
+    """
+    tf.keras.utils.set_random_seed(3)
+    net = Conv4(channels=8, pooling='elementwise').build_for((28, 28, 1))
+    images = tf.constant(real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1))
+    params = tf.nest.flatten(tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params()))
+    rng = np.random.default_rng(4)
+    directions = [tf.constant(rng.normal(size=p.shape).astype(np.float32)) for p in params]
+    weights = tf.constant(rng.normal(size=(12, net.feature_size((28, 28, 1)))).astype(np.float32))
+
+    def hessian_vector_product(params):
+      with tf.GradientTape() as outer:
+        outer.watch(params)
+        with tf.GradientTape() as inner:
+          inner.watch(params)
+          layers = tf.nest.pack_sequence_as(net.adaptable_params(), params)
+          loss = tf.reduce_sum(weights * tf.tanh(net.apply(layers, images)))
+        grads = inner.gradient(loss, params)
+        projected = tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, directions)])
+      return outer.gradient(projected, params)
+
+    plain = hessian_vector_product(params)
+    compiled = tf.function(hessian_vector_product, jit_compile=True)(params)
+    # Conv biases before batch norm have a true gradient (and Hessian row) of 0: only noise.
+    kernels = slice(0, None, 2)
+    a, b = tasks.flat_gradients(compiled[kernels]), tasks.flat_gradients(plain[kernels])
+    # 5e-5: XLA's fused kernels round differently (1.3e-5 on an AMD EPYC, 2026-11-27); a wrong
+    # pool gradient is off by order 1.
+    self.assertLess(np.linalg.norm(a - b) / np.linalg.norm(b), 5e-5)
+
+
+class Conv4Test(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.images = real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1)
+
+  def test_feature_size_matches_output(self):
+    for shape in [(28, 28, 1), (32, 32, 3), (84, 84, 3)]:
+      net = Conv4(channels=8).build_for(shape)
+      features = net(tf.zeros((2,) + shape))
+      self.assertEqual(features.shape[-1], net.feature_size(shape))
+    self.assertEqual(Conv4(32).feature_size((84, 84, 3)), 800)
+
+  def test_apply_with_own_weights_equals_call(self):
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
+    self.assertAllClose(net(self.images), net.apply(params, self.images), atol=1e-5)
+    with self.assertRaisesRegex(ValueError, 'needs 4 conv layers, got 3'):
+      net.apply(params[:3], self.images)
+
+  def test_apply_uses_given_tensors_and_leaves_variables_alone(self):
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    before = [v.numpy().copy() for v in net.variables]
+    params = tf.nest.map_structure(lambda v: tf.convert_to_tensor(v) * 2.0,
+                                   net.adaptable_params())
+    changed = net.apply(params, self.images)
+    self.assertGreater(np.abs(changed - net(self.images)).max(), 1e-3)
+    for b, v in zip(before, net.variables):
+      self.assertAllEqual(b, v.numpy())
+
+  def test_gradient_reaches_given_tensors(self):
+    """Gradients reach the given kernels and the model's offsets; conv biases get none.
+
+    Batch norm with batch statistics subtracts the per-channel mean, which cancels the conv
+    bias exactly: its true gradient is 0 and what the tape returns is rounding noise (about
+    1e-4 of the kernel gradient here), so "non-zero bias gradient" would hold on noise. The
+    kernels and the batch-norm offsets get real gradients, and since the given tensors equal
+    the variables, the gradients must equal those of the model's own call.
+    """
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
+    offsets = [norm.offset.value for norm in net.norms]
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(tf.nest.flatten(params))
+      loss = tf.reduce_sum(tf.square(net.apply(params, self.images)))
+      own_loss = tf.reduce_sum(tf.square(net(self.images)))
+    grads, offset_grads = tape.gradient(loss, (params, offsets))
+    own = tape.gradient(own_loss, [v.value for v in tf.nest.flatten(net.adaptable_params())])
+    for i, (g, g_own) in enumerate(zip(tf.nest.flatten(grads), own)):
+      self.assertIsNotNone(g, i)
+      self.assertAllClose(g, g_own, atol=1e-3, rtol=1e-4, msg=f'parameter {i}')
+    for l in range(1, 5):
+      kernel = float(tf.reduce_max(tf.abs(grads[l - 1].kernel)))
+      bias = float(tf.reduce_max(tf.abs(grads[l - 1].bias)))
+      self.assertGreater(kernel, 10.0, f'conv{l}/kernel')  # measured 230..420
+      self.assertLess(bias, 1e-3 * kernel, f'conv{l}/bias: {bias} vs kernel {kernel}')
+      offset = offset_grads[l - 1]
+      self.assertIsNotNone(offset, f'norm{l}/offset')
+      self.assertGreater(float(tf.reduce_max(tf.abs(offset))), 1.0, f'norm{l}/offset')
+
+
+class Conv4PrecisionTest(tf.test.TestCase):
+  """mixed_bfloat16: bfloat16 convolutions, float32 variables, features and gradients."""
+
+  def test_bfloat16_convolutions_close_to_float32(self):
+    tf.keras.utils.set_random_seed(0)
+    full = Conv4(channels=8).build_for((28, 28, 1))
+    half = Conv4(channels=8, precision='mixed_bfloat16').build_for((28, 28, 1))
+    for a, b in zip(full.weights, half.weights):
+      self.assertEqual(b.dtype, 'float32', msg=b.path)
+      b.assign(a)
+    self.assertEqual(half.convs[0].compute_dtype, 'bfloat16')
+    images = tf.constant(real_data.omniglot_characters()[:2, :5].reshape(10, 28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, half.adaptable_params())
+    with tf.GradientTape() as tape:
+      tape.watch(tf.nest.flatten(params))
+      features = half.apply(params, images)
+      loss = tf.reduce_sum(tf.square(features))
+    grads = tape.gradient(loss, params)
+    expected = full.apply(params, images)
+    self.assertEqual(features.dtype, tf.float32)
+    for i, g in enumerate(tf.nest.flatten(grads)):
+      self.assertEqual(g.dtype, tf.float32, msg=f'parameter {i}')
+    error = float(tf.reduce_max(tf.abs(features - expected)))
+    scale = float(tf.reduce_max(tf.abs(expected)))
+    # bfloat16 keeps 8 bits of mantissa: the features differ (the convolutions really ran in
+    # bfloat16) by a few parts in a thousand of their scale, not more.
+    self.assertGreater(error, 1e-5 * scale)
+    self.assertLess(error, 0.05 * scale)
+
+
+if __name__ == '__main__':
+  tf.test.main()

@@ -1,0 +1,90 @@
+"""Tests of the benchmark: its memory readings, the peers' episodes and a profiled measurement."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from taml_tf.products import benchmarking
+from tests import real_data
+
+PEER_SPEC = os.path.join('..', 'peer_bench', 'episodes_spec.json')
+
+
+class MemoryTest(tf.test.TestCase):
+
+  def test_current_rss_is_this_process(self):
+    before = benchmarking.current_rss_mb()
+    block = np.ones(64 * 2**20 // 8)  # 64 MB of float64, touched.
+    self.assertGreater(benchmarking.current_rss_mb() - before, 50.0)
+    del block
+
+  def test_peak_of_the_steps_excludes_what_came_before(self):
+    block = np.ones(256 * 2**20 // 8)  # 256 MB, touched, then returned to the system.
+    del block
+    whole = benchmarking.peak_rss_since_reset_mb()
+    self.assertTrue(benchmarking.reset_peak_rss())
+    after = benchmarking.peak_rss_since_reset_mb()
+    self.assertLess(after, whole - 200.0)
+    block = np.ones(64 * 2**20 // 8)
+    self.assertGreater(benchmarking.peak_rss_since_reset_mb() - after, 50.0)
+    del block
+
+
+class PeerEpisodesTest(tf.test.TestCase):
+  """The peers' harness draws shots per task and noise pixels from documented seeds: the
+  benchmark must time exactly those tasks."""
+
+  def test_train_batches_follow_the_spec(self):
+    path = os.path.join(real_data.require(PEER_SPEC), PEER_SPEC)
+    batches = benchmarking.peer_episodes(path, 'A', 'train', 2)
+    self.assertLen(batches, 3)  # one warm-up + two timed meta-batches
+    # The spec's first timed iteration is iteration 3; its tasks have these shots.
+    import json  # pylint: disable=g-import-not-at-top
+    with open(path) as f:
+      plan = json.load(f)['shapes']['A']['train_support_shots']
+    for batch, it in zip(batches, plan[2:5]):
+      self.assertEqual(batch.support_images.shape[0], 4)
+      for t, task in enumerate(it['tasks']):
+        shots = np.bincount(batch.support_labels[t][batch.support_mask[t] > 0], minlength=5)
+        self.assertEqual(shots.tolist(), task['support_shots'])
+        self.assertEqual(int(batch.query_mask[t].sum()), 25)
+    # Pixels: numpy.random.RandomState(data_seed).rand(support, C, H, W), NCHW -> NHWC.
+    task = plan[3]['tasks'][1]
+    expected = np.random.RandomState(task['data_seed']).rand(
+        task['support_total'], 1, 28, 28).astype(np.float32).transpose(0, 2, 3, 1)
+    got = batches[1].support_images[1][:task['support_total']]
+    self.assertAllEqual(got, expected)
+
+  def test_test_tasks_and_shape_check(self):
+    path = os.path.join(real_data.require(PEER_SPEC), PEER_SPEC)
+    batches = benchmarking.peer_episodes(path, 'B', 'test', 3)
+    self.assertEqual([b.support_images.shape[:2] for b in batches],
+                     [(1, 52), (1, 76), (1, 125), (1, 129)])
+    self.assertEqual(batches[0].support_images.shape[2:], (32, 32, 3))
+    with self.assertRaisesRegex(ValueError, 'holds 10 timed test items, asked 11'):
+      benchmarking.peer_episodes(path, 'B', 'test', 11)
+
+
+class ProfiledMeasurementTest(tf.test.TestCase):
+
+  def test_a_profiled_measurement_says_where_its_time_goes(self):
+    folder = real_data.require('omniglot_28x28.npz')
+    trace = os.path.join(self.get_temp_dir(), 'trace')
+    spec = benchmarking.Spec(shape='A', variant='maml', phase='test', iterations=1,
+                             profile_dir=trace, profile_calls=1)
+    out = benchmarking.measure(spec, folder)
+    t = out['op_times']
+    self.assertEqual(t['calls'], 1)
+    self.assertGreater(t['wall_seconds'], 0)
+    # MAML's meta-test: 10 inner steps of forward and backward convolutions on 4 conv layers.
+    convs = sum(n for op, n in t['counts'].items() if 'Conv2D' in op)
+    self.assertGreaterEqual(convs, 10 * 4 * 2)
+    self.assertGreater(t['categories']['convolution'], 0)
+    self.assertAlmostEqual(sum(t['categories'].values()), sum(t['seconds'].values()))
+    self.assertTrue(any(n.endswith('.xplane.pb') for _, _, names in os.walk(trace)
+                        for n in names))
+
+
+if __name__ == '__main__':
+  tf.test.main()
