@@ -14,10 +14,10 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from taml_tf import episodes as episodes_lib
 from taml_tf.data import class_images as ci_lib
 from taml_tf.data import registry
 from taml_tf.data import sampler as sampler_lib
+from taml_tf.method import episodes as episodes_lib
 
 _DTYPES = (tf.float32, tf.int32, tf.float32, tf.float32, tf.int32, tf.float32, tf.float32)
 
@@ -154,3 +154,49 @@ def named_evaluation_sets(sets: typing.Mapping[str, typing.Any],
       src = registry.build_source(src, 'test', image_shape, data_dir)
     out[name] = evaluation_dataset(src, sampler_config, num_episodes, seed, batch_size)
   return out
+
+
+def make_episodes(source, task, meta_batch: int = 4, num_episodes: int | None = None,
+                  seed: int = 0, mode: str = 'mixed', image_shape=(28, 28, 1),
+                  split: str = 'train', data_dir: str | None = None) -> tf.data.Dataset:
+  """Episodes of a TaskShape from a user's data: what ``TamlModel.fit`` / ``evaluate`` take.
+
+  Args:
+    source: labelled arrays ``(images, labels)`` (images [N, H, W] or [N, H, W, C], in 0..255
+      or [0, 1]; labels [N] integers or strings), a ClassImages, or a `build_source` string
+      (an image folder with one sub-folder per class, a .npz file, a known data set name).
+    task: a :class:`taml_tf.method.task_shape.TaskShape` (way, max_shot, query).
+    meta_batch: episodes per element.
+    num_episodes: None: an endless training stream (``fit`` with ``steps_per_epoch``);
+      else a finite set of this many episodes (a multiple of `meta_batch`), the same every call
+      (``validation_data``, ``evaluate``).
+    seed: the stream's seed.
+    mode: how shots are drawn (``SamplerConfig.mode``: 'mixed' is the paper's any-shot
+      distribution, 'fixed' classic N-way K-shot with K = max_shot).
+    image_shape: (H, W, C) the images are converted to.
+    split: the split of a `build_source` string.
+    data_dir: where named data sets live.
+
+  Returns:
+    A tf.data.Dataset of batched Episodes (support padded to way * max_shot rows).
+
+  Raises:
+    ValueError: data too small for the task shape (a class with fewer than min_shot + query
+      images, fewer classes than the way), bad labels or images.
+
+  Example:
+
+  >>> ds = make_episodes((images, labels), TaskShape(way=5, max_shot=5, query=5))  # doctest: +SKIP
+  """
+  if isinstance(source, tuple) and len(source) == 2:
+    source = ci_lib.from_labelled(source[0], source[1], image_shape, name='labelled arrays')
+  elif isinstance(source, str):
+    source = registry.build_source(source, split, image_shape, data_dir)
+  elif not isinstance(source, ci_lib.ClassImages):
+    raise ValueError('source must be (images, labels), a ClassImages or a data set path / '
+                     f'name, got {type(source).__name__}')
+  config = sampler_lib.SamplerConfig(**task.sampler_fields(), mode=mode, pad_to='max')
+  source.check_task_fit(config.way, config.query, config.min_shot)
+  if num_episodes is None:
+    return episode_dataset(source, config, seed=seed, batch_size=meta_batch)
+  return evaluation_dataset(source, config, num_episodes, seed=seed, batch_size=meta_batch)

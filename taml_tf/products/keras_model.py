@@ -1,0 +1,351 @@
+"""The front door for Python and Keras users: a meta-learner as a ``keras.Model``.
+
+:class:`TamlModel` wraps a :class:`~taml_tf.method.learner.MetaLearner` and its
+:class:`~taml_tf.method.meta_update.MetaUpdate` (the same meta-update the command-line trainer
+runs: ``train_step`` calls :meth:`MetaUpdate.train_step`, there is no second copy of the step)
+in Keras's documented way of customising ``fit``: ``train_step`` / ``test_step`` /
+``predict_step``, with ``get_config`` / ``from_config`` for ``model.save`` and
+``keras.models.load_model``. :meth:`TamlModel.adapt` adapts once to a support set and returns
+an :class:`AdaptedTask`, a ``keras.Model`` that predicts any number of query batches without
+adapting again. :meth:`TamlModel.export` writes the serving SavedModel (adapt-and-predict).
+
+Example (a notebook; images [N, 28, 28, 1] in [0, 1] with integer labels)::
+
+  import keras
+  import taml_tf
+
+  task = taml_tf.TaskShape(way=5, max_shot=15, query=15)
+  model = taml_tf.TamlModel('bayesian_taml', task=task)
+  model.compile()
+  train = taml_tf.episodes((images, labels), task, meta_batch=4)           # endless
+  val = taml_tf.episodes((val_images, val_labels), task, num_episodes=40)  # finite
+  model.fit(train, steps_per_epoch=100, epochs=10, validation_data=val,
+            callbacks=[keras.callbacks.EarlyStopping('val_accuracy', mode='max')])
+  adapted = model.adapt(support_images, support_labels)
+  probs = adapted.predict(query_images)                   # [Q, way]; no re-adaptation
+  model.save('learner.keras')                             # keras.models.load_model reads it
+  model.export('served')                                  # the SavedModel of taml-export
+
+What stays with the command-line :class:`~taml_tf.execution.trainer.Trainer`
+(``taml-train``): exact resume of a killed run (the Trainer checkpoints the step, the optimizer
+and the position in the episode stream together; ``fit`` restarts its data iterator), several
+replicas or workers and TPUs (the Trainer gives each replica its tasks' seeds and pads to the
+global meta-batch; ``train_step`` here runs one replica), and the best-checkpoint rule on
+per-episode meta-test accuracy. A ``TamlModel`` reads a Trainer's run folder with
+:meth:`TamlModel.from_run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import keras
+import tensorflow as tf
+
+from taml_tf.execution import run_dir
+from taml_tf.execution.execution_config import ExecutionConfig
+from taml_tf.method import config as config_lib
+from taml_tf.method import inner_loop
+from taml_tf.method.episodes import Episode
+from taml_tf.method.meta_update import METRICS
+from taml_tf.method.task_shape import TaskShape
+from taml_tf.products import export as export_lib
+from taml_tf.products import serving
+
+# What test_step reports: the objective of eq. (8) and its parts, no clipping.
+TEST_METRICS = ('loss', 'cross_entropy', 'kl', 'accuracy')
+
+
+@keras.saving.register_keras_serializable(package='taml_tf')
+class TamlModel(keras.Model):
+  """Bayesian TAML or one of its ablations as a ``keras.Model``.
+
+  ``fit`` takes a ``tf.data.Dataset`` of meta-batches (batched Episodes, e.g. from
+  :func:`taml_tf.episodes`); each step is one meta-update (the meta-gradient of eq. 8, clipped
+  to [-grad_clip, grad_clip], Adam with ``meta_lr``) with the posterior samples seeded by
+  ``[seed, step]``, exactly as ``taml-train`` seeds them. ``evaluate`` and ``validation_data``
+  score meta-batches with the posterior mean and the meta-test inner steps; ``predict``
+  adapts to each episode of a dataset and returns its query probabilities.
+
+  Args:
+    variant: one of the paper's variants (``taml_tf.VARIANTS``), when `config` is None.
+    task: the TaskShape (way, max_shot, query, max_way); default ``TaskShape()``.
+    image_shape: (H, W, C) of the images.
+    seed: seeds the initial parameters (Keras' global seed is set, as ``taml-train`` does)
+      and the posterior samples.
+    config: a complete ModelConfig instead of `variant` and `model_overrides`; its max_way
+      and max_shot must be the task's.
+    execution: how the meta-update runs (XLA, tasks in turn, precision); default
+      ``ExecutionConfig()``.
+    name: the Keras name.
+    **model_overrides: any other ModelConfig field (``meta_lr``, ``train_inner_steps``, ...).
+
+  Example:
+
+  >>> model = TamlModel('maml', task=TaskShape(way=5, max_shot=5, query=5))
+  >>> model.compile()
+  >>> model.model_config.alpha_on
+  False
+  """
+
+  def __init__(self, variant: str = 'bayesian_taml', task: TaskShape | None = None,
+               image_shape=(28, 28, 1), seed: int = 0,
+               config: config_lib.ModelConfig | None = None,
+               execution: ExecutionConfig | None = None, name: str = 'taml_model',
+               **model_overrides):
+    super().__init__(name=name)
+    self.task = task or TaskShape()
+    if config is None:
+      config = config_lib.variant(variant, image_shape=tuple(image_shape),
+                                  **self.task.model_fields(), **model_overrides)
+    elif model_overrides:
+      raise ValueError(f'give either config or ModelConfig fields, not both: {model_overrides}')
+    if (config.max_way, config.max_shot) != (self.task.max_way, self.task.max_shot):
+      raise ValueError(
+          f'config has max_way={config.max_way}, max_shot={config.max_shot} but the task '
+          f'shape max_way={self.task.max_way}, max_shot={self.task.max_shot}')
+    self.model_config = config
+    self.execution = execution or ExecutionConfig()
+    self.seed = int(seed)
+    # The initial parameters come from the seed, as the Trainer's do: the same seed gives
+    # the same learner on both paths.
+    keras.utils.set_random_seed(self.seed)
+    self._learner, self._update = self.execution.build(config)
+    self._update.build()
+    # The learner's Keras parts as attributes, so that Keras tracks (trainable_weights) and
+    # saves (model.save) them; the learner itself is a tf.Module.
+    self.backbone = self._learner.backbone
+    self.set_encoder = self._learner.encoder
+    self.alpha = self._learner.alpha
+    self._trackers = {k: keras.metrics.Mean(name=k) for k in METRICS}
+    self._adapt_fns = {}
+    self.built = True
+
+  # -------------------------------------------------------------------- Keras plumbing
+  @property
+  def learner(self):
+    """The :class:`~taml_tf.method.learner.MetaLearner` (for ``taml_tf.evaluate`` etc.)."""
+    return self._learner
+
+  @property
+  def metrics(self):
+    return list(self._trackers.values())
+
+  def get_config(self) -> dict:
+    return {'name': self.name, 'seed': self.seed, 'task': dataclasses.asdict(self.task),
+            'config': dataclasses.asdict(self.model_config),
+            'execution': dataclasses.asdict(self.execution)}
+
+  @classmethod
+  def from_config(cls, config: dict) -> 'TamlModel':
+    return cls(task=TaskShape(**config['task']),
+               config=config_lib.ModelConfig.from_dict(config['config']),
+               execution=ExecutionConfig(**config['execution']), seed=config['seed'],
+               name=config['name'])
+
+  @classmethod
+  def from_run(cls, savedir: str, which: str = 'best') -> 'TamlModel':
+    """A TamlModel with the weights of a ``taml-train`` run folder (any version's).
+
+    Args:
+      savedir: the run folder; its config.json gives the model, the task shape and the seed.
+      which: 'best', 'latest' or a step number (:func:`taml_tf.execution.run_dir.checkpoint_path`).
+
+    Returns:
+      The model, not compiled.
+
+    Raises:
+      FileNotFoundError: no config.json or no such checkpoint; ValueError: a checkpoint that
+        does not hold this model.
+    """
+    run = run_dir.load_run_config(savedir)
+    model_config = config_lib.ModelConfig.from_dict(run['model'])
+    data = run['data']
+    task = TaskShape(way=data['way'], max_shot=data['max_shot'], query=data['query'],
+                     max_way=model_config.max_way)
+    model = cls(task=task, config=model_config, seed=run['train']['seed'])
+    path = run_dir.checkpoint_path(savedir, which)
+    status = tf.train.Checkpoint(learner=model._learner).restore(path).expect_partial()
+    status.assert_existing_objects_matched()
+    return model
+
+  def compile(self, optimizer=None, steps_per_execution: int = 1, run_eagerly: bool = False,
+              **kwargs):
+    """Configures ``fit``: the optimizer is the meta-update's Adam(``meta_lr``).
+
+    Args:
+      optimizer: must be None (the learning rate is ``ModelConfig.meta_lr``).
+      steps_per_execution, run_eagerly: as ``keras.Model.compile``.
+      **kwargs: refused (the loss and metrics are the method's).
+
+    Raises:
+      ValueError: for an optimizer, a loss or metrics.
+    """
+    if optimizer is not None or kwargs:
+      given = (['optimizer'] if optimizer is not None else []) + sorted(kwargs)
+      raise ValueError(f'TamlModel.compile takes no {", ".join(given)}: the meta-update '
+                       'uses Adam with ModelConfig.meta_lr, its loss is eq. (8) and its '
+                       'metrics are ' + ', '.join(METRICS))
+    # jit_compile=False: XLA, where wanted, compiles the meta-gradient only
+    # (ExecutionConfig.jit_compile); the batch checks and the optimizer stay outside.
+    super().compile(optimizer=self._update.optimizer, steps_per_execution=steps_per_execution,
+                    run_eagerly=run_eagerly, jit_compile=False)
+
+  def get_compile_config(self) -> dict:
+    return {'steps_per_execution': self.steps_per_execution, 'run_eagerly': self.run_eagerly}
+
+  def compile_from_config(self, config: dict) -> None:
+    # keras.models.load_model compiles again, so that the optimizer state loads and fit
+    # continues where the saved model stopped.
+    self.compile(**config)
+
+  # ---------------------------------------------------------------------- Keras steps
+  def _step_seed(self):
+    return tf.stack([tf.constant(self.seed, tf.int32),
+                     tf.cast(self._update.optimizer.iterations, tf.int32)])
+
+  def train_step(self, data):
+    """One meta-update (:meth:`MetaUpdate.train_step`) on a meta-batch of Episodes."""
+    metrics = self._update.train_step(data, self._step_seed())
+    for key, tracker in self._trackers.items():
+      tracker.update_state(metrics[key])
+    return {key: tracker.result() for key, tracker in self._trackers.items()}
+
+  def test_step(self, data):
+    """The objective and accuracy of a meta-batch under the posterior mean, with the
+    meta-test inner steps (what ``taml-train`` validates with)."""
+    batch = self._learner.validate(data, batched=True)
+    _, metrics = self._learner.batch_loss(
+        batch, tf.constant([self.seed + 1, 0], tf.int32), mode='mean',
+        num_steps=self.model_config.test_inner_steps,
+        static_shapes=self._update.static_shapes)
+    for key in TEST_METRICS:
+      self._trackers[key].update_state(metrics[key])
+    return {key: self._trackers[key].result() for key in TEST_METRICS}
+
+  def predict_step(self, data):
+    """Query probabilities [T, Q, max_way] of a meta-batch of Episodes, each adapted to its
+    own support set (posterior mean); the query labels are not read."""
+    batch = self._learner.validate(data, batched=True)
+    probs = []
+    for t in range(int(batch.support_images.shape[0])):
+      task = Episode(*[x[t] for x in batch])
+      probs.append(self._learner.predict(task, static_shapes=self._update.static_shapes)[0])
+    return tf.stack(probs)
+
+  # ------------------------------------------------------------------ adapt once, predict
+  def adapt(self, support_images, support_labels, mode: str = 'mean',
+            num_samples: int | None = None, num_steps: int | None = None,
+            seed=(0, 0)) -> 'AdaptedTask':
+    """Adapts to one support set; the result predicts query batches without adapting again.
+
+    Args:
+      support_images: float32 [S, H, W, C] in [0, 1].
+      support_labels: int [S] class ids 0..way-1, every class with at least one example.
+      mode: 'mean' (the posterior mean of the balancing variables) or 'mc' (`num_samples`
+        draws, each its own adapted parameters; the prediction averages their softmax).
+      num_samples: draws for 'mc' (default ``ModelConfig.n_mc_samples``).
+      num_steps: inner steps (default ``ModelConfig.test_inner_steps``).
+      seed: two integers seeding the 'mc' draws.
+
+    Returns:
+      An :class:`AdaptedTask`.
+
+    Raises:
+      ValueError: unknown mode; tf.errors.InvalidArgumentError: a bad support set (wrong
+        image size, a missing class, too many classes, NaN or out-of-range pixels).
+    """
+    if mode not in ('mean', 'mc'):
+      raise ValueError(f"adapt mode must be 'mean' or 'mc', got {mode!r}")
+    c = self.model_config
+    stochastic = mode == 'mc' and self._learner.encoder is not None and not c.deterministic
+    samples = (c.n_mc_samples if num_samples is None else int(num_samples)) if stochastic else 1
+    steps = c.test_inner_steps if num_steps is None else int(num_steps)
+    key = (samples, steps)
+    if key not in self._adapt_fns:
+      self._adapt_fns[key] = tf.function(
+          lambda x, y, s: self._adapt(x, y, s, samples, steps), reduce_retracing=True)
+    images = tf.convert_to_tensor(support_images, tf.float32)
+    labels = tf.convert_to_tensor(support_labels, tf.int32)
+    params, way = self._adapt_fns[key](images, labels, tf.convert_to_tensor(seed, tf.int32))
+    return AdaptedTask(self.backbone, params, int(way), c.max_way, c.image_shape)
+
+  def _adapt(self, images, labels, seed, samples: int, steps: int):
+    c = self.model_config
+    way, (images, labels) = serving.input_assertions(images, labels, None, c.max_way,
+                                                     c.image_shape)
+    s = tf.shape(labels)[0]
+    empty = tf.zeros([0] + list(c.image_shape), tf.float32)
+    task = Episode(support_images=images, support_labels=labels,
+                   support_mask=tf.ones([s], tf.float32), query_images=empty,
+                   query_labels=tf.zeros([0], tf.int32), query_mask=tf.zeros([0], tf.float32),
+                   class_mask=tf.cast(tf.range(c.max_way) < way, tf.float32))
+    dists = self._learner.posterior(images, labels, task.support_mask, task.class_mask)
+    mode = 'mean' if samples == 1 else 'sample'
+    params = []
+    for i in range(samples):
+      sample_seed = tf.random.experimental.stateless_fold_in(seed, i, alg='philox')
+      bal, _ = self._learner.balancing_values(dists, task.class_mask, mode, sample_seed)
+      params.append(self._learner.adapt(task, bal, steps, rows_all_real=True))
+    return params, way
+
+  def export(self, filepath: str, overwrite: bool = False, inner_steps: int | None = None,
+             mc_samples: int | None = None, **kwargs) -> str:
+    """Writes the serving SavedModel (adapt_and_predict, its Monte-Carlo form,
+    balancing_variables, model_info), as ``taml-export`` does.
+
+    Args:
+      filepath: the SavedModel folder (written atomically).
+      overwrite: replace an existing folder.
+      inner_steps, mc_samples: serving defaults (ModelConfig's test values).
+      **kwargs: refused (Keras' other export formats do not apply).
+
+    Returns:
+      The absolute path of the export.
+    """
+    if kwargs:
+      raise ValueError(f'TamlModel.export writes the serving SavedModel only; got {kwargs}')
+    return export_lib.export_saved_model(self._learner, filepath, overwrite=overwrite,
+                                         inner_steps=inner_steps, mc_samples=mc_samples)
+
+
+@keras.saving.register_keras_serializable(package='taml_tf')
+class AdaptedTask(keras.Model):
+  """A meta-learner adapted to one support set: query images in, class probabilities out.
+
+  Made by :meth:`TamlModel.adapt`; ``predict`` and ``__call__`` take query images
+  [N, H, W, C] and return probabilities [N, way]. The adapted parameters are fixed, so any
+  number of query batches cost a forward pass each.
+
+  Batch norm uses the statistics of the query batch it is given, as in the paper and the
+  authors' code (MAML's transductive batch norm): a prediction depends on the other images of
+  its batch, so pass whole query sets (Keras' ``predict`` splits into ``batch_size`` rows, 32
+  by default), not single images.
+
+  Not saved on its own: save the TamlModel and adapt again.
+  """
+
+  def __init__(self, backbone, params, way: int, max_way: int, image_shape, **kwargs):
+    super().__init__(**kwargs)
+    self._backbone = backbone
+    self._params = [tf.nest.map_structure(tf.convert_to_tensor, p) for p in params]
+    self.way = way
+    self._class_mask = tf.cast(tf.range(max_way) < way, tf.float32)
+    self._image_shape = tuple(image_shape)
+    self.built = True
+
+  def call(self, query_images):
+    """Class probabilities [N, way] of `query_images` [N, H, W, C]."""
+    query_images = tf.convert_to_tensor(query_images, tf.float32)
+    if tuple(query_images.shape[1:]) != self._image_shape:
+      raise ValueError(f'query images must be [N, {", ".join(map(str, self._image_shape))}], '
+                       f'got {tuple(query_images.shape)}')
+    mask = tf.ones([tf.shape(query_images)[0]], tf.float32)
+    probs = [tf.nn.softmax(inner_loop.forward(self._backbone, p, query_images, mask,
+                                              self._class_mask))
+             for p in self._params]
+    return tf.add_n(probs)[:, :self.way] / float(len(probs))
+
+  def get_config(self):
+    raise NotImplementedError('an AdaptedTask is not saved: save its TamlModel and adapt again')
