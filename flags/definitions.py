@@ -15,6 +15,7 @@ from absl import flags
 from taml_tf.data.sampler import SHOT_MODES
 from taml_tf.execution.distribute import STRATEGIES
 from taml_tf.execution.trainer import BEST_RULES
+from taml_tf.method import task_shape
 from taml_tf.method.config import VARIANTS
 from taml_tf.method.precision import PRECISIONS
 
@@ -93,11 +94,11 @@ def define_data_flags(d):
   d.DEFINE_list('ood_dataset', None, 'Out-of-distribution data set(s), evaluated only; same '
                     'forms as --id_dataset (authors\' flag; default: none, or the saved run\'s '
                     'for taml-evaluate).')
-  d.DEFINE_integer('way', 5, 'Classes per task (the largest way with --min_way).')
+  d.DEFINE_integer('way', task_shape.WAY, 'Classes per task (the largest way with --min_way).')
   d.DEFINE_integer('min_way', None, 'Any-way tasks: draw the way from [min_way, way].')
-  d.DEFINE_integer('max_shot', 15, 'Shots per class are drawn from [1, max_shot] '
+  d.DEFINE_integer('max_shot', task_shape.MAX_SHOT, 'Shots per class are drawn from [1, max_shot] '
                        '(authors\' flag; 50 in the paper\'s CIFAR-FS / miniImageNet runs).')
-  d.DEFINE_integer('query', 5, 'Query examples per class (authors\' flag; 15 in the paper).')
+  d.DEFINE_integer('query', task_shape.QUERY, 'Query examples per class (authors\' flag; 15 in the paper).')
   d.DEFINE_enum('shot_mode', 'mixed', list(SHOT_MODES), 'Task distribution: mixed = the paper '
                     '(half class-imbalanced, half one shared shot), class_imbalance, '
                     'task_imbalance, fixed (classic N-way K-shot with K = max_shot).')

@@ -13,6 +13,7 @@ import os
 import typing
 
 from taml_tf import data
+from taml_tf.method import task_shape
 
 def default_image_shape(dataset: str) -> tuple:
   """The conventional (H, W, C) for a data set name (28x28x1 for unknown ones)."""
@@ -40,10 +41,10 @@ class DataConfig:
   ood_datasets: tuple = ()
   data_dir: typing.Optional[str] = None
   image_shape: tuple = (28, 28, 1)
-  way: int = 5
+  way: int = task_shape.WAY
   min_way: typing.Optional[int] = None
-  max_shot: int = 15
-  query: int = 5
+  max_shot: int = task_shape.MAX_SHOT
+  query: int = task_shape.QUERY
   shot_mode: str = 'mixed'
   rotations: bool = False
   train_split: str = 'train'

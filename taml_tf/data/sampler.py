@@ -30,6 +30,7 @@ import numpy as np
 
 from taml_tf.data import class_images as ci_lib
 from taml_tf.method import episodes as episodes_lib
+from taml_tf.method import task_shape
 
 SHOT_MODES = ('mixed', 'class_imbalance', 'task_imbalance', 'fixed')
 PAD_MODES = ('max', 'bucket')
@@ -52,9 +53,9 @@ class SamplerConfig:
     buckets: support sizes for pad_to='bucket'; None = way * {1, 2, 4, 8, ...} capped by the max.
   """
 
-  way: int = 5
-  max_shot: int = 50
-  query: int = 15
+  way: int = task_shape.WAY
+  max_shot: int = task_shape.MAX_SHOT
+  query: int = task_shape.QUERY
   mode: str = 'mixed'
   min_shot: int = 1
   min_way: int | None = None

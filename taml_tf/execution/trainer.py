@@ -32,6 +32,7 @@ from absl import logging
 from taml_tf.execution import distribute
 from taml_tf.execution import run_dir
 from taml_tf.execution.execution_config import ExecutionConfig
+from taml_tf.method import task_shape
 from taml_tf.method.config import ModelConfig
 from taml_tf.method.learner import MetaLearner
 from taml_tf.method.meta_update import METRICS
@@ -172,6 +173,8 @@ class Trainer:
       raise ValueError("best_rule='ood' needs out-of-distribution validation sets "
                        '(--ood_dataset)')
     self.data_config = data_config or {}
+    if 'way' in self.data_config and 'max_shot' in self.data_config:
+      task_shape.check_agree(model_config, self.data_config['way'], self.data_config['max_shot'])
     self.run_config = run_dir.resolved_config(model_config, train_config, self.data_config,
                                               self.execution)
     # The initial parameters come from the seed: a killed run and its resumption in another

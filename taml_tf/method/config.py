@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from taml_tf.method import task_shape
+
 
 # Fields older versions saved in ModelConfig that are execution settings today
 # (execution_config.ExecutionConfig): they never changed the numbers, and are dropped on load.
@@ -81,8 +83,8 @@ class ModelConfig:
   image_shape: tuple = (28, 28, 1)
   channels: int = 32
   num_blocks: int = 4
-  max_way: int = 5
-  max_shot: int = 15
+  max_way: int = task_shape.WAY
+  max_shot: int = task_shape.MAX_SHOT
   alpha_on: bool = True
   omega_on: bool = True
   gamma_on: bool = True

@@ -2,9 +2,10 @@
 
 The sampler draws tasks of this shape and the model is sized by it (the padded class axis of
 ``max_way``, the set encoder's count feature normalised by ``max_shot``), so both take it from
-one :class:`TaskShape` (:meth:`TaskShape.model_fields`, :meth:`TaskShape.sampler_fields`) and
-:func:`check_agree` refuses a model and a task distribution that were built from different
-values.
+one :class:`TaskShape` (:meth:`TaskShape.model_fields`, :meth:`TaskShape.sampler_fields`), every
+config and flag that also records them defaults to this module's constants, and
+:func:`check_agree` refuses a model and a task distribution built from different values (the
+Trainer and TamlModel call it when they are built).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-# The paper's Omniglot / MNIST setting (Lee et al., ICLR 2020, section 5): 5-way tasks with 1 to
-# 15 shots per class and 15 queries per class.
+# The defaults of every config and flag that holds these values: 5-way tasks with 1 to 15 shots
+# per class (the study's Omniglot / MNIST setting) and the authors' --query default of 5.
 WAY = 5
 MAX_SHOT = 15
-QUERY = 15
+QUERY = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,24 +64,25 @@ class TaskShape:
     return {'way': self.way, 'max_shot': self.max_shot, 'query': self.query}
 
 
-def check_agree(model_config, sampler_config) -> None:
-  """Refuses a task distribution the model was not built for.
+def check_agree(model_config, way: int, max_shot: int) -> None:
+  """Refuses tasks the model was not built for.
 
   Args:
     model_config: a ModelConfig (its max_way and max_shot).
-    sampler_config: a SamplerConfig (its way and max_shot).
+    way: the classes per task of the task distribution (SamplerConfig.way, DataConfig.way).
+    max_shot: its largest shot (SamplerConfig.max_shot, DataConfig.max_shot).
 
   Raises:
-    ValueError: naming both values, when the sampler's max_shot differs from the model's (the
-      set encoder would normalise the shot counts by another value than the tasks have) or
-      its way exceeds the model's max_way.
+    ValueError: naming both values, when the distribution's max_shot differs from the model's
+      (the set encoder would normalise the shot counts by another value than the tasks have)
+      or its way exceeds the model's max_way.
   """
   problems = []
-  if sampler_config.max_shot != model_config.max_shot:
-    problems.append(f'the sampler draws up to max_shot={sampler_config.max_shot} shots but the '
-                    f'model was built for ModelConfig.max_shot={model_config.max_shot}')
-  if sampler_config.way > model_config.max_way:
-    problems.append(f'the sampler draws way={sampler_config.way} classes but the model allows '
+  if max_shot != model_config.max_shot:
+    problems.append(f'the tasks have up to max_shot={max_shot} shots but the model was built '
+                    f'for ModelConfig.max_shot={model_config.max_shot}')
+  if way > model_config.max_way:
+    problems.append(f'the tasks have way={way} classes but the model allows '
                     f'ModelConfig.max_way={model_config.max_way}')
   if problems:
     raise ValueError('model and tasks disagree: ' + '; '.join(problems) +

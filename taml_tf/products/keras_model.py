@@ -38,7 +38,6 @@ per-episode meta-test accuracy. A ``TamlModel`` reads a Trainer's run folder wit
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 import keras
 import tensorflow as tf
@@ -49,6 +48,7 @@ from taml_tf.method import config as config_lib
 from taml_tf.method import inner_loop
 from taml_tf.method.episodes import Episode
 from taml_tf.method.meta_update import METRICS
+from taml_tf.method import task_shape
 from taml_tf.method.task_shape import TaskShape
 from taml_tf.products import export as export_lib
 from taml_tf.products import serving
@@ -101,10 +101,10 @@ class TamlModel(keras.Model):
                                   **self.task.model_fields(), **model_overrides)
     elif model_overrides:
       raise ValueError(f'give either config or ModelConfig fields, not both: {model_overrides}')
-    if (config.max_way, config.max_shot) != (self.task.max_way, self.task.max_shot):
-      raise ValueError(
-          f'config has max_way={config.max_way}, max_shot={config.max_shot} but the task '
-          f'shape max_way={self.task.max_way}, max_shot={self.task.max_shot}')
+    if config.max_way != self.task.max_way:
+      raise ValueError(f'config has max_way={config.max_way} but the task shape '
+                       f'max_way={self.task.max_way}')
+    task_shape.check_agree(config, self.task.way, self.task.max_shot)
     self.model_config = config
     self.execution = execution or ExecutionConfig()
     self.seed = int(seed)

@@ -177,7 +177,7 @@ class AdaptTest(tf.test.TestCase):
 class RefusalsTest(tf.test.TestCase):
 
   def test_config_and_task_shape_must_agree(self):
-    with self.assertRaisesRegex(ValueError, r'max_shot=2 .* max_shot=7'):
+    with self.assertRaisesRegex(ValueError, r'max_shot=7 .* ModelConfig.max_shot=2'):
       keras_model.TamlModel(config=helpers.tiny_model(), task=TaskShape(
           way=helpers.WAY, max_shot=7, query=1))
 

@@ -73,7 +73,8 @@ class SetEncoder(keras.Model):
   Args:
     num_layers: number of gamma values (conv blocks + dense head).
     z_dim: size of z (2 * channels * conv blocks).
-    max_shot: normalises the count feature.
+    max_shot: normalises the count feature; no default: the model's ``ModelConfig.max_shot``
+      (from the run's TaskShape) is the one home of the value.
     channels: filters of the instance conv net (10).
     features: width of the instance embedding (64).
     instance_init: initialiser of the instance net (conv1, conv2, dense1): 'authors' (the
@@ -83,7 +84,7 @@ class SetEncoder(keras.Model):
       the other layers keep the authors' initialisers either way.
   """
 
-  def __init__(self, num_layers: int = 5, z_dim: int = 256, max_shot: int = 50,
+  def __init__(self, num_layers: int, z_dim: int, max_shot: int,
                channels: int = 10, features: int = 64, instance_init: str = 'authors',
                precision: str = 'float32', **kwargs):
     super().__init__(**kwargs)

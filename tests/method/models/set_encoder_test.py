@@ -125,7 +125,7 @@ class SetEncoderTest(tf.test.TestCase):
     self.assertLess(authors, 1e-3)
     self.assertGreater(glorot, 0.05)
     with self.assertRaisesRegex(ValueError, 'instance_init'):
-      SetEncoder(instance_init='he')
+      SetEncoder(5, 16, 5, instance_init='he')
 
   def test_compiles_with_xla(self):
     ep = tasks.omniglot_task(self.rng, [2, 2], max_way=4, support_size=10)
