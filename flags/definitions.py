@@ -17,6 +17,7 @@ from taml_tf.execution.distribute import STRATEGIES
 from taml_tf.execution.trainer import BEST_RULES
 from taml_tf.method import task_shape
 from taml_tf.method.config import VARIANTS
+from taml_tf.method.models import posteriors
 from taml_tf.method.precision import PRECISIONS
 
 FLAGS = flags.FLAGS
@@ -120,9 +121,8 @@ def define_model_flags(d):
                     '(default: bayesian_taml unless switches are given).')
   d.DEFINE_boolean('alpha_on', None, 'Meta-SGD: learn per-parameter inner step sizes '
                        '(authors\' flag).')
-  d.DEFINE_boolean('omega_on', None, 'Class-imbalance variable omega (authors\' flag).')
-  d.DEFINE_boolean('gamma_on', None, 'Task-imbalance variable gamma (authors\' flag).')
-  d.DEFINE_boolean('z_on', None, 'Out-of-distribution variable z (authors\' flag).')
+  for variable in posteriors.VARIABLES:
+    d.DEFINE_boolean(variable.switch, None, f'{variable.description} (authors\' flag).')
   d.DEFINE_boolean('deterministic', None, 'Posterior means and no KL (deterministic TAML).')
   d.DEFINE_integer('n_steps', 5, 'Inner gradient steps in meta-training (authors\' flag).')
   d.DEFINE_integer('n_test_steps', 10, 'Inner gradient steps at meta-test.')

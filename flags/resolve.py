@@ -15,6 +15,7 @@ from taml_tf.execution import run_dir
 from taml_tf.execution import trainer as trainer_lib
 from taml_tf.execution.execution_config import ExecutionConfig
 from taml_tf.method.config import ModelConfig, VARIANTS
+from taml_tf.method.models import posteriors
 from taml_tf.products import evaluation
 
 
@@ -28,13 +29,11 @@ def _present(values: flags.FlagValues, name: str) -> bool:
 
 def _switches(values: flags.FlagValues) -> dict:
   """alpha/omega/gamma/z/deterministic from --variant and the explicit switch flags."""
-  names = ('alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')
+  names = _SWITCH_FLAGS[1:]
   explicit = {n: values[n].value for n in names if values[n].value is not None}
   variant = values.variant
   if variant is None:
-    if explicit and not any(explicit.get(n) for n in ('alpha_on', 'omega_on', 'gamma_on',
-                                                       'z_on')) and not explicit.get(
-                                                           'deterministic'):
+    if explicit and not any(explicit.values()):
       variant = 'maml'
     elif explicit:
       # Switches alone: unspecified ones are off, as in the authors' run scripts.
@@ -152,7 +151,8 @@ _SAVED_MODEL_FLAGS = {'n_channels': 'channels', 'max_shot': 'max_shot',
                       'authors_padding': 'authors_padding'}
 _SAVED_DATA_FLAGS = {'id_dataset': 'id_datasets', 'query': 'query',
                      'shot_mode': 'shot_mode', 'rotations': 'rotations'}
-_SWITCH_FLAGS = ('variant', 'alpha_on', 'omega_on', 'gamma_on', 'z_on', 'deterministic')
+_SWITCH_FLAGS = (('variant', 'alpha_on') + tuple(v.switch for v in posteriors.VARIABLES)
+                 + ('deterministic',))
 
 
 def _same(a, b) -> bool:

@@ -15,6 +15,7 @@ import dataclasses
 import json
 
 from taml_tf.method import task_shape
+from taml_tf.method.models import posteriors
 
 
 # Fields older versions saved in ModelConfig that are execution settings today
@@ -130,7 +131,7 @@ class ModelConfig:
     if self.first_order and not self.bn_second_order:
       problems.append('bn_second_order=False contradicts first_order=True: first_order already '
                       'drops every second-order term')
-    if self.deterministic and not (self.omega_on or self.gamma_on or self.z_on):
+    if self.deterministic and not self.uses_encoder:
       problems.append('deterministic=True needs at least one of omega_on, gamma_on, z_on')
     if problems:
       raise ValueError('invalid ModelConfig: ' + '; '.join(problems))
@@ -138,7 +139,7 @@ class ModelConfig:
   @property
   def uses_encoder(self) -> bool:
     """Whether any balancing variable (and so the set encoder) is switched on."""
-    return self.omega_on or self.gamma_on or self.z_on
+    return any(posteriors.switched_on(self))
 
   @property
   def z_dim(self) -> int:

@@ -171,11 +171,13 @@ class MetaLearner(tf.Module):
     c = self.config
     if c.deterministic:
       mode = 'mean'
-    on = posteriors.Balancing(omega=c.omega_on, gamma=c.gamma_on, z=c.z_on)
-    # omega's noise has the model's max_way entries, so a task padded to more class slots
-    # draws the same omega for its real classes; its KL counts the real classes only.
-    noise_sizes = posteriors.Balancing(omega=c.max_way)
-    kl_masks = posteriors.Balancing(omega=class_mask)
+    on = posteriors.switched_on(c)
+    # A per-class variable's noise has the model's max_way entries, so a task padded to more
+    # class slots draws the same values for its real classes; its KL counts the real classes.
+    noise_sizes = posteriors.Balancing(*[
+        c.max_way if v.per_class else None for v in posteriors.VARIABLES])
+    kl_masks = posteriors.Balancing(*[
+        class_mask if v.per_class else None for v in posteriors.VARIABLES])
     seeds = posteriors.Balancing(*[_fold(seed, i) for i in range(len(on))])
     values = tf.nest.map_structure(
         lambda dist, is_on, size, key: posteriors.draw(dist, mode, key, size) if is_on else None,
@@ -186,6 +188,13 @@ class MetaLearner(tf.Module):
         if is_on:
           kl += posteriors.kl_to_prior(dist, mask)
     return values, kl
+
+  def posterior_mean(self, support_images, support_labels, support_mask,
+                     class_mask) -> posteriors.Balancing:
+    """The posterior means of the switched-on balancing variables of one task (None where
+    off): what serving, the meta-test records and the figures report. [posterior]"""
+    dists = self.posterior(support_images, support_labels, support_mask, class_mask)
+    return self.balancing_values(dists, class_mask, 'mean', tf.zeros([2], tf.int32))[0]
 
   def initial_params(self, bal: posteriors.Balancing, max_way: int) -> tuple:
     """theta_0 = theta (*) z plus the zero head [F, max_way], as a tuple of Layers. [init]"""

@@ -36,6 +36,7 @@ import tensorflow as tf
 from taml_tf.execution.trainer import ValidationReport
 from taml_tf.method import balancing as balancing_lib
 from taml_tf.method import episodes as episodes_lib
+from taml_tf.method.models import posteriors
 from taml_tf.products import calibration
 from taml_tf.products import reports
 from taml_tf.products.results import bucket_index
@@ -287,8 +288,7 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   convs = learner.backbone.adaptable_params()
   kernels = [layer.kernel.numpy() for layer in convs]
   biases = [layer.bias.numpy() for layer in convs]
-  variables = tuple(v for v, on in (('omega', c.omega_on), ('gamma', c.gamma_on),
-                                    ('z', c.z_on)) if on)
+  variables = tuple(name for name, on in posteriors.switched_on(c)._asdict().items() if on)
   result = _meta_test(predictor, lambda b: learner.validate(b, batched=True), datasets, mode,
                       samples, steps, seed, variables, max_episodes, progress, kernels, biases,
                       padded_meta_batch)

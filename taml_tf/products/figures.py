@@ -25,6 +25,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-posi
 
 from taml_tf.execution import run_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
 from taml_tf.method import episodes  # pylint: disable=g-import-not-at-top,wrong-import-position
+from taml_tf.method import parameters  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def _save(fig, path: str) -> str:
@@ -52,9 +53,8 @@ def gamma_tendency(learner, source, shots: typing.Sequence[int], way: int, tasks
     [len(shots), num_layers] mean exp(gamma).
   """
   rng = np.random.default_rng(seed)
-  infer = tf.function(lambda t: learner.balancing_values(
-      learner.posterior(t.support_images, t.support_labels, t.support_mask, t.class_mask),
-      t.class_mask, 'mean', tf.constant([0, 0]))[0].gamma)
+  infer = tf.function(lambda t: learner.posterior_mean(
+      t.support_images, t.support_labels, t.support_mask, t.class_mask).gamma)
   out = []
   for k in shots:
     values = []
@@ -77,7 +77,7 @@ def plot_gamma_tendency(shots, gamma, max_shot: int, way: int, path: str) -> str
   """Line plot of exp(gamma) per layer against task size (support examples)."""
   fig, ax = plt.subplots(figsize=(5, 3.5))
   sizes = np.asarray(shots) * way
-  for layer, name in enumerate(_layer_names(gamma.shape[1])):
+  for layer, name in enumerate(parameters.layer_names(gamma.shape[1] - 1)):
     ax.plot(sizes, gamma[:, layer], marker='o', label=name)
   ax.axvline(max_shot * way, color='grey', linestyle='--', linewidth=1)
   ax.text(max_shot * way, ax.get_ylim()[1], ' training max', va='top', fontsize=8)
@@ -144,13 +144,9 @@ def balancing_summary(arrays: dict, ood: typing.Sequence[str],
   if gamma is not None:
     gamma = np.asarray(gamma)
     summary['gamma_tendency'] = {
-        'task_sizes': [int(k) * way for k in shots], 'layers': _layer_names(gamma.shape[1]),
+        'task_sizes': [int(k) * way for k in shots], 'layers': parameters.layer_names(gamma.shape[1] - 1),
         'exp_gamma': gamma.tolist()}
   return summary
-
-
-def _layer_names(num_layers: int) -> list:
-  return [f'conv{i + 1}' for i in range(num_layers - 1)] + ['dense']
 
 
 def plot_omega_vs_class_size(arrays: dict, path: str) -> str:

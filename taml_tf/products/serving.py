@@ -285,8 +285,7 @@ class ServingModule(tf.Module):
         support_images, support_labels, None, c.max_way, c.image_shape)
     support_mask = tf.ones([tf.shape(support_labels)[0]], tf.float32)
     class_mask = tf.cast(tf.range(c.max_way) < way, tf.float32)
-    dists = self.learner.posterior(support_images, support_labels, support_mask, class_mask)
-    bal, _ = self.learner.balancing_values(dists, class_mask, 'mean', tf.zeros([2], tf.int32))
+    bal = self.learner.posterior_mean(support_images, support_labels, support_mask, class_mask)
     omega_mean = tf.zeros([c.max_way]) if bal.omega is None else bal.omega
     gamma = tf.zeros([c.num_layers]) if bal.gamma is None else bal.gamma
     z = tf.zeros([c.z_dim]) if bal.z is None else bal.z

@@ -55,7 +55,7 @@ class FiguresTest(tf.test.TestCase):
                      {'omniglot': {'mean': z[:20].mean(), 'ood': False},
                       'mnist': {'mean': z[20:].mean(), 'ood': True}})
     self.assertEqual(summary['gamma_tendency'],
-                     {'task_sizes': [5, 10], 'layers': ['conv1', 'dense'],
+                     {'task_sizes': [5, 10], 'layers': ['conv1', 'head'],
                       'exp_gamma': [[1.0, 2.0], [3.0, 4.0]]})
     # Variables that are off have no entry.
     self.assertEqual(figures.balancing_summary({}, ['mnist']), {})

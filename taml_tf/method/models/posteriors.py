@@ -35,6 +35,43 @@ class Balancing(typing.NamedTuple):
   z: typing.Optional[tf.Tensor] = None
 
 
+class Variable(typing.NamedTuple):
+  """How the model switches, sizes and infers one balancing variable.
+
+  Attributes:
+    switch: the ModelConfig field that turns it on.
+    size: the ModelConfig attribute that gives its length (``max_way``, ``num_layers``,
+      ``z_dim``; per-class variables have one value per class slot).
+    per_class: one value per class: the set encoder's head reads each class's summary (one
+      unit per class), the noise has ``max_way`` entries and the KL counts the real classes
+      only. Otherwise one vector per task, read from the task summary.
+    description: what it balances (the help of its command-line switch).
+  """
+
+  switch: str
+  size: str
+  per_class: bool
+  description: str
+
+
+# The balancing variables, in the order of :class:`Balancing`'s fields: the one table that the
+# switches, the set encoder's heads, the noise and the KL are computed from.
+VARIABLES = Balancing(
+    omega=Variable('omega_on', 'max_way', True, 'Class-imbalance variable omega'),
+    gamma=Variable('gamma_on', 'num_layers', False, 'Task-imbalance variable gamma'),
+    z=Variable('z_on', 'z_dim', False, 'Out-of-distribution variable z'))
+
+
+def switched_on(config) -> Balancing:
+  """Which balancing variables `config` (a ModelConfig) switches on: a Balancing of bools."""
+  return Balancing(*[bool(getattr(config, v.switch)) for v in VARIABLES])
+
+
+def sizes(config) -> Balancing:
+  """The length of each balancing variable under `config` (a ModelConfig)."""
+  return Balancing(*[int(getattr(config, v.size)) for v in VARIABLES])
+
+
 def posterior(loc, pre_scale) -> tfd.Normal:
   """The factorised Gaussian posterior N(loc, softplus(pre_scale)^2)."""
   return tfd.Normal(loc=loc, scale=tf.nn.softplus(pre_scale))

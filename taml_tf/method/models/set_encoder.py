@@ -104,7 +104,10 @@ class SetEncoder(keras.Model):
     self.class_net = [dense(128, 'relu', name='dense2'), dense(32, name='dense3')]
     self.interact2 = dense(4, 'relu', name='interact2')
     self.heads = {}
-    units_of = posteriors.Balancing(omega=1, gamma=num_layers, z=z_dim)
+    # A per-class variable's head gives one unit per class row; the others a vector per task.
+    lengths = {'num_layers': num_layers, 'z_dim': z_dim}
+    units_of = posteriors.Balancing(*[1 if v.per_class else lengths[v.size]
+                                      for v in posteriors.VARIABLES])
     for name, units in units_of._asdict().items():
       self.heads[name] = (dense(64, 'relu', name=f'dense_{name}'),
                           dense(units, name=f'mu_{name}'),
@@ -169,7 +172,8 @@ class SetEncoder(keras.Model):
         [task_mean[0], task_var[0], tf.broadcast_to(mean_count, tf.shape(task_mean[0]))], -1)
     task_summary = tf.reshape(self.interact2(task_stats[None]), [1, -1])
 
-    sources = posteriors.Balancing(omega=class_summary, gamma=task_summary, z=task_summary)
+    sources = posteriors.Balancing(*[class_summary if v.per_class else task_summary
+                                     for v in posteriors.VARIABLES])
     out = []
     for name, source in sources._asdict().items():
       hidden, mu, sigma = self.heads[name]

@@ -2,8 +2,12 @@
 
 import numpy as np
 import tensorflow as tf
+from absl import flags
 
+from taml_tf.flags import definitions
+from taml_tf.method import config as config_lib
 from taml_tf.method.models import posteriors
+from taml_tf.method.models.set_encoder import SetEncoder
 
 
 class PosteriorsTest(tf.test.TestCase):
@@ -76,3 +80,31 @@ class PosteriorsTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class VariablesTableTest(tf.test.TestCase):
+  """posteriors.VARIABLES is the one table the switches, the encoder's heads, the noise, the
+  KL and the command-line switches come from."""
+
+  def test_switches_follow_the_variants(self):
+    for name, switches in config_lib.VARIANTS.items():
+      with self.subTest(name):
+        on = posteriors.switched_on(config_lib.variant(name))
+        self.assertEqual(on._asdict(), {k: switches[f'{k}_on'] for k in on._fields})
+
+  def test_sizes_and_the_encoders_heads(self):
+    config = config_lib.variant('bayesian_taml', channels=4, num_blocks=2)
+    self.assertEqual(posteriors.sizes(config),
+                     posteriors.Balancing(omega=5, gamma=3, z=16))
+    encoder = SetEncoder(config.num_layers, config.z_dim, config.max_shot, channels=4,
+                         features=8)
+    x = tf.zeros([4, 16, 16, 1])
+    out = encoder(x, tf.constant([0, 0, 1, 1]), tf.ones([4]), tf.constant([1., 1., 0., 0., 0.]))
+    # Per class: one value per class slot; per task: the variable's length.
+    self.assertEqual([int(loc.shape[0]) for loc, _ in out], [5, 3, 16])
+
+  def test_every_switch_is_a_flag(self):
+    values = flags.FlagValues()
+    definitions.define_shared_flags(values)
+    for variable in posteriors.VARIABLES:
+      self.assertIn(variable.switch, values)
