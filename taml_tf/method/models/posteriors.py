@@ -111,10 +111,8 @@ def normal_from_bits(bits) -> tf.Tensor:
 
   The top 24 bits k give u = (k + 0.5) / 2^24 in (0, 1). The value is ndtri(u), computed on
   the lower tail only: ndtri(p) with p = (min(k, 2^24 - 1 - k) + 0.5) / 2^24 < 0.5, exact in
-  float32, negated for the upper half. The earlier sqrt(2) * erfinv(2u - 1) went through
-  float32 values near 1 that round to 1 (k + 0.5 for k >= 2^23, and TensorFlow's erfinv near
-  +1), so k = 2^24 - 1 gave erfinv(1) = inf: one draw in 2^24, which ended a Bayesian TAML
-  study run with a non-finite loss at update 3,244.
+  float32, negated for the upper half, so no input reaches a float32 value that rounds to 1
+  (where erfinv would give inf; docs/bug_history.md).
 
   Args:
     bits: uint32 tensor of uniform random bits.

@@ -52,7 +52,7 @@ class PosteriorsTest(tf.test.TestCase):
     self.assertAllClose(np.mean(np.abs(noise) > 1.96), 0.05, atol=0.01)
 
   def test_noise_is_finite_and_symmetric_at_the_edges_of_the_bits(self):
-    # All-ones bits once gave u = 1 and erfinv(1) = inf (a study run's non-finite loss).
+    # All-ones bits are the largest u: finite (docs/bug_history.md, the non-finite draw).
     edges = [0, 1, 255, 256, 2**31 - 1, 2**31, 2**32 - 257, 2**32 - 256, 2**32 - 2, 2**32 - 1]
     bits = tf.constant(edges, tf.uint32)
     noise = posteriors.normal_from_bits(bits).numpy()
