@@ -50,6 +50,12 @@ class ExecutionConfig:
       AMX or AVX512_BF16).
     recompute: recompute each inner step's activations in the backward pass instead of keeping
       them (inner_loop.recomputed): less peak memory, one more forward pass per inner step.
+
+  Example:
+
+  >>> execution = ExecutionConfig(jit_compile=True)           # XLA: static shapes, pad 'max'
+  >>> execution.pad_to
+  'max'
   """
 
   jit_compile: bool = False

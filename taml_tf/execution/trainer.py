@@ -90,6 +90,11 @@ class TrainConfig:
       or 'mean' (over all validation sets: the authors' rule, whose ``meta_test`` sums the
       in- and out-of-distribution accuracies, which orders checkpoints the same way).
     max_to_keep: recent checkpoints kept.
+
+  Example:
+
+  >>> TrainConfig(savedir='runs/maml', num_steps=10000, meta_batch=4).eval_freq
+  1000
   """
 
   savedir: str
@@ -142,6 +147,15 @@ class Trainer:
   Raises:
     ValueError: for a meta-batch the replicas cannot share, the 'ood' rule without OOD
       validation sets, or a TPU strategy without static shapes.
+
+  Example (what ``taml-train`` does; see launch/train.py)::
+
+    data = experiment.DataConfig(id_datasets=('omniglot',), ood_datasets=('mnist',))
+    train = TrainConfig(savedir='runs/bt', num_steps=10000)
+    trainer = Trainer(variant('bayesian_taml'), train,
+                      experiment.train_dataset_fn(data, train.seed, train.meta_batch, 'bucket'),
+                      data_config=data.to_dict())
+    summary = trainer.run()      # resumes from runs/bt/checkpoints if a run is there
   """
 
   def __init__(self, model_config: ModelConfig, train_config: TrainConfig,

@@ -79,6 +79,12 @@ class ModelConfig:
       (their set encoder, and so this one, ignores them). In training, validation and
       meta-test (there in meta-batches of the training meta-batch size). False (default):
       padding changes nothing.
+
+  Example:
+
+  >>> config = ModelConfig(omega_on=False, max_shot=5)        # Bayesian TAML without omega
+  >>> variant('maml', max_shot=5).alpha_on                    # or a paper variant
+  False
   """
 
   image_shape: tuple = (28, 28, 1)

@@ -25,7 +25,14 @@ import tensorflow as tf
 
 
 class Episode(typing.NamedTuple):
-  """One task or a meta-batch of tasks; see the module docstring for shapes."""
+  """One task or a meta-batch of tasks; see the module docstring for shapes.
+
+  Example:
+
+  >>> task = from_arrays(support_images, [0, 0, 1], query_images, [0, 1])  # doctest: +SKIP
+  >>> task.max_way                                                         # doctest: +SKIP
+  2
+  """
 
   support_images: typing.Any
   support_labels: typing.Any

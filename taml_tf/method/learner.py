@@ -84,6 +84,12 @@ class MetaLearner(tf.Module):
     recompute: recompute each inner step's activations in the backward pass
       (``ExecutionConfig.recompute``; :func:`taml_tf.method.inner_loop.recomputed`).
     pooling: the backbone's max pooling (``ExecutionConfig.pooling``; Conv4's `pooling`).
+
+  Example:
+
+  >>> learner = MetaLearner(variant('bayesian_taml'))
+  >>> probs, balancing = learner.predict(task)  # adapt, then predict  # doctest: +SKIP
+  >>> loss, metrics = learner.batch_loss(meta_batch, seed=[0, 0])  # doctest: +SKIP
   """
 
   def __init__(self, config: ModelConfig, name: str = 'meta_learner',

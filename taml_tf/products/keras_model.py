@@ -324,6 +324,12 @@ class AdaptedTask(keras.Model):
   by default), not single images.
 
   Not saved on its own: save the TamlModel and adapt again.
+
+  Example:
+
+  >>> adapted = model.adapt(support_images, support_labels)    # doctest: +SKIP
+  >>> adapted.predict(query_images).shape                       # doctest: +SKIP
+  (75, 5)
   """
 
   def __init__(self, backbone, params, way: int, max_way: int, image_shape, **kwargs):
