@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import types
 from unittest import mock
 
 import numpy as np
@@ -189,9 +188,7 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
       validated.append(step)
       if step == 2:
         os.kill(os.getpid(), signal.SIGTERM)
-      return types.SimpleNamespace(
-          datasets={'embedded': types.SimpleNamespace(accuracy=0.5, nll=1.0, ece=0.1)},
-          records=[])
+      return trainer_lib.ValidationReport({'embedded': 0.5})
 
     trainer.validate = validate
     summary = trainer.run()
@@ -239,9 +236,7 @@ class TrainerTest(tf.test.TestCase, parameterized.TestCase):
 
     def validate():
       accs = script[int(trainer.step.numpy())]
-      return types.SimpleNamespace(
-          datasets={k: types.SimpleNamespace(accuracy=v, nll=1.0, ece=0.1)
-                    for k, v in accs.items()}, records=[])
+      return trainer_lib.ValidationReport(dict(accs))
 
     trainer.validate = validate
     writer = tf.summary.create_noop_writer()
