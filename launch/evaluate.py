@@ -27,6 +27,7 @@ from taml_tf.flags import definitions
 from taml_tf.flags import resolve
 from taml_tf.method import precision
 from taml_tf.products import evaluation
+from taml_tf.products import predictors
 from taml_tf.products import reports
 
 definitions.define_shared_flags()
@@ -38,7 +39,7 @@ def evaluate_saved_model():
   """--saved_model: meta-tests an exported model on the data sets the data flags name."""
   try:
     data = resolve.data_config(FLAGS)
-    predictor = evaluation.SavedModelPredictor(FLAGS.saved_model, FLAGS.eval_mode)
+    predictor = predictors.SavedModelPredictor(FLAGS.saved_model, FLAGS.eval_mode)
   except (FileNotFoundError, ValueError) as e:
     raise app.UsageError(str(e))
   shape = tuple(int(d) for d in predictor.info['image_shape'])

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import os
 import time
 import typing
 
@@ -34,10 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 from taml_tf.execution.trainer import ValidationReport
-from taml_tf.method import balancing as balancing_lib
 from taml_tf.method import episodes as episodes_lib
 from taml_tf.method.models import posteriors
 from taml_tf.products import calibration
+from taml_tf.products import predictors
 from taml_tf.products import reports
 from taml_tf.products.results import bucket_index
 from taml_tf.products.results import bucket_label
@@ -48,7 +47,7 @@ from taml_tf.products.results import SplitRow
 from taml_tf.products.results import TASK_SIZE_BUCKETS
 from taml_tf.products.results import TaskRecord
 
-PREDICT_MODES = ('mean', 'mc')
+PREDICT_MODES = predictors.PREDICT_MODES
 _INT32_MAX = 2 ** 31 - 1
 
 
@@ -155,77 +154,6 @@ class _Accumulator:
         by_class_size=by_class, episode_accuracy=episode_acc)
 
 
-def _episode_spec(image_shape, max_way: int) -> episodes_lib.Episode:
-  """Episode TensorSpec with free support / query lengths (bucketed padding, one trace)."""
-  return episodes_lib.Episode(
-      tf.TensorSpec([None, *image_shape], tf.float32), tf.TensorSpec([None], tf.int32),
-      tf.TensorSpec([None], tf.float32), tf.TensorSpec([None, *image_shape], tf.float32),
-      tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32),
-      tf.TensorSpec([max_way], tf.float32))
-
-
-class Predictor:
-  """`learner.predict` compiled once per (mode, num_samples, num_steps, max_way).
-
-  Args:
-    learner: a MetaLearner.
-    mode: 'mean' or 'mc'.
-    num_samples: Monte-Carlo samples (Python int; 'mc' only).
-    num_steps: inner steps (Python int).
-
-  Calling it with an unbatched Episode and an int32 [2] seed returns a dict of numpy arrays:
-  'probs' [Q, max_way] and, where switched on, 'omega' (softmax over the real classes,
-  [max_way]), 'exp_gamma' [num_layers] and 'z' [z_dim], all from the posterior mean.
-  """
-
-  def __init__(self, learner, mode: str, num_samples: typing.Optional[int], num_steps: int):
-    self.learner, self.mode = learner, mode
-    self.num_samples, self.num_steps = num_samples, num_steps
-    self.traces = 0
-    self._functions = {}
-
-  def _function(self, max_way: int):
-    if max_way not in self._functions:
-      spec = _episode_spec(self.learner.config.image_shape, max_way)
-
-      def run(task, seed, support_rows):
-        self.traces += 1
-        # One signature for both: a negative count pads nothing, as support_to_compute never
-        # goes below the task's real rows.
-        probs, bal = self.learner.predict(task, seed, mode=self.mode,
-                                          num_samples=self.num_samples,
-                                          num_steps=self.num_steps,
-                                          support_rows=support_rows if self.padded else None)
-        out = {'probs': probs}
-        if bal.omega is not None:
-          out['omega'] = balancing_lib.class_weights(bal.omega, task.class_mask)
-        if bal.gamma is not None:
-          out['exp_gamma'] = tf.exp(bal.gamma)
-        if bal.z is not None:
-          out['z'] = bal.z
-        return out
-
-      self._functions[max_way] = tf.function(
-          run, input_signature=[spec, tf.TensorSpec([2], tf.int32),
-                                tf.TensorSpec([], tf.float32)])
-    return self._functions[max_way]
-
-  @property
-  def padded(self) -> bool:
-    """Whether the learner computes with the authors' padding (``authors_padding``)."""
-    return bool(self.learner.config.authors_padding)
-
-  def __call__(self, task: episodes_lib.Episode, seed, support_rows=None) -> dict:
-    """Predicts one unbatched numpy episode; `support_rows`: the authors' padding (the
-    longest support set of the episode's meta-batch, see ``MetaLearner.support_to_compute``)
-    or None."""
-    fn = self._function(int(task.class_mask.shape[-1]))
-    rows = -1.0 if support_rows is None else float(support_rows)
-    out = fn(episodes_lib.to_tensors(task), tf.convert_to_tensor(seed, tf.int32),
-             tf.constant(rows, tf.float32))
-    return {k: v.numpy() for k, v in out.items()}
-
-
 def _check_args(learner, datasets, mode, num_samples, num_steps, seed, max_episodes):
   if mode not in PREDICT_MODES:
     raise ValueError(f"mode must be one of {PREDICT_MODES}, got {mode!r}")
@@ -284,7 +212,7 @@ def evaluate(learner, datasets: typing.Mapping[str, tf.data.Dataset], mode: str 
   c = learner.config
   steps = c.test_inner_steps if num_steps is None else int(num_steps)
   samples = (c.n_mc_samples if num_samples is None else int(num_samples)) if mode == 'mc' else None
-  predictor = Predictor(learner, mode, samples, steps)
+  predictor = predictors.Predictor(learner, mode, samples, steps)
   convs = learner.backbone.adaptable_params()
   kernels = [layer.kernel.numpy() for layer in convs]
   biases = [layer.bias.numpy() for layer in convs]
@@ -375,45 +303,7 @@ def _meta_test(predictor, validate, datasets, mode, samples, steps, seed, variab
                           seconds=time.time() - start, padded_meta_batch=padded_meta_batch)
 
 
-class SavedModelPredictor:
-  """Meta-test predictions of an exported SavedModel (``taml-export``), without taml_tf's model.
-
-  Args:
-    path: the SavedModel folder.
-    mode: 'mean' (signature ``adapt_and_predict``) or 'mc' (``adapt_and_predict_mc``; the
-      samples and inner steps are those fixed at export, see ``model_info``).
-
-  Calling it with an unbatched numpy Episode and an int32 [2] seed returns {'probs':
-  [Q, max_way]} in the episode's padded layout (zeros on padding rows and classes), as
-  :class:`Predictor` does; the balancing variables are not recorded.
-  """
-
-  def __init__(self, path: str, mode: str):
-    if mode not in PREDICT_MODES:
-      raise ValueError(f"mode must be one of {PREDICT_MODES}, got {mode!r}")
-    if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
-      raise FileNotFoundError(f'{path!r} is not a SavedModel folder (no saved_model.pb): '
-                              'export one with taml-export')
-    self.model = tf.saved_model.load(path)
-    self.info = {k: v.numpy() for k, v in self.model.signatures['model_info']().items()}
-    self.mode = mode
-    self._fn = self.model.signatures['adapt_and_predict' if mode == 'mean'
-                                     else 'adapt_and_predict_mc']
-
-  def __call__(self, task: episodes_lib.Episode, seed) -> dict:
-    support, query = task.support_mask > 0, task.query_mask > 0
-    args = dict(support_images=tf.constant(task.support_images[support]),
-                support_labels=tf.constant(task.support_labels[support], tf.int32),
-                query_images=tf.constant(task.query_images[query]))
-    if self.mode == 'mc':
-      args['seed'] = tf.constant(seed, tf.int32)
-    probs = self._fn(**args)['probs'].numpy()
-    out = np.zeros([task.query_images.shape[0], task.class_mask.shape[-1]], np.float32)
-    out[np.flatnonzero(query), :probs.shape[1]] = probs
-    return {'probs': out}
-
-
-def evaluate_saved_model(model: typing.Union[str, SavedModelPredictor],
+def evaluate_saved_model(model: typing.Union[str, predictors.SavedModelPredictor],
                          datasets: typing.Mapping[str, tf.data.Dataset],
                          mode: typing.Optional[str] = None, seed: int = 0,
                          max_episodes: typing.Optional[int] = None,
@@ -426,7 +316,7 @@ def evaluate_saved_model(model: typing.Union[str, SavedModelPredictor],
   checked without training, or without taml_tf's model code).
 
   Args:
-    model: the SavedModel folder, or a :class:`SavedModelPredictor` of it.
+    model: the SavedModel folder, or a :class:`~taml_tf.products.predictors.SavedModelPredictor` of it.
     datasets, seed, max_episodes, progress: as in :func:`evaluate`.
     mode: 'mean' or 'mc' as in :func:`evaluate` (default 'mean'); a predictor's own mode when
       `model` is a predictor (giving another is an error).
@@ -438,12 +328,12 @@ def evaluate_saved_model(model: typing.Union[str, SavedModelPredictor],
     FileNotFoundError: if `path` holds no SavedModel. ValueError: bad arguments.
     tf.errors.InvalidArgumentError: an episode the model refuses (e.g. wider than its max_way).
   """
-  if isinstance(model, SavedModelPredictor):
+  if isinstance(model, predictors.SavedModelPredictor):
     if mode not in (None, model.mode):
       raise ValueError(f'mode={mode!r} differs from the predictor\'s {model.mode!r}')
     predictor = model
   else:
-    predictor = SavedModelPredictor(model, mode or 'mean')
+    predictor = predictors.SavedModelPredictor(model, mode or 'mean')
   mode = predictor.mode
   if not isinstance(datasets, typing.Mapping) or not datasets:
     raise ValueError('datasets must be a non-empty dict name -> tf.data.Dataset')

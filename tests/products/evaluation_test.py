@@ -18,6 +18,7 @@ from taml_tf.method.learner import MetaLearner
 from taml_tf.products import calibration
 from taml_tf.products import comparison
 from taml_tf.products import evaluation
+from taml_tf.products import predictors
 from taml_tf.products import export
 from taml_tf.products import reports
 from taml_tf.products import results
@@ -236,7 +237,7 @@ class EvaluateTest(tf.test.TestCase):
     folder = tempfile.mkdtemp(prefix='evaluation_test_')
     self.addCleanup(shutil.rmtree, folder, True)
     path = export.export_saved_model(self.learner, os.path.join(folder, 'model'))
-    predictor = evaluation.SavedModelPredictor(path, 'mc')
+    predictor = predictors.SavedModelPredictor(path, 'mc')
     for expected, model, mode in ((self.mean, path, 'mean'), (self.mc, predictor, None)):
       got = evaluation.evaluate_saved_model(model, self.datasets, mode=mode, seed=5)
       self.assertEqual((got.mode, got.num_samples, got.num_steps),
@@ -338,7 +339,7 @@ class EvaluateTest(tf.test.TestCase):
       self.assertAllClose(a.z, b.z, atol=1e-5)
 
   def test_predictor_traces_once(self):
-    predictor = evaluation.Predictor(self.learner, 'mc', 2, 2)
+    predictor = predictors.Predictor(self.learner, 'mc', 2, 2)
     ep = self.episodes['omniglot'][0]
     # The same task padded to its real sizes and to larger ones: one trace, same answer.
     real = lambda x, m: np.asarray(x)[np.asarray(m) > 0]
