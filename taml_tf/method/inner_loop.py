@@ -14,6 +14,11 @@ import tensorflow as tf
 
 from taml_tf.method import balancing
 from taml_tf.method import parameters
+from taml_tf.method.models import posteriors
+
+# The balancing variables that act inside each inner step (as keyword arguments of
+# :func:`inner_step`); the others act through the step sizes (gamma) or the initialisation (z).
+STEP_VARIABLES = ('omega',)
 
 
 def head_logits(features, head: parameters.Layer):
@@ -104,7 +109,8 @@ def recomputed(fn):
 
 
 def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[parameters.Layer],
-          images, labels, row_mask, class_mask, omega=None, num_steps: int = 5,
+          images, labels, row_mask, class_mask, bal: posteriors.Balancing | None = None,
+          num_steps: int = 5,
           first_order: bool = False, recompute: bool = False,
           rows_all_real: bool = False, count_mask=None) -> tuple:
   """Runs `num_steps` balanced inner steps from `params` (K times [step], taml_tf.method.learner).
@@ -118,7 +124,8 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
       :func:`taml_tf.method.balancing.step_sizes`).
     images, labels, row_mask: the support set [S, H, W, C], [S], [S].
     class_mask: [max_way] real classes.
-    omega: class logits for the weighted inner loss, or None.
+    bal: the task's balancing variables (None: none); those of ``STEP_VARIABLES`` reach every
+      :func:`inner_step` (omega: class logits of the weighted inner loss).
     num_steps: a Python int, so each setting traces once.
     first_order: if True, inner gradients are treated as constants by enclosing tapes.
     recompute: if True, each step is wrapped in :func:`recomputed`: an enclosing tape keeps
@@ -142,7 +149,9 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
     raise ValueError(f'steps must be structured as params: {len(step_list)} step sizes for '
                      f'{len(current)} parameters')
   n = len(current)
-  optional = {'omega': omega, 'count_mask': count_mask}
+  bal = bal or posteriors.Balancing()
+  optional = {name: getattr(bal, name) for name in STEP_VARIABLES}
+  optional['count_mask'] = count_mask
   given = [k for k, v in optional.items() if v is not None]
   data = [images, labels, row_mask, class_mask] + [optional[k] for k in given]
   data = [tf.convert_to_tensor(x) for x in data]

@@ -228,7 +228,7 @@ class MetaLearner(tf.Module):
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(bal), task.support_images,
-        task.support_labels, task.support_mask, task.class_mask, omega=bal.omega,
+        task.support_labels, task.support_mask, task.class_mask, bal=bal,
         num_steps=num_steps, first_order=self.config.first_order, recompute=self.recompute,
         rows_all_real=rows_all_real, count_mask=count_mask)
 

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from taml_tf.method import balancing, inner_loop, parameters
+from taml_tf.method.models import posteriors
 from taml_tf.method.models.backbone import Conv4
 from tests import tasks
 
@@ -26,7 +27,8 @@ class InnerLoopTest(tf.test.TestCase):
     steps = balancing.fixed_step_sizes(lr, 5)
     out = inner_loop.adapt(self.net, parameters.from_dict(self.params, 4), steps,
                            self.ep.support_images, self.ep.support_labels,
-                           self.ep.support_mask, self.ep.class_mask, omega=omega,
+                           self.ep.support_mask, self.ep.class_mask,
+                           bal=posteriors.Balancing(omega=omega),
                            num_steps=num_steps)
     return parameters.to_dict(out)
 
@@ -103,7 +105,8 @@ class InnerLoopTest(tf.test.TestCase):
 
     steps = balancing.step_sizes(parameters.from_dict(alpha, 4), gamma)
     out = inner_loop.adapt(self.net, parameters.from_dict(theta, 4), steps, ep.support_images,
-                           ep.support_labels, ep.support_mask, ep.class_mask, omega=omega,
+                           ep.support_labels, ep.support_mask, ep.class_mask,
+                           bal=posteriors.Balancing(omega=omega),
                            num_steps=num_steps)
     out = parameters.to_dict(out)
     for k in theta:
@@ -144,7 +147,8 @@ class RecomputeTest(tf.test.TestCase):
         base = tf.nest.pack_sequence_as(params, tf.unstack(alpha))
         steps = balancing.step_sizes(base, gamma)
         out = inner_loop.adapt(net, params, steps, ep.support_images, ep.support_labels,
-                               ep.support_mask, ep.class_mask, omega=omega, num_steps=3,
+                               ep.support_mask, ep.class_mask,
+                               bal=posteriors.Balancing(omega=omega), num_steps=3,
                                recompute=recompute)
         logits = inner_loop.forward(net, out, ep.query_images, ep.query_mask, ep.class_mask)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
