@@ -12,6 +12,7 @@ from taml_tf.data import pipeline
 from taml_tf.data import registry
 from taml_tf.data import sampler as sampler_lib
 from taml_tf.method import episodes
+from taml_tf.method.task_shape import TaskShape
 
 CFG = sampler_lib.SamplerConfig(way=5, max_shot=15, query=5)
 
@@ -102,3 +103,31 @@ def test_multi_source_stream():
                                 batch_size=2, data_dir=d)
   (ep,) = _take(ds, 1)
   assert ep.support_images.shape == (2, 25, 28, 28, 1)
+
+
+def _write_folder(root, images, labels):
+  """An image folder with one sub-folder per class (PNG files), as a user would have."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  for j, (img, label) in enumerate(zip(images, labels)):
+    folder = os.path.join(root, f'class_{label}')
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray((img * 255).astype(np.uint8), 'L').save(os.path.join(folder, f'{j}.png'))
+
+
+def test_make_episodes_from_arrays_and_from_a_folder(omniglot, tmp_path):
+  rng = np.random.default_rng(0)
+  classes = rng.choice(omniglot.num_classes, 6, replace=False)
+  images = np.concatenate([omniglot.class_images(int(c))[:, :, :, 0] for c in classes])
+  labels = np.repeat(np.arange(6), 20)
+  task = TaskShape(way=3, max_shot=4, query=2)
+  _write_folder(str(tmp_path), images, labels)
+  for source in ((images, labels), str(tmp_path)):
+    stream = pipeline.make_episodes(source, task, meta_batch=2, seed=1)
+    (ep,) = _take(stream, 1)
+    assert ep.support_images.shape == (2, 12, 28, 28, 1)   # way * max_shot rows
+    assert ep.query_images.shape == (2, 6, 28, 28, 1)      # way * query
+    assert ep.class_mask.shape == (2, 3)
+    finite = pipeline.make_episodes(source, task, meta_batch=2, num_episodes=4, seed=1)
+    assert len(_take(finite, 10)) == 2
+  with pytest.raises(ValueError, match='source must be'):
+    pipeline.make_episodes([images], task)
