@@ -9,14 +9,16 @@
 # The lanes (lane.sh) then resume from it. Kept now that every run has reached 10,000 updates:
 # its checkpoints there are what diagnostics.py, omega_image_probe.py and taml-figures read.
 # Usage: run_state.sh save|restore [RUN ...]   (default: every run in the state or under ROOT)
-# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), VENV (a venv with taml_tf,
-#      default ~/taml_runs/venv).
+# Env: ROOT (the runs, default ~/taml_runs/omniglot_mnist_study), VENV (a venv with this
+#      checkout's taml_tf, default the repository's .venv).
 set -euo pipefail
 mode=${1:?usage: run_state.sh save|restore [RUN ...]}; shift
 root="${ROOT:-$HOME/taml_runs/omniglot_mnist_study}"
 here="$(cd "$(dirname "$0")" && pwd)"
 state="$here/run_state"
-python="${VENV:-$HOME/taml_runs/venv}/bin/python"  # with taml_tf, for restore_shots.py --slim
+# restore_shots.py imports today's package layout (taml_tf/method, data, execution, products):
+# the checkout's venv, not the frozen code's that trains the runs.
+python="${VENV:-$here/../../../.venv}/bin/python"
 
 latest_step() {  # the step of a checkpoints/ folder's latest checkpoint, or 0
   local f="$1/checkpoint"
