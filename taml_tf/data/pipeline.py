@@ -190,13 +190,12 @@ def make_episodes(source, task, meta_batch: int = 4, num_episodes: int | None = 
   """
   if isinstance(source, tuple) and len(source) == 2:
     source = ci_lib.from_labelled(source[0], source[1], image_shape, name='labelled arrays')
-  elif isinstance(source, str):
-    source = registry.build_source(source, split, image_shape, data_dir)
-  elif not isinstance(source, ci_lib.ClassImages):
+  elif not isinstance(source, (str, ci_lib.ClassImages)):
     raise ValueError('source must be (images, labels), a ClassImages or a data set path / '
                      f'name, got {type(source).__name__}')
+  sources = _as_sources(source, image_shape, data_dir, split)
+  # The sampler checks that the data fill every task (ClassImages.check_task_fit) when built.
   config = sampler_lib.SamplerConfig(**task.sampler_fields(), mode=mode, pad_to='max')
-  source.check_task_fit(config.way, config.query, config.min_shot)
   if num_episodes is None:
-    return episode_dataset(source, config, seed=seed, batch_size=meta_batch)
-  return evaluation_dataset(source, config, num_episodes, seed=seed, batch_size=meta_batch)
+    return episode_dataset(sources, config, seed=seed, batch_size=meta_batch)
+  return evaluation_dataset(sources, config, num_episodes, seed=seed, batch_size=meta_batch)

@@ -312,6 +312,23 @@ def restore_learner(config: ModelConfig, checkpoint_path: str,
     ValueError: if the checkpoint does not hold every variable of the learner (e.g. another
       config or no `learner` entry).
   """
+  return restore_into(MetaLearner(config, precision=precision), checkpoint_path)
+
+
+def restore_into(learner: MetaLearner, checkpoint_path: str) -> MetaLearner:
+  """Restores an existing learner's variables from a training checkpoint (as
+  :func:`restore_learner`, for a learner built elsewhere, e.g. inside a TamlModel).
+
+  Args:
+    learner: a MetaLearner built from the configuration the checkpoint was trained with.
+    checkpoint_path: a checkpoint prefix, or a directory (its latest checkpoint is used).
+
+  Returns:
+    `learner`, restored.
+
+  Raises:
+    FileNotFoundError, ValueError: as :func:`restore_learner`.
+  """
   path = os.fspath(checkpoint_path)
   if tf.io.gfile.isdir(path):
     latest = tf.train.latest_checkpoint(path)
@@ -320,7 +337,6 @@ def restore_learner(config: ModelConfig, checkpoint_path: str,
     path = latest
   elif not tf.io.gfile.exists(path + '.index'):
     raise FileNotFoundError(f'no checkpoint at {path} (expected {path}.index)')
-  learner = MetaLearner(config, precision=precision)
   missing = uncheckpointed_variables(learner)
   if missing:
     raise ValueError(

@@ -134,6 +134,36 @@ def input_assertions(support_images, support_labels, query_images, max_way: int,
   return way, checked
 
 
+def request_episode(support_images, support_labels, query_images, config: ModelConfig):
+  """Checks a request (:func:`input_assertions`) and builds its unpadded, all-real Episode.
+
+  Args:
+    support_images: float32 [S, H, W, C].
+    support_labels: int32 [S], class ids 0..way-1.
+    query_images: float32 [Q, H, W, C], or None: an empty query set (adapting only, or
+      reading the balancing variables).
+    config: the model's ModelConfig (its max_way and image_shape).
+
+  Returns:
+    (task, way): the Episode (class_mask marks classes 0..way-1 of max_way) and the int32
+    number of classes.
+  """
+  way, checked = input_assertions(support_images, support_labels, query_images,
+                                  config.max_way, config.image_shape)
+  support_images, support_labels = checked[:2]
+  if query_images is None:
+    query_images = tf.zeros([0, *config.image_shape], tf.float32)
+  else:
+    query_images = checked[2]
+  s, q = tf.shape(support_labels)[0], tf.shape(query_images)[0]
+  task = Episode(
+      support_images=support_images, support_labels=support_labels,
+      support_mask=tf.ones([s], tf.float32), query_images=query_images,
+      query_labels=tf.zeros([q], tf.int32), query_mask=tf.ones([q], tf.float32),
+      class_mask=tf.cast(tf.range(config.max_way) < way, tf.float32))
+  return task, way
+
+
 class ServingModule(tf.Module):
   """The serving signatures of a :class:`~taml_tf.method.learner.MetaLearner`.
 
@@ -202,19 +232,6 @@ class ServingModule(tf.Module):
     out['serving_default'] = out['adapt_and_predict']
     return out
 
-  def _episode(self, support_images, support_labels, query_images):
-    """Validates a request and builds the (unpadded, all-real) Episode; returns (task, way)."""
-    max_way = self.config.max_way
-    way, (support_images, support_labels, query_images) = input_assertions(
-        support_images, support_labels, query_images, max_way, self.config.image_shape)
-    s, q = tf.shape(support_labels)[0], tf.shape(query_images)[0]
-    task = Episode(
-        support_images=support_images, support_labels=support_labels,
-        support_mask=tf.ones([s], tf.float32), query_images=query_images,
-        query_labels=tf.zeros([q], tf.int32), query_mask=tf.ones([q], tf.float32),
-        class_mask=tf.cast(tf.range(max_way) < way, tf.float32))
-    return task, way
-
   def _adapt_and_predict(self, support_images, support_labels, query_images):
     """Query probabilities under the posterior mean of the balancing variables.
 
@@ -229,7 +246,7 @@ class ServingModule(tf.Module):
     Raises:
       tf.errors.InvalidArgumentError: for a bad request (see :func:`input_assertions`).
     """
-    task, way = self._episode(support_images, support_labels, query_images)
+    task, way = request_episode(support_images, support_labels, query_images, self.config)
     probs, _ = self.learner.predict(task, mode='mean', num_steps=self.inner_steps)
     return {'probs': probs[:, :way]}
 
@@ -250,7 +267,7 @@ class ServingModule(tf.Module):
     Raises:
       tf.errors.InvalidArgumentError: for a bad request (see :func:`input_assertions`).
     """
-    task, way = self._episode(support_images, support_labels, query_images)
+    task, way = request_episode(support_images, support_labels, query_images, self.config)
     probs, _ = self.learner.predict(task, seed=seed, mode='mc', num_samples=self.mc_samples,
                                     num_steps=self.inner_steps)
     return {'probs': probs[:, :way]}
@@ -281,11 +298,10 @@ class ServingModule(tf.Module):
       tf.errors.InvalidArgumentError: for a bad request (see :func:`input_assertions`).
     """
     c = self.config
-    way, (support_images, support_labels) = input_assertions(
-        support_images, support_labels, None, c.max_way, c.image_shape)
-    support_mask = tf.ones([tf.shape(support_labels)[0]], tf.float32)
-    class_mask = tf.cast(tf.range(c.max_way) < way, tf.float32)
-    bal = self.learner.posterior_mean(support_images, support_labels, support_mask, class_mask)
+    task, way = request_episode(support_images, support_labels, None, c)
+    class_mask = task.class_mask
+    bal = self.learner.posterior_mean(task.support_images, task.support_labels,
+                                      task.support_mask, class_mask)
     omega_mean = tf.zeros([c.max_way]) if bal.omega is None else bal.omega
     gamma = tf.zeros([c.num_layers]) if bal.gamma is None else bal.gamma
     z = tf.zeros([c.z_dim]) if bal.z is None else bal.z
