@@ -3,6 +3,8 @@ and every public class carries an example in its docstring that runs."""
 
 import doctest
 import inspect
+import os
+import re
 import subprocess
 import sys
 import unittest
@@ -19,6 +21,21 @@ class PublicApiTest(unittest.TestCase):
       self.assertIsNotNone(getattr(taml_tf, name), name)
     with self.assertRaisesRegex(AttributeError, 'no attribute'):
       getattr(taml_tf, 'Nothing')
+
+  def test_names_the_docs_call_exist(self):
+    """Every ``taml_tf.<name>`` the README and the package's docstrings use is public."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    texts = {'README.md': open(os.path.join(root, 'README.md')).read()}
+    for folder, _, files in os.walk(os.path.dirname(taml_tf.__file__)):
+      for f in files:
+        if f.endswith('.py'):
+          with open(os.path.join(folder, f)) as source:
+            texts[os.path.relpath(os.path.join(folder, f), root)] = source.read()
+    used = {(path, name) for path, text in texts.items()
+            for name in re.findall(r'\btaml_tf\.([A-Za-z_]\w*)\(', text)}
+    self.assertTrue(any(path == 'README.md' for path, _ in used))
+    for path, name in sorted(used):
+      self.assertIn(name, taml_tf.__all__, f'{path} calls taml_tf.{name}, which is not public')
 
   def test_import_does_not_load_tensorflow(self):
     code = 'import sys, taml_tf; print("tensorflow" in sys.modules)'

@@ -12,6 +12,7 @@ import typing
 from taml_tf.data.sampler import PAD_MODES
 from taml_tf.method import config
 from taml_tf.method.learner import MetaLearner
+from taml_tf.method import meta_update
 from taml_tf.method.meta_update import MetaUpdate
 from taml_tf.method.precision import PRECISIONS
 
@@ -67,8 +68,7 @@ class ExecutionConfig:
   recompute: bool = False
 
   def __post_init__(self):
-    # XLA compiles one program per shape: it needs them static.
-    static = bool(self.static_shapes or self.jit_compile)
+    static = meta_update.uses_static_shapes(self.jit_compile, self.static_shapes)
     object.__setattr__(self, 'static_shapes', static)
     if self.pad_to is None:
       object.__setattr__(self, 'pad_to', 'max' if static else 'bucket')

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from taml_tf.method import parameters
+from taml_tf.method.models import posteriors
 
 # Added to the logits of padding classes: their softmax probability is exactly 0 in float32,
 # so they receive no gradient and cannot be predicted. A finite value keeps gradients finite.
@@ -52,6 +53,24 @@ def class_weights(omega: Optional[tf.Tensor], class_mask) -> tf.Tensor:
   if omega is None:
     return class_mask / tf.reduce_sum(class_mask)
   return tf.nn.softmax(mask_logits(omega, class_mask))
+
+
+def recorded_values(bal, class_mask) -> dict:
+  """The switched-on balancing variables of one task as the meta-test records them.
+
+  Args:
+    bal: a ``posteriors.Balancing`` of values (usually the posterior mean; None where off).
+    class_mask: [max_way] the task's real classes.
+
+  Returns:
+    {``Variable.recorded_as``: tensor} in the form ``Variable.recorded_form`` says: omega as
+    softmax(omega) over the real classes [max_way] (0 on padding classes), gamma as exp(gamma)
+    [num_layers], z as inferred [z_dim].
+  """
+  forms = {'class_weights': lambda v: class_weights(v, class_mask), 'exp': tf.exp,
+           'value': tf.identity}
+  return {v.recorded_as: forms[v.recorded_form](value)
+          for v, value in zip(posteriors.VARIABLES, bal) if value is not None}
 
 
 def weighted_inner_loss(logits, labels, row_mask, class_mask, omega=None, count_mask=None):

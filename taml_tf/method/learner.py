@@ -195,6 +195,25 @@ class MetaLearner(tf.Module):
           kl += posteriors.kl_to_prior(dist, mask)
     return values, kl
 
+  def monte_carlo_draw(self, dists: posteriors.Balancing, class_mask, seed,
+                       index) -> posteriors.Balancing:
+    """The `index`-th of the S Monte-Carlo draws of the balancing variables at meta-test
+    (the sum over samples of eq. 9), seeded by fold_in(seed, index).
+
+    :meth:`predict` and ``TamlModel.adapt`` both draw through here, so one seed gives both the
+    same samples.
+
+    Args:
+      dists: from :meth:`posterior`.
+      class_mask: [max_way] real classes.
+      seed: int32 [2] stateless seed of the prediction.
+      index: which sample (int or int32 scalar).
+
+    Returns:
+      A Balancing (None where a variable is off; the posterior mean for a deterministic model).
+    """
+    return self.balancing_values(dists, class_mask, 'sample', _fold(seed, index))[0]
+
   def posterior_mean(self, support_images, support_labels, support_mask,
                      class_mask) -> posteriors.Balancing:
     """The posterior means of the switched-on balancing variables of one task (None where
@@ -398,7 +417,7 @@ class MetaLearner(tf.Module):
     samples = c.n_mc_samples if num_samples is None else num_samples
 
     def one_sample(index):
-      bal, _ = self.balancing_values(dists, task.class_mask, 'sample', _fold(seed, index))
+      bal = self.monte_carlo_draw(dists, task.class_mask, seed, index)
       params = self.adapt(task, bal, steps, rows_all_real=not static_shapes,
                           count_mask=count_mask)
       return tf.nn.softmax(self.query_logits(params, task))

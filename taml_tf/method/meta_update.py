@@ -17,6 +17,20 @@ from taml_tf.method.learner import MetaLearner
 METRICS = ('loss', 'cross_entropy', 'kl', 'accuracy', 'clip_fraction')
 
 
+def uses_static_shapes(jit_compile: bool, static_shapes: bool) -> bool:
+  """Whether a meta-update keeps the padded support rows (static shapes).
+
+  Args:
+    jit_compile: the gradient is compiled with XLA.
+    static_shapes: static shapes were asked for (a TPU, the FLOP profiler).
+
+  Returns:
+    True when asked for or when XLA compiles the step: it compiles one program per shape, so
+    it needs them fixed.
+  """
+  return bool(static_shapes or jit_compile)
+
+
 class MetaUpdate:
   """Runs the meta-update of a MetaLearner: gradient, mean over replicas, clip, Adam step.
 
@@ -43,8 +57,7 @@ class MetaUpdate:
     self.learner = learner
     self.jit_compile = bool(jit_compile)
     self.sequential_tasks = bool(sequential_tasks)
-    # XLA compiles one program per shape: it needs them static.
-    self.static_shapes = bool(static_shapes or jit_compile)
+    self.static_shapes = uses_static_shapes(jit_compile, static_shapes)
     self.optimizer = keras.optimizers.Adam(learner.config.meta_lr)
     # XLA (when configured) compiles the gradient computation only: the value assertions of
     # validation.py and the optimizer update stay outside the compiled cluster.

@@ -355,10 +355,14 @@ def _record(name, index, task, out, acc, kernels, biases) -> TaskRecord:
   accuracy, nll = acc.add(index, labels, probs, shots, int(support.sum()))
   record = TaskRecord(dataset=name, episode=index, way=way, support_size=int(support.sum()),
                       query_size=int(query.sum()), shots=shots, accuracy=accuracy, nll=nll)
-  if 'omega' in out:
-    record.omega = out['omega'][:way]
-  if 'exp_gamma' in out:
-    record.exp_gamma = out['exp_gamma']
+  for variable in posteriors.VARIABLES:
+    if variable.recorded_as in out:
+      value = out[variable.recorded_as]
+      value = value[:way] if variable.per_class else value
+      if variable.recorded_as in TaskRecord.__dataclass_fields__:
+        setattr(record, variable.recorded_as, value)
+      else:
+        record.other_variables[variable.recorded_as] = value
   if 'z' in out:
     record.z = out['z']
     record.z_norm = float(np.linalg.norm(out['z']))
@@ -404,11 +408,12 @@ def validation_callback(validation_sets: typing.Callable[[], typing.Mapping[str,
       scalars.update({f'{name}/accuracy': r.accuracy, f'{name}/nll': r.nll,
                       f'{name}/ece': r.ece})
     arrays = reports.balancing_arrays(result.records)
-    for key in ('omega', 'exp_gamma', 'z'):
+    for variable in posteriors.VARIABLES:
+      key = variable.recorded_as
       if key in arrays:
         values = np.asarray(arrays[key], np.float32)
-        # omega is 0 beyond a task's way.
-        histograms[key] = values[values > 0] if key == 'omega' else values
+        # A per-class variable is 0 beyond a task's way.
+        histograms[key] = values[values > 0] if variable.per_class else values
     return ValidationReport({name: r.accuracy for name, r in result.datasets.items()},
                             scalars, histograms)
   return validate

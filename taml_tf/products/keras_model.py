@@ -17,8 +17,8 @@ Example (a notebook; images [N, 28, 28, 1] in [0, 1] with integer labels)::
   task = taml_tf.TaskShape(way=5, max_shot=15, query=15)
   model = taml_tf.TamlModel('bayesian_taml', task=task)
   model.compile()
-  train = taml_tf.episodes((images, labels), task, meta_batch=4)           # endless
-  val = taml_tf.episodes((val_images, val_labels), task, num_episodes=40)  # finite
+  train = taml_tf.make_episodes((images, labels), task, meta_batch=4)      # endless
+  val = taml_tf.make_episodes((val_images, val_labels), task, num_episodes=40)
   model.fit(train, steps_per_epoch=100, epochs=10, validation_data=val,
             callbacks=[keras.callbacks.EarlyStopping('val_accuracy', mode='max')])
   adapted = model.adapt(support_images, support_labels)
@@ -260,26 +260,26 @@ class TamlModel(keras.Model):
     stochastic = mode == 'mc' and self._learner.encoder is not None and not c.deterministic
     samples = (c.n_mc_samples if num_samples is None else int(num_samples)) if stochastic else 1
     steps = c.test_inner_steps if num_steps is None else int(num_steps)
-    key = (samples, steps)
+    key = (stochastic, samples, steps)
     if key not in self._adapt_fns:
       self._adapt_fns[key] = tf.function(
-          lambda x, y, s: self._adapt(x, y, s, samples, steps), reduce_retracing=True)
+          lambda x, y, s: self._adapt(x, y, s, stochastic, samples, steps),
+          reduce_retracing=True)
     images = tf.convert_to_tensor(support_images, tf.float32)
     labels = tf.convert_to_tensor(support_labels, tf.int32)
     params, way = self._adapt_fns[key](images, labels, tf.convert_to_tensor(seed, tf.int32))
     return AdaptedTask(self.backbone, params, int(way), c.max_way, c.image_shape)
 
-  def _adapt(self, images, labels, seed, samples: int, steps: int):
+  def _adapt(self, images, labels, seed, stochastic: bool, samples: int, steps: int):
     task, way = serving.request_episode(images, labels, None, self.model_config)
     dists = self._learner.posterior(task.support_images, task.support_labels,
                                     task.support_mask, task.class_mask)
-    mode = 'mean' if samples == 1 else 'sample'
-    params = []
-    for i in range(samples):
-      sample_seed = tf.random.experimental.stateless_fold_in(seed, i, alg='philox')
-      bal, _ = self._learner.balancing_values(dists, task.class_mask, mode, sample_seed)
-      params.append(self._learner.adapt(task, bal, steps, rows_all_real=True))
-    return params, way
+    if stochastic:
+      draws = [self._learner.monte_carlo_draw(dists, task.class_mask, seed, i)
+               for i in range(samples)]
+    else:
+      draws = [self._learner.balancing_values(dists, task.class_mask, 'mean', seed)[0]]
+    return [self._learner.adapt(task, bal, steps, rows_all_real=True) for bal in draws], way
 
   def export(self, filepath: str, overwrite: bool = False, inner_steps: int | None = None,
              mc_samples: int | None = None, **kwargs) -> str:

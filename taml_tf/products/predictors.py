@@ -40,8 +40,9 @@ class Predictor:
     num_steps: inner steps (Python int).
 
   Calling it with an unbatched Episode and an int32 [2] seed returns a dict of numpy arrays:
-  'probs' [Q, max_way] and, where switched on, 'omega' (softmax over the real classes,
-  [max_way]), 'exp_gamma' [num_layers] and 'z' [z_dim], all from the posterior mean.
+  'probs' [Q, max_way] and each switched-on balancing variable's posterior mean as recorded
+  (``balancing.recorded_values``: 'omega' softmax over the real classes [max_way],
+  'exp_gamma' [num_layers], 'z' [z_dim]).
   """
 
   def __init__(self, learner, mode: str, num_samples: typing.Optional[int], num_steps: int):
@@ -62,14 +63,7 @@ class Predictor:
                                           num_samples=self.num_samples,
                                           num_steps=self.num_steps,
                                           support_rows=support_rows if self.padded else None)
-        out = {'probs': probs}
-        if bal.omega is not None:
-          out['omega'] = balancing_lib.class_weights(bal.omega, task.class_mask)
-        if bal.gamma is not None:
-          out['exp_gamma'] = tf.exp(bal.gamma)
-        if bal.z is not None:
-          out['z'] = bal.z
-        return out
+        return {'probs': probs, **balancing_lib.recorded_values(bal, task.class_mask)}
 
       self._functions[max_way] = tf.function(
           run, input_signature=[spec, tf.TensorSpec([2], tf.int32),

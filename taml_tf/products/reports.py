@@ -16,6 +16,7 @@ import zipfile
 import numpy as np
 
 from taml_tf.execution import atomic
+from taml_tf.method.models import posteriors
 from taml_tf.products.results import EvaluationResult
 from taml_tf.products.results import TaskRecord
 
@@ -51,12 +52,12 @@ def balancing_arrays(records: typing.Sequence[TaskRecord]) -> dict:
       shots=padded([r.shots for r in records], np.int64),
       accuracy=np.array([r.accuracy for r in records], np.float64),
       nll=np.array([r.nll for r in records], np.float64))
-  if records and records[0].omega is not None:
-    arrays['omega'] = padded([r.omega for r in records], np.float32)
-  if records and records[0].exp_gamma is not None:
-    arrays['exp_gamma'] = np.stack([r.exp_gamma for r in records]).astype(np.float32)
+  for variable in posteriors.VARIABLES:
+    values = [r.variable(variable.recorded_as) for r in records]
+    if records and values[0] is not None:
+      arrays[variable.recorded_as] = (padded(values, np.float32) if variable.per_class else
+                                      np.stack(values).astype(np.float32))
   if records and records[0].z is not None:
-    arrays['z'] = np.stack([r.z for r in records]).astype(np.float32)
     arrays['z_kernel_change'] = np.stack([r.z_kernel_change for r in records])
     for k in ('z_norm', 'z_relative_change', 'z_bias_shift'):
       arrays[k] = np.array([getattr(r, k) for r in records], np.float64)

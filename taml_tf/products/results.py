@@ -49,6 +49,9 @@ class TaskRecord:
     z_relative_change: ||theta (*) z - theta|| / ||theta|| over all conv kernels and biases.
     z_bias_shift: ||z_b||, the absolute shift of the conv biases (biases start at zero, so a
       relative change would be meaningless).
+    other_variables: {recorded name: value} of any balancing variable of the table
+      (``posteriors.VARIABLES``) beyond omega, gamma and z, in its recorded form (per-class
+      ones cut to the way).
   """
 
   dataset: str
@@ -66,6 +69,13 @@ class TaskRecord:
   z_kernel_change: typing.Optional[np.ndarray] = None
   z_relative_change: typing.Optional[float] = None
   z_bias_shift: typing.Optional[float] = None
+  other_variables: dict = dataclasses.field(default_factory=dict)
+
+  def variable(self, recorded_as: str) -> typing.Optional[np.ndarray]:
+    """The recorded value of the balancing variable named `recorded_as`, or None if off."""
+    if recorded_as in self.other_variables:
+      return self.other_variables[recorded_as]
+    return getattr(self, recorded_as, None)
 
 
 @dataclasses.dataclass

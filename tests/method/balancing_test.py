@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from taml_tf.method import balancing, parameters
+from taml_tf.method.models import posteriors
 
 
 class BalancingTest(tf.test.TestCase):
@@ -77,6 +78,20 @@ class BalancingTest(tf.test.TestCase):
     fixed = balancing.step_sizes(balancing.fixed_step_sizes(0.5, 3),
                                  tf.constant([0.0, np.log(2.0), np.log(3.0)]))
     self.assertAllClose(tf.nest.flatten(fixed), [0.5, 0.5, 1.0, 1.0, 1.5, 1.5], atol=1e-6)
+
+
+  def test_recorded_values_follow_the_table(self):
+    bal = posteriors.Balancing(omega=tf.constant([0.0, 1.0, 5.0]),
+                               gamma=tf.constant([0.0, 1.0]), z=None)
+    got = balancing.recorded_values(bal, tf.constant([1.0, 1.0, 0.0]))
+    self.assertEqual(sorted(got), ['exp_gamma', 'omega'])
+    e = np.exp(1.0)
+    self.assertAllClose(got['omega'], [1 / (1 + e), e / (1 + e), 0.0], atol=1e-6)
+    self.assertAllClose(got['exp_gamma'], [1.0, e], atol=1e-6)
+    z = tf.constant([0.3, -0.2])
+    self.assertAllClose(balancing.recorded_values(posteriors.Balancing(z=z), None)['z'], z)
+    for variable in posteriors.VARIABLES:
+      self.assertIn(variable.recorded_form, posteriors.RECORDED_FORMS)
 
 
 if __name__ == '__main__':

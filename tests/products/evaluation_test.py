@@ -338,24 +338,6 @@ class EvaluateTest(tf.test.TestCase):
       self.assertAllClose(a.omega, b.omega, atol=1e-5)
       self.assertAllClose(a.z, b.z, atol=1e-5)
 
-  def test_predictor_traces_once(self):
-    predictor = predictors.Predictor(self.learner, 'mc', 2, 2)
-    ep = self.episodes['omniglot'][0]
-    # The same task padded to its real sizes and to larger ones: one trace, same answer.
-    real = lambda x, m: np.asarray(x)[np.asarray(m) > 0]
-    parts = (real(ep.support_images, ep.support_mask), real(ep.support_labels, ep.support_mask),
-             real(ep.query_images, ep.query_mask), real(ep.query_labels, ep.query_mask))
-    tight = episodes_lib.from_arrays(*parts, max_way=5)
-    loose = episodes_lib.from_arrays(*parts, max_way=5, support_size=40, query_size=20)
-    seed = evaluation.episode_seed(0, 0)
-    a, b, c = predictor(ep, seed), predictor(tight, seed), predictor(loose, seed)
-    self.assertLen({x.support_images.shape[0] for x in (ep, tight, loose)}, 3)
-    self.assertEqual(predictor.traces, 1)
-    m = len(parts[3])
-    self.assertAllClose(a['probs'][:m], b['probs'], atol=1e-5)
-    self.assertAllClose(b['probs'], c['probs'][:m], atol=1e-5)
-    self.assertAllClose(a['omega'], c['omega'], atol=1e-5)
-
   def test_write_results(self):
     with tempfile.TemporaryDirectory() as out:
       paths = reports.write_results(self.mc, out)

@@ -157,6 +157,14 @@ class AdaptTest(tf.test.TestCase):
     probs = mc(self.task.query_images).numpy()
     self.assertAllClose(probs.sum(-1), np.ones(len(probs)), atol=1e-5)
     self.assertNotAllClose(probs, self.adapted(self.task.query_images).numpy(), atol=1e-6)
+    # The same draws as the learner's Monte-Carlo meta-test with that seed, one sample too
+    # (which is a draw, not the posterior mean).
+    for samples, adapted in ((3, mc), (1, self.model.adapt(self.images, self.labels, mode='mc',
+                                                           num_samples=1, seed=(1, 2)))):
+      expected, _ = self.model.learner.predict(self.task, seed=(1, 2), mode='mc',
+                                               num_samples=samples)
+      self.assertAllClose(adapted(self.task.query_images), expected.numpy()[:, :adapted.way],
+                          atol=1e-5, msg=f'{samples} samples')
 
   def test_predict_step_adapts_to_each_episode(self):
     batch = next(iter(train_stream()))

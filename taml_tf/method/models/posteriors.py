@@ -46,20 +46,34 @@ class Variable(typing.NamedTuple):
       unit per class), the noise has ``max_way`` entries and the KL counts the real classes
       only. Otherwise one vector per task, read from the task summary.
     description: what it balances (the help of its command-line switch).
+    recorded_as: the name of its posterior-mean value in the meta-test's per-episode records,
+      ``balancing.npz`` and the predictors' outputs.
+    recorded_form: how that value is read from the posterior mean (:data:`RECORDED_FORMS`):
+      'class_weights' softmax over the task's real classes, 'exp' exp(value) (a multiplier),
+      'value' as inferred.
   """
 
   switch: str
   size: str
   per_class: bool
   description: str
+  recorded_as: str
+  recorded_form: str
+
+
+# How a balancing variable's posterior mean is recorded (Variable.recorded_form).
+RECORDED_FORMS = ('class_weights', 'exp', 'value')
 
 
 # The balancing variables, in the order of :class:`Balancing`'s fields: the one table that the
-# switches, the set encoder's heads, the noise and the KL are computed from.
+# switches, the set encoder's heads, the noise, the KL and the meta-test's records are computed
+# from.
 VARIABLES = Balancing(
-    omega=Variable('omega_on', 'max_way', True, 'Class-imbalance variable omega'),
-    gamma=Variable('gamma_on', 'num_layers', False, 'Task-imbalance variable gamma'),
-    z=Variable('z_on', 'z_dim', False, 'Out-of-distribution variable z'))
+    omega=Variable('omega_on', 'max_way', True, 'Class-imbalance variable omega',
+                   'omega', 'class_weights'),
+    gamma=Variable('gamma_on', 'num_layers', False, 'Task-imbalance variable gamma',
+                   'exp_gamma', 'exp'),
+    z=Variable('z_on', 'z_dim', False, 'Out-of-distribution variable z', 'z', 'value'))
 
 
 def switched_on(config) -> Balancing:
