@@ -26,12 +26,18 @@ Example (a notebook; images [N, 28, 28, 1] in [0, 1] with integer labels)::
   model.save('learner.keras')                             # keras.models.load_model reads it
   model.export('served')                                  # the SavedModel of taml-export
 
-What stays with the command-line :class:`~taml_tf.execution.trainer.Trainer`
-(``taml-train``): exact resume of a killed run (the Trainer checkpoints the step, the optimizer
-and the position in the episode stream together; ``fit`` restarts its data iterator), several
-replicas or workers and TPUs (the Trainer gives each replica its tasks' seeds and pads to the
-global meta-batch; ``train_step`` here runs one replica), and the best-checkpoint rule on
-per-episode meta-test accuracy. A ``TamlModel`` reads a Trainer's run folder with
+Resuming ``fit`` is exact when the loaded model is given the stream past the episodes it has
+trained on, ``stream.skip(int(model.optimizer.iterations))`` (``fit`` restarts its data
+iterator; the posterior samples are seeded by the restored step). Inside a
+``tf.distribute.MirroredStrategy`` scope ``fit`` computes the Trainer's update: Keras gives
+each replica a consecutive share of the meta-batch and :meth:`TamlModel.train_step` seeds each
+task by its place in the whole meta-batch, as the Trainer's replicas do (two replicas give the
+Trainer's weights exactly in ``tests/products/keras_model_distributed_test.py``). What stays
+with the command-line :class:`~taml_tf.execution.trainer.Trainer` (``taml-train``): several
+machines and TPUs (its input pipelines read each worker's share of one episode stream and it
+pads to the global meta-batch; ``fit`` under those strategies is not tested), checkpoints that
+hold the stream position with the weights, and the best-checkpoint rule on per-episode meta-test
+accuracy. A ``TamlModel`` reads a Trainer's run folder with
 :meth:`TamlModel.from_run`.
 """
 
@@ -204,8 +210,17 @@ class TamlModel(keras.Model):
                      tf.cast(self._update.optimizer.iterations, tf.int32)])
 
   def train_step(self, data):
-    """One meta-update (:meth:`MetaUpdate.train_step`) on a meta-batch of Episodes."""
-    metrics = self._update.train_step(data, self._step_seed())
+    """One meta-update (:meth:`MetaUpdate.train_step`) on a meta-batch of Episodes.
+
+    Under a distribution strategy Keras gives each replica a consecutive share of the
+    meta-batch; each task keeps the seed of its place in the whole meta-batch, as the
+    Trainer's replicas do, so R replicas compute the update of one device.
+    """
+    context = tf.distribute.get_replica_context()
+    offset = 0
+    if context is not None and context.num_replicas_in_sync > 1:
+      offset = context.replica_id_in_sync_group * tf.shape(data.support_images)[0]
+    metrics = self._update.train_step(data, self._step_seed(), task_offset=offset)
     for key, tracker in self._trackers.items():
       tracker.update_state(metrics[key])
     return {key: tracker.result() for key, tracker in self._trackers.items()}
