@@ -244,10 +244,9 @@ class Trainer:
 
   # ------------------------------------------------------------------------ stepping
   def replica_step(self, batch, seed):
-    """One meta-update on this replica's share of the global meta-batch."""
-    context = tf.distribute.get_replica_context()
-    offset = context.replica_id_in_sync_group * self.per_replica_batch
-    return self.update.train_step(batch, seed, task_offset=offset)
+    """One meta-update on this replica's share of the global meta-batch (each task seeded
+    by its place in the global meta-batch: :meth:`MetaUpdate.replica_task_offset`)."""
+    return self.update.train_step(batch, seed)
 
   def _build_train_fn(self):
     strategy, seed = self.strategy, self.config.seed

@@ -125,7 +125,30 @@ class MetaUpdate:
     self.optimizer.apply_gradients(zip(grads, self.learner.meta_variables))
     return clip_fraction
 
-  def train_step(self, batch: Episode, seed, task_offset=0) -> dict:
+  @staticmethod
+  def replica_task_offset(batch: Episode):
+    """The index in the global meta-batch of this replica's first task.
+
+    A distribution strategy gives each replica a consecutive, equal share of the global
+    meta-batch (the Trainer's per-replica datasets and Keras' ``fit`` both do), so replica r's
+    first task is r times its share. Each task is seeded by its place in the global meta-batch
+    (:meth:`MetaLearner.batch_loss`), so R replicas draw the samples one device would.
+
+    Args:
+      batch: this replica's batched Episode.
+
+    Returns:
+      0 outside a strategy or with one replica; else ``replica_id * tasks in batch``.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+      return 0
+    tasks = batch.support_images.shape[0]
+    if tasks is None:
+      tasks = tf.shape(batch.support_images)[0]
+    return context.replica_id_in_sync_group * tasks
+
+  def train_step(self, batch: Episode, seed, task_offset=None) -> dict:
     """One meta-update: validate the batch, compute the meta-gradient, clip, Adam.
 
     Usable eagerly or inside ``tf.function`` / ``strategy.run``. The gradient computation is
@@ -134,7 +157,8 @@ class MetaUpdate:
     Args:
       batch: a batched Episode of tensors.
       seed: int32 [2] stateless seed for the posterior samples.
-      task_offset: see :meth:`compute_gradients`.
+      task_offset: see :meth:`compute_gradients`; default: this replica's share of the
+        global meta-batch (:meth:`replica_task_offset`), what every caller wants.
 
     Returns:
       The metrics dict of :meth:`MetaLearner.batch_loss` plus 'clip_fraction' (see
@@ -144,6 +168,8 @@ class MetaUpdate:
       ValueError / tf.errors.InvalidArgumentError: for a malformed batch, before any update.
     """
     batch = self.learner.validate(batch, batched=True)
+    if task_offset is None:
+      task_offset = self.replica_task_offset(batch)
     grads, metrics = self.compiled_gradients(batch, tf.convert_to_tensor(seed, tf.int32),
                                              task_offset=task_offset,
                                              support_rows=self.global_support_rows(batch))

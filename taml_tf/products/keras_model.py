@@ -216,11 +216,7 @@ class TamlModel(keras.Model):
     meta-batch; each task keeps the seed of its place in the whole meta-batch, as the
     Trainer's replicas do, so R replicas compute the update of one device.
     """
-    context = tf.distribute.get_replica_context()
-    offset = 0
-    if context is not None and context.num_replicas_in_sync > 1:
-      offset = context.replica_id_in_sync_group * tf.shape(data.support_images)[0]
-    metrics = self._update.train_step(data, self._step_seed(), task_offset=offset)
+    metrics = self._update.train_step(data, self._step_seed())
     for key, tracker in self._trackers.items():
       tracker.update_state(metrics[key])
     return {key: tracker.result() for key, tracker in self._trackers.items()}
