@@ -178,7 +178,6 @@ class Trainer:
     if train_config.meta_batch % replicas:
       raise ValueError(f'meta_batch={train_config.meta_batch} is not divisible by the '
                        f'{replicas} replicas of the strategy')
-    self.per_replica_batch = train_config.meta_batch // replicas
     if (isinstance(self.strategy, tf.distribute.TPUStrategy)
         and not self.execution.static_shapes):
       raise ValueError('a TPU strategy needs static shapes: ExecutionConfig(static_shapes=True) '
