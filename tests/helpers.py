@@ -119,6 +119,18 @@ def mirrored():
   return strategy
 
 
+def replica_shares(strategy, batch):
+  """Splits a global meta-batch (a namedtuple of task-major tensors) into consecutive equal
+  shares, replica i taking tasks [i * share, (i + 1) * share), as a distributed value of
+  `strategy`: the split a distributed dataset makes."""
+  replicas = strategy.num_replicas_in_sync
+  share = len(batch[0]) // replicas
+  assert share * replicas == len(batch[0]), (len(batch[0]), replicas)
+  return strategy.experimental_distribute_values_from_function(
+      lambda ctx: type(batch)(*[x[ctx.replica_id_in_sync_group * share:
+                                  (ctx.replica_id_in_sync_group + 1) * share] for x in batch]))
+
+
 def tiny_result():
   """A hand-made EvaluationResult of one data set with two episodes."""
   rel = calibration.reliability_from_confidences(np.array([0.9, 0.6, 0.8]),

@@ -30,14 +30,10 @@ def one_step(trainer, batch):
   """One meta-update on `batch` (the GLOBAL meta-batch) under the trainer's strategy; returns
   the loss (mean over the global batch)."""
   strategy = trainer.strategy
-  replicas = strategy.num_replicas_in_sync
-  per = B // replicas
-  if replicas == 1:
+  if strategy.num_replicas_in_sync == 1:
     values = batch
   else:
-    values = strategy.experimental_distribute_values_from_function(
-        lambda ctx: type(batch)(*[x[ctx.replica_id_in_sync_group * per:
-                                    (ctx.replica_id_in_sync_group + 1) * per] for x in batch]))
+    values = tt.replica_shares(strategy, batch)
 
   @tf.function
   def step(values):

@@ -33,9 +33,7 @@ class MetaUpdateTest(tf.test.TestCase):
     batch = next(iter(helpers.dataset_fn(helpers.tiny_data(), 3, META_BATCH)(0, None)))
     strategy = helpers.mirrored()
     per = META_BATCH // strategy.num_replicas_in_sync
-    shares = strategy.experimental_distribute_values_from_function(
-        lambda ctx: type(batch)(*[x[ctx.replica_id_in_sync_group * per:
-                                    (ctx.replica_id_in_sync_group + 1) * per] for x in batch]))
+    shares = helpers.replica_shares(strategy, batch)
 
     @tf.function
     def offsets(shares):
