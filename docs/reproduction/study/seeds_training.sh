@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Seeds 1 and 2 of the runs the answer rests on (issue 40): MAML, Meta-SGD and Bayesian TAML
+# with exact training, and MAML and Bayesian TAML trained the authors' way (--nobn_second_order
+# --authors_padding), each with the study's flags, data, episodes and budgets; only --seed
+# differs (the episode stream and the posterior samples of training; every meta-test keeps the
+# study's 1,000 + 1,000 episodes and its Monte-Carlo seed). Runs are named <run>_seed<S> under
+# ROOT, next to seed 0's names, so that `taml-compare --seeds` pairs them.
+# Two lanes (lane.sh) in the background, one per core: the MAML / Meta-SGD runs in one, the
+# Bayesian TAML runs in the other; each lane resumes where it stopped (every budget already
+# meta-tested is skipped) when this script is run again, on a new machine after
+# `run_state.sh restore`.
+# Usage: bash seeds_training.sh [SEEDS]   (default "1 2")
+# Env: as lane.sh (CODE, VENV, ROOT, TAML_DATA_DIR), LOGS, BUDGETS (default "2000 10000": the
+#      checkpoints every 500 updates stay, so any other budget can be meta-tested afterwards).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+logs="${LOGS:-$HOME/taml_runs/logs}"
+mkdir -p "$logs"
+seeds="${1:-1 2}"
+budgets="${BUDGETS:-2000 10000}"
+both="--nobn_second_order --authors_padding"
+lane() {  # name, then "VARIANT:RUN:flags" specs run one after another
+  local name=$1; shift
+  local cmd=""
+  for spec in "$@"; do cmd+="bash '$here/lane.sh' '$budgets' '$spec' && "; done
+  nohup bash -c "${cmd}true" >> "$logs/$name.log" 2>&1 &
+  echo "lane $name: pid $! (log $logs/$name.log)"
+}
+a=() b=()
+for s in $seeds; do
+  a+=("maml:maml_seed$s:--seed=$s" "metasgd:metasgd_seed$s:--seed=$s"
+      "maml:maml_authors_seed$s:$both --seed=$s")
+  b+=("bayesian_taml:bayesian_taml_seed$s:--seed=$s"
+      "bayesian_taml:bayesian_taml_authors_seed$s:$both --seed=$s")
+done
+lane seeds_a "${a[@]}"
+lane seeds_b "${b[@]}"
