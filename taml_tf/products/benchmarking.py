@@ -23,6 +23,7 @@ import resource
 import statistics
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -210,7 +211,7 @@ def measure(spec: Spec, data_dir=None) -> dict:
   execution = execution_config.ExecutionConfig(
       jit_compile=xla, sequential_tasks=spec.execution == 'sequential',
       precision=spec.precision, recompute=spec.recompute)
-  tf.keras.utils.set_random_seed(0)
+  keras.utils.set_random_seed(0)
   learner, update = execution.build(cfg)
   update.build()
   sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shape['max_shot'], query=shape['query'],
@@ -297,7 +298,7 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
                            bn_second_order=order != 'authors')
   # Nothing to drop in these batches; static shapes let the profiler count.
   execution = execution_config.ExecutionConfig(static_shapes=True)
-  tf.keras.utils.set_random_seed(0)
+  keras.utils.set_random_seed(0)
   learner = MetaLearner(cfg)
   shots = FLOP_SHOTS[shape]
   sampler_cfg = data.SamplerConfig(way=WAY, max_shot=shots, min_shot=shots, query=s['query'],

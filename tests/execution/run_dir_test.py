@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -162,7 +163,7 @@ class RestoreTest(tf.test.TestCase):
     savedir = tmpdir(self)
     model = tiny_model()
     run_dir.check_and_write_config(savedir, model, trainer_lib.TrainConfig(savedir), DATA)
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     trained = MetaLearner(model)
     # Every variable is reachable from tf.train.Checkpoint(learner=...).
     self.assertEqual(run_dir.uncheckpointed_variables(trained), [])
@@ -171,7 +172,7 @@ class RestoreTest(tf.test.TestCase):
                                          run_dir.checkpoint_dir(savedir), 3, step_counter=step)
     manager.save(checkpoint_number=2)
     expected = [v.numpy() for _, v in run_dir.learner_variables(trained)]
-    tf.keras.utils.set_random_seed(2)  # The restored learner starts from other weights.
+    keras.utils.set_random_seed(2)  # The restored learner starts from other weights.
     learner, path = run_dir.restore(savedir, 'latest')
     self.assertEndsWith(path, 'ckpt-2')
     self.assertEqual(learner.config, model)

@@ -8,6 +8,7 @@ import shutil
 import signal
 from unittest import mock
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -442,7 +443,7 @@ class MetaUpdateTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     cls.second = MetaLearner(config_lib.variant(
         'bayesian_taml', channels=4, num_blocks=2, image_shape=(14, 14, 1), max_way=3,
         max_shot=5, train_inner_steps=2, test_inner_steps=2, n_mc_samples=3))

@@ -4,6 +4,7 @@ At initialisation the zero head predicts uniformly (accuracy 1/way); meta-traini
 outer objective on real Omniglot tasks; and a learner can overfit one episode.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -33,7 +34,7 @@ def make_batch(rng, size):
 
 
 def make_learner(name):
-  tf.keras.utils.set_random_seed(0)
+  keras.utils.set_random_seed(0)
   cfg = config_lib.variant(name, channels=8, train_inner_steps=1, test_inner_steps=1,
                            max_way=WAY, max_shot=MAX_SHOT, meta_lr=1e-2, alpha_init=0.1)
   return MetaLearner(cfg)

@@ -4,6 +4,7 @@ tests/execution/trainer_test.py)."""
 
 import json
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -24,7 +25,7 @@ class PaddingInvarianceTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     cls.learner = MetaLearner(tiny_config())
 
   def test_padded_task_matches_unpadded(self):
@@ -59,7 +60,7 @@ class PaddingInvarianceTest(tf.test.TestCase):
     bright noise labelled with real classes, so an unmasked statistic or count shows.
     """
     cfg = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), train_inner_steps=5)
-    tf.keras.utils.set_random_seed(12)
+    keras.utils.set_random_seed(12)
     learner = MetaLearner(cfg)
     rng = np.random.default_rng(3)
     chars = rng.choice(964, 3, replace=False)
@@ -98,7 +99,7 @@ class MetaGradientTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     cfg = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), max_way=3)
     cls.second = MetaLearner(cfg)
     cls.first = MetaLearner(cfg.replace(first_order=True))
@@ -164,7 +165,7 @@ class XlaMetaGradientTest(tf.test.TestCase):
     background (the backbone's batch norm now sums shifted values). With both, a 5-step
     meta-gradient differed by 0.05-0.17%; now they agree to rounding (4e-6).
     """
-    tf.keras.utils.set_random_seed(5)
+    keras.utils.set_random_seed(5)
     learner = MetaLearner(tiny_config(train_inner_steps=3), pooling='elementwise')
     task = tasks.omniglot_task(np.random.default_rng(8), [1, 3, 2], queries=2, max_way=5,
                                support_size=25, query_size=10)
@@ -186,7 +187,7 @@ class CompileAndPermutationTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(2)
+    keras.utils.set_random_seed(2)
     cls.config = tiny_config(train_inner_steps=1, test_inner_steps=2)
     cls.learner = MetaLearner(cls.config)
 
@@ -227,7 +228,7 @@ class MonteCarloPredictionTest(tf.test.TestCase):
   """
 
   def test_mc_prediction_is_the_mean_of_the_sample_softmaxes(self):
-    tf.keras.utils.set_random_seed(13)
+    keras.utils.set_random_seed(13)
     learner = MetaLearner(tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1),
                                       n_mc_samples=3, test_inner_steps=2, alpha_init=0.1))
     task = episodes.to_tensors(tasks.omniglot_task(np.random.default_rng(14), [1, 3, 2, 4],
@@ -281,7 +282,7 @@ class ObjectiveTest(tf.test.TestCase):
     return float(np.sum(0.5 * (sigma ** 2 + mu ** 2 - 1.0) - np.log(sigma)))
 
   def check_variant(self, name, kl_of):
-    tf.keras.utils.set_random_seed(16)
+    keras.utils.set_random_seed(16)
     learner = MetaLearner(tiny_config(name, channels=4, num_blocks=2, image_shape=(14, 14, 1),
                                       train_inner_steps=1))
     t = self.task
@@ -317,7 +318,7 @@ class ObjectiveTest(tf.test.TestCase):
     # rows, as this one).
     cfg = tiny_config('bayesian_taml', channels=4, num_blocks=2, image_shape=(14, 14, 1),
                       train_inner_steps=1)
-    tf.keras.utils.set_random_seed(16)
+    keras.utils.set_random_seed(16)
     real = MetaLearner(cfg)
     padded = MetaLearner(cfg.replace(authors_padding=True))
     for a, b in zip(padded.meta_variables, real.meta_variables):

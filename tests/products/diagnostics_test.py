@@ -1,5 +1,6 @@
 """Tests of the training diagnostics: posterior scales, effective inner steps, KL weights."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -21,7 +22,7 @@ class DiagnosticsTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(3)
     cls.learner = MetaLearner(tiny_config(num_blocks=2, image_shape=(28, 28, 1)))
     # Per-parameter alphas that differ by layer, so a layer mix-up shows.
     for value, layer in zip((0.02, 0.03, 0.07), cls.learner.alpha_params()):

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -150,7 +151,7 @@ class AuthorsPaddingEvaluateTest(tf.test.TestCase):
   """The authors' padded meta-test: consecutive episodes in meta-batches, on real episodes."""
 
   def test_each_episode_is_predicted_padded_to_its_meta_batch(self):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     learner = MetaLearner(tiny_config().replace(authors_padding=True))
     datasets = real_datasets()
     episodes = unbatched(datasets)
@@ -195,7 +196,7 @@ class EvaluateTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     cls.learner = MetaLearner(tiny_config())
     cls.datasets = real_datasets()
     cls.episodes = unbatched(cls.datasets)
@@ -383,7 +384,7 @@ class MamlEvaluateTest(tf.test.TestCase):
   """A variant without the set encoder records no balancing variables."""
 
   def test_maml(self):
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     learner = MetaLearner(tiny_config('maml'))
     datasets = real_datasets(num_episodes=2)
     mean = evaluation.evaluate(learner, datasets, mode='mean')

@@ -7,6 +7,7 @@ import tempfile
 from unittest import mock
 
 from absl.testing import parameterized
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -62,7 +63,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     cls.config = tiny_config()
     cls.learner = MetaLearner(cls.config)
     perturb(cls.learner, 0)
@@ -306,7 +307,7 @@ class SwitchedOffVariablesTest(tf.test.TestCase):
     support = {k: request[k] for k in ('support_images', 'support_labels')}
     for name in ('maml', 'omega_taml'):
       with self.subTest(variant=name):
-        tf.keras.utils.set_random_seed(3)
+        keras.utils.set_random_seed(3)
         learner = MetaLearner(config_lib.variant(name, **small))
         module = serving.ServingModule(learner)
         out = module.balancing_variables(**support)
@@ -330,7 +331,7 @@ class ExportFromCheckpointTest(tf.test.TestCase):
     config = tiny_config(channels=4, num_blocks=2, image_shape=(14, 14, 1), max_way=4,
                          test_inner_steps=1, n_mc_samples=2)
     root = temp_dir(self)
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     trained = MetaLearner(config)
     perturb(trained, 1)
     # Every variable is reachable from tf.train.Checkpoint(learner=...).
@@ -344,7 +345,7 @@ class ExportFromCheckpointTest(tf.test.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, 'no checkpoint'):
       export.export_from_checkpoint(config, os.path.join(root, 'nothing'),
                                     os.path.join(root, 'refused'))
-    tf.keras.utils.set_random_seed(2)  # The exported learner starts from other weights.
+    keras.utils.set_random_seed(2)  # The exported learner starts from other weights.
     # Served up to 7 classes although trained with max_way=4: no parameter depends on it.
     target = export.export_from_checkpoint(config, os.path.join(root, 'ckpt'),
                                            os.path.join(root, 'model'), max_way=7)

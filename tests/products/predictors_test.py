@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -36,7 +37,7 @@ class PredictorTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     cls.learner = MetaLearner(helpers.tiny_model())
     cls.rng = np.random.default_rng(0)
 
@@ -100,7 +101,7 @@ class SavedModelPredictorTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     cls.learner = MetaLearner(helpers.tiny_model())
 
   def setUp(self):

@@ -1,5 +1,6 @@
 """Tests of the conv4 backbone, its pooling and its masked batch norm."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -62,7 +63,7 @@ class MaxPoolTest(tf.test.TestCase):
     self.assertAllEqual(tape.gradient(ours, x, upstream), tape.gradient(kernel, x, upstream))
 
   def test_both_poolings_give_the_same_features_and_gradients(self):
-    tf.keras.utils.set_random_seed(6)
+    keras.utils.set_random_seed(6)
     kernel = Conv4(channels=8).build_for((28, 28, 1))
     elementwise = Conv4(channels=8, pooling='elementwise').build_for((28, 28, 1))
     for a, b in zip(kernel.weights, elementwise.weights):
@@ -85,7 +86,7 @@ class MaxPoolTest(tf.test.TestCase):
     background, so windows hold near-equal values), compiled and not: with pooling='kernel'
     (tf.nn.max_pool2d) the two differ by about 1%.
     """
-    tf.keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(3)
     net = Conv4(channels=8, pooling='elementwise').build_for((28, 28, 1))
     images = tf.constant(real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1))
     params = tf.nest.flatten(tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params()))
@@ -179,7 +180,7 @@ class Conv4PrecisionTest(tf.test.TestCase):
   """mixed_bfloat16: bfloat16 convolutions, float32 variables, features and gradients."""
 
   def test_bfloat16_convolutions_close_to_float32(self):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     full = Conv4(channels=8).build_for((28, 28, 1))
     half = Conv4(channels=8, precision='mixed_bfloat16').build_for((28, 28, 1))
     for a, b in zip(full.weights, half.weights):

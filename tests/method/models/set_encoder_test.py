@@ -1,5 +1,6 @@
 """Tests of the DeepSets set encoder."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -49,10 +50,10 @@ class SetEncoderTest(tf.test.TestCase):
     encoder's), and the padding rows hold images ten times brighter than ink, in noise, labelled
     with the real classes: counted as real they move the posterior means by 0.36 to 1.0.
     """
-    tf.keras.utils.set_random_seed(6)
+    keras.utils.set_random_seed(6)
     encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5, instance_init='glorot')
     encoder(tf.zeros([2, 28, 28, 1]), tf.zeros([2], tf.int32), tf.ones([2]), tf.ones([5]))
-    init = tf.keras.initializers.GlorotUniform(seed=0)
+    init = keras.initializers.GlorotUniform(seed=0)
     for v in encoder.trainable_variables:
       if v.path.endswith('kernel'):
         v.assign(init(v.shape))
@@ -96,7 +97,7 @@ class SetEncoderTest(tf.test.TestCase):
 
   def test_initial_weights_follow_the_global_seed_and_differ_between_layers(self):
     def weights():
-      tf.keras.utils.set_random_seed(3)
+      keras.utils.set_random_seed(3)
       encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5)
       encoder(tf.zeros([2, 28, 28, 1]), tf.zeros([2], tf.int32), tf.ones([2]), tf.ones([3]))
       return encoder, [v.numpy() for v in encoder.trainable_variables]
@@ -112,7 +113,7 @@ class SetEncoderTest(tf.test.TestCase):
                          .support_images)
 
     def feature_spread(init):
-      tf.keras.utils.set_random_seed(4)
+      keras.utils.set_random_seed(4)
       encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5, instance_init=init)
       x = images
       for layer in encoder.instance:
@@ -147,7 +148,7 @@ class SetEncoderPrecisionTest(tf.test.TestCase):
     args = (task.support_images, task.support_labels, task.support_mask, task.class_mask)
     outs = {}
     for precision in ('float32', 'mixed_bfloat16'):
-      tf.keras.utils.set_random_seed(4)
+      keras.utils.set_random_seed(4)
       encoder = SetEncoder(num_layers=5, z_dim=16, max_shot=5, instance_init='glorot',
                            precision=precision)
       outs[precision] = encoder(*args)
