@@ -9,11 +9,19 @@ the same episodes because every episode is drawn from its own index.
 
   entries = find_entries('runs/omniglot_mnist_table')
   print(markdown(entries, references=('maml', 'metasgd')))
+
+Across training seeds (runs <run> for seed 0 and <run>_seed<S> for the others), each
+comparison's per-seed paired differences, their mean and a Student-t interval over the seeds:
+
+  rows = seed_rows('runs/study', [('bayesian_taml', 'maml')], seeds=(0, 1, 2),
+                   subdirs=['results/step_10000'])
+  print(seeds_markdown(rows, (0, 1, 2), ['results/step_10000']))
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 
@@ -247,3 +255,331 @@ def markdown(entries: typing.Sequence[Entry],
       lines.append(f'| {e.label} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
 
+
+
+# Across seeds: the same comparisons on runs trained with several seeds ------------------------
+
+
+def seed_run_name(run: str, seed: int) -> str:
+  """Folder name of `run` trained with `seed`: the bare name for seed 0, else <run>_seed<S>.
+
+  Args:
+    run: the run's seed-0 folder name, e.g. 'bayesian_taml'.
+    seed: the training seed (taml-train --seed).
+
+  Returns:
+    the folder name under the runs root (as docs/reproduction/study/seeds_training.sh names them).
+  """
+  return run if seed == 0 else f'{run}_seed{seed}'
+
+
+def parse_pairs(pairs: typing.Sequence[str]) -> list:
+  """Parses comparisons written RUN-REFERENCE (seed-0 run folder names), e.g. 'maml-metasgd'.
+
+  Args:
+    pairs: strings 'A-B'.
+
+  Returns:
+    list of (A, B) name tuples, in the given order.
+
+  Raises:
+    ValueError: a string is not two non-empty, different names joined by one '-'.
+  """
+  parsed = []
+  for pair in pairs:
+    names = pair.split('-')
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+      raise ValueError(f'comparison {pair!r}: write RUN-REFERENCE with two different run folder '
+                       'names (seed 0\'s, without "-"), e.g. bayesian_taml-maml')
+    parsed.append(tuple(names))
+  if not parsed:
+    raise ValueError('no comparison given: name at least one RUN-REFERENCE pair')
+  return parsed
+
+
+def _t_two_sided_mass(t: float, df: int) -> float:
+  """P(|T| <= t) for Student's t with integer `df` (Abramowitz & Stegun 26.7.3, closed form).
+
+  A finite series in theta = arctan(t / sqrt(df)) for integer degrees of freedom, which is all
+  an interval over seeds needs; no scipy (not a dependency of this package).
+  """
+  theta = math.atan(t / math.sqrt(df))
+  s, c = math.sin(theta), math.cos(theta)
+  if df % 2 == 0:
+    term, total = 1.0, 1.0
+    for k in range(2, df, 2):  # (1 3 .. (k-1)) / (2 4 .. k) cos^k
+      term *= (k - 1) / k * c * c
+      total += term
+    return s * total
+  if df == 1:
+    return 2 * theta / math.pi
+  term, total = c, c
+  for k in range(3, df, 2):  # (2 4 .. (k-1)) / (1 3 .. k) cos^k
+    term *= (k - 1) / k * c * c
+    total += term
+  return 2 / math.pi * (theta + s * total)
+
+
+def t_quantile(p: float, df: int) -> float:
+  """Quantile of Student's t distribution, e.g. t_quantile(0.975, 2) = 4.302653.
+
+  Args:
+    p: probability in [0.5, 1).
+    df: degrees of freedom, a positive integer (seeds - 1).
+
+  Returns:
+    t with P(T <= t) = p, to about 1e-12 (bisection on the closed-form distribution).
+
+  Raises:
+    ValueError: p outside [0.5, 1) or df not a positive integer.
+  """
+  if not 0.5 <= p < 1 or int(df) != df or df < 1:
+    raise ValueError(f'need 0.5 <= p < 1 and an integer df >= 1, got p={p}, df={df}')
+  mass = 2 * p - 1
+  if mass == 0:
+    return 0.0
+  lo, hi = 0.0, 1.0
+  while _t_two_sided_mass(hi, int(df)) < mass:
+    lo, hi = hi, 2 * hi
+  for _ in range(200):
+    mid = (lo + hi) / 2
+    lo, hi = (mid, hi) if _t_two_sided_mass(mid, int(df)) < mass else (lo, mid)
+    if hi - lo <= 1e-13 * hi:
+      break
+  return (lo + hi) / 2
+
+
+def seed_interval(means: typing.Sequence[float]) -> tuple:
+  """Mean of per-seed values and the half-width of its Student-t 95% interval over seeds.
+
+  The seeds are the sample: t_{0.975, n-1} * sample std (ddof 1) / sqrt(n).
+
+  Args:
+    means: one value per seed (e.g. each seed's paired difference over the episodes).
+
+  Returns:
+    (mean, half-width); half-width nan for fewer than two seeds (the interval is undefined),
+    mean nan for none.
+  """
+  x = np.asarray(means, np.float64).reshape(-1)
+  if x.size == 0:
+    return float('nan'), float('nan')
+  if x.size == 1:
+    return float(x[0]), float('nan')
+  return float(x.mean()), float(t_quantile(0.975, x.size - 1) * x.std(ddof=1) /
+                                np.sqrt(x.size))
+
+
+@dataclasses.dataclass
+class SeedRow:
+  """One comparison A - B on one data set across seeds.
+
+  Attributes:
+    label: e.g. 'bayesian_taml (MC 10) - maml (mean)'.
+    dataset: the data set name of results.json.
+    per_seed: {seed: (difference, episode 95% half-width, episodes paired), or None where the
+      seed is missing}, accuracies in 0..1.
+    mean: mean over the available seeds of their differences.
+    half_width: Student-t 95% half-width over those seeds (nan for fewer than two).
+    same_sign: every available seed's difference has the sign of the others (all > 0 or all
+      < 0); None for fewer than two seeds.
+    excludes_zero: the t interval excludes 0; None for fewer than two seeds.
+  """
+
+  label: str
+  dataset: str
+  per_seed: dict
+  mean: float
+  half_width: float
+  same_sign: typing.Optional[bool]
+  excludes_zero: typing.Optional[bool]
+
+  @property
+  def num_seeds(self) -> int:
+    """How many seeds the row's mean and interval are over."""
+    return sum(v is not None for v in self.per_seed.values())
+
+
+def _evaluations(run_dir: str, subdirs: typing.Optional[typing.Sequence[str]]) -> dict:
+  """{subdir: Entry} of the evaluations of one run folder among `subdirs` (default results*)."""
+  if not os.path.isdir(run_dir):
+    return {}
+  name = os.path.basename(run_dir)
+  subs = subdirs or sorted(s for s in os.listdir(run_dir) if s.startswith('results'))
+  return {sub: load_entry(os.path.join(run_dir, sub), name) for sub in subs
+          if os.path.isfile(os.path.join(run_dir, sub, 'results.json'))}
+
+
+def find_seed_entries(root: str, runs: typing.Sequence[str], seeds: typing.Sequence[int],
+                      subdirs: typing.Optional[typing.Sequence[str]] = None) -> tuple:
+  """The evaluations of every run at every seed, and what is missing.
+
+  A run's evaluation folder (one of `subdirs`) counts as missing at a seed where another seed
+  of the run has it; a run folder counts as missing at a seed where it has no evaluation at all.
+
+  Args:
+    root: folder of run folders: <run> for seed 0, <run>_seed<S> for the others.
+    runs: seed-0 run names.
+    seeds: training seeds.
+    subdirs: evaluation folders of each run (e.g. ['results/step_10000',
+      'results/step_10000_mc']); default every <run>/results*.
+
+  Returns:
+    ({(run, seed): {subdir: Entry}}, [missing paths, each with what was expected there]).
+
+  Raises:
+    FileNotFoundError: `root` is not a folder.
+  """
+  if isinstance(subdirs, str):
+    subdirs = [subdirs]
+  if not os.path.isdir(root):
+    raise FileNotFoundError(f'{root} is not a folder of runs')
+  found, missing = {}, []
+  for run in runs:
+    for seed in seeds:
+      found[run, seed] = _evaluations(os.path.join(root, seed_run_name(run, seed)), subdirs)
+    # Keep the order of `subdirs`: the posterior mean (listed first) before Monte-Carlo.
+    union = [s for s in subdirs or sorted({s for seed in seeds for s in found[run, seed]})
+             if any(s in found[run, seed] for seed in seeds)]
+    for seed in seeds:
+      folder = os.path.join(root, seed_run_name(run, seed))
+      if not found[run, seed]:
+        expected = ' or '.join(f'{s}/results.json' for s in union or subdirs or ['results*'])
+        state = 'has no evaluation' if os.path.isdir(folder) else 'does not exist'
+        missing.append(f'{folder} {state} (expected {expected})')
+      else:
+        missing += [os.path.join(folder, s, 'results.json') + ' does not exist'
+                    for s in union if s not in found[run, seed]]
+  return found, missing
+
+
+def _matching(evaluations: dict, mode: str) -> typing.Optional[str]:
+  """The subdir of the reference's evaluation to pair with a `mode` one: the same meta-test
+  mode where the reference has it (Monte-Carlo against Monte-Carlo), else its posterior mean,
+  else its first."""
+  for wanted in (mode, 'mean'):
+    for sub, e in evaluations.items():
+      if e.results.get('mode', 'mean') == wanted:
+        return sub
+  return next(iter(evaluations), None)
+
+
+def seed_rows(root: str, pairs: typing.Sequence[tuple], seeds: typing.Sequence[int],
+              subdirs: typing.Optional[typing.Sequence[str]] = None,
+              allow_missing: bool = False) -> list:
+  """Paired differences A - B of every comparison, data set and seed, with their mean and
+  Student-t interval over seeds.
+
+  Each of A's evaluations (each of `subdirs` it has) makes one comparison, paired with B's
+  evaluation of the same meta-test mode where B has one (else B's posterior mean); per seed,
+  A and B are paired on the same episodes (:func:`paired_difference`).
+
+  Args:
+    root: folder of run folders: <run> for seed 0, <run>_seed<S> for the others.
+    pairs: (A, B) seed-0 run names, e.g. from :func:`parse_pairs`.
+    seeds: training seeds, e.g. (0, 1, 2).
+    subdirs: evaluation folders of each run; default every <run>/results*.
+    allow_missing: leave missing seeds out of a row (its cell None) instead of raising.
+
+  Returns:
+    list of SeedRow: per comparison, per evaluation of A, per data set.
+
+  Raises:
+    FileNotFoundError: `root` is missing, or (unless `allow_missing`) a run folder or
+      evaluation is missing at some seed; the message lists every missing path.
+    ValueError: no seeds, runs evaluated on different data sets, on different episodes within a
+      seed, or with different meta-test protocols across seeds.
+  """
+  seeds = list(seeds)
+  if not seeds or len(set(seeds)) != len(seeds):
+    raise ValueError(f'need distinct seeds, got {seeds}')
+  runs = list(dict.fromkeys(name for pair in pairs for name in pair))
+  found, missing = find_seed_entries(root, runs, seeds, subdirs)
+  if missing and not allow_missing:
+    raise FileNotFoundError('missing at some seeds (train and evaluate them, or allow a partial '
+                            'table):\n  ' + '\n  '.join(missing))
+  everything = [e for evals in found.values() for e in evals.values()]
+  if not everything:
+    raise FileNotFoundError(f'no evaluation of {runs} at seeds {seeds} under {root}')
+  datasets = _check_datasets(everything)
+  rows = []
+  for a, b in pairs:
+    subs_a = list(dict.fromkeys(s for seed in seeds for s in found[a, seed]))
+    for sub_a in subs_a:
+      per_seed, labels = {}, {}
+      for seed in seeds:
+        entry = found[a, seed].get(sub_a)
+        sub_b = None if entry is None else _matching(found[b, seed],
+                                                     entry.results.get('mode', 'mean'))
+        if sub_b is None:
+          per_seed[seed] = None
+          continue
+        reference = found[b, seed][sub_b]
+        label = (f'{a} ({_mode_label(entry.results)}) - '
+                 f'{b} ({_mode_label(reference.results)})')
+        labels[seed] = label
+        per_seed[seed] = reference
+      if len(set(labels.values())) > 1:
+        raise ValueError('the seeds were meta-tested differently: ' +
+                         '; '.join(f'seed {s}: {l}' for s, l in labels.items()))
+      label = next(iter(labels.values()), f'{a} ({sub_a}) - {b}')
+      for d in datasets:
+        diffs = {s: (None if per_seed[s] is None else
+                     paired_difference(found[a, s][sub_a], per_seed[s], d)) for s in seeds}
+        values = [v[0] for v in diffs.values() if v is not None]
+        mean, half = seed_interval(values)
+        enough = len(values) >= 2
+        rows.append(SeedRow(
+            label, d, diffs, mean, half,
+            same_sign=(all(v > 0 for v in values) or all(v < 0 for v in values))
+            if enough else None,
+            excludes_zero=(abs(mean) > half) if enough else None))
+  return rows
+
+
+def _yes_no(flag: typing.Optional[bool]) -> str:
+  return 'n/a' if flag is None else ('yes' if flag else 'no')
+
+
+def seeds_markdown(rows: typing.Sequence[SeedRow], seeds: typing.Sequence[int],
+                   subdirs: typing.Optional[typing.Sequence[str]] = None) -> str:
+  """The across-seed table as markdown, percentage points.
+
+  Args:
+    rows: from :func:`seed_rows`.
+    seeds: the seeds asked for (one column each).
+    subdirs: the evaluation folders compared, for the caption.
+
+  Returns:
+    markdown text: a caption saying how each interval is computed, then one table row per
+    comparison and data set.
+  """
+  seeds = list(seeds)
+  where = f' ({", ".join(subdirs)})' if subdirs else ''
+  lines = [f'Paired accuracy difference A - B across training seeds {", ".join(map(str, seeds))}'
+           f'{where}, percentage points. Per seed: A and B on the same episodes, mean difference '
+           '± its 95% interval over the episodes (1.96 std / sqrt(episodes)). Mean over seeds ± '
+           'a Student-t 95% interval over the seeds\' paired means (t quantile 0.975 with '
+           'seeds - 1 degrees of freedom times the sample std / sqrt(seeds); n/a with one '
+           'seed). All seeds are meta-tested on the same episodes, so this interval spreads '
+           'with the training seed; the per-seed columns carry the episodes\' own. '
+           '"missing": that seed\'s run or evaluation was not found (left out of the mean).', '']
+  head = (['comparison', 'data set'] + [f'seed {s}' for s in seeds] +
+          ['seeds', 'mean over seeds ± t 95%', 'same sign on all seeds',
+           't interval excludes 0'])
+  lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for r in rows:
+    cells = [r.label, r.dataset]
+    for s in seeds:
+      v = r.per_seed.get(s)
+      cells.append('missing' if v is None else f'{100 * v[0]:+.2f} ± {100 * v[1]:.2f} '
+                   f'({v[2]} ep.)')
+    if r.num_seeds == 0:
+      total = 'n/a'
+    elif math.isfinite(r.half_width):
+      total = f'{100 * r.mean:+.2f} ± {100 * r.half_width:.2f}'
+    else:
+      total = f'{100 * r.mean:+.2f} ± n/a'
+    cells += [str(r.num_seeds), total, _yes_no(r.same_sign), _yes_no(r.excludes_zero)]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'

@@ -38,6 +38,7 @@ from tests.helpers import module
 from tests.helpers import side_by_side
 from tests.helpers import variables
 from tests.helpers import TINY
+from tests.products.comparison_test import write_eval
 
 # The authors' flags and the new ones the issue lists (export_dir is taml-export's).
 ISSUE_FLAGS = ('savedir id_dataset ood_dataset way max_shot query n_steps metabatch meta_lr '
@@ -447,6 +448,45 @@ class BinariesTest(unittest.TestCase):
     self.assertNotIn('Traceback', proc.stderr)
 
 
+class CompareSeedsTest(unittest.TestCase):
+  """taml-compare --seeds on small hand-made runs (no training): the table across seeds, and
+  the error that names a missing seed."""
+
+  def test_compare_across_seeds(self):
+    with tempfile.TemporaryDirectory() as root:
+      shots = np.array([[1, 2, 3], [3, 3, 3]])
+      # bayesian_taml - maml: +.1 at seed 0, +.2 at seed 1 on both episodes; maml_authors lacks
+      # seed 1.
+      for run, per_seed in (('maml', ([0.5, 0.5], [0.4, 0.4])),
+                            ('bayesian_taml', ([0.6, 0.6], [0.6, 0.6])),
+                            ('maml_authors', ([0.3, 0.3],))):
+        for seed, acc in enumerate(per_seed):
+          name = run if seed == 0 else f'{run}_seed{seed}'
+          write_eval(os.path.join(root, name, 'results', 'step_4'), acc, shots)
+      md = os.path.join(root, 'seeds.md')
+      common = [f'--runs={root}', '--results=results/step_4', '--seeds=0,1']
+      full, partial, strict = side_by_side([
+          module('compare', *common, '--pairs=bayesian_taml-maml', f'--output={md}'),
+          module('compare', *common, '--pairs=maml-maml_authors', '--allow_missing_seeds'),
+          module('compare', *common, '--pairs=bayesian_taml-maml,maml-maml_authors')])
+      self.assertEqual(full.returncode, 0, full.stderr[-3000:])
+      # Seed means .1 and .2: mean .15, sample std .05 sqrt(2), t_{0.975, 1} = 12.706205.
+      half = 100 * 12.706205 * 0.05 * math.sqrt(2) / math.sqrt(2)
+      row = (f'| bayesian_taml (mean) - maml (mean) | mnist | +10.00 ± 0.00 (2 ep.) | '
+             f'+20.00 ± 0.00 (2 ep.) | 2 | +15.00 ± {half:.2f} | yes | no |')
+      with open(md) as f:
+        text = f.read()
+      self.assertIn(row, text)
+      self.assertIn('Student-t 95% interval', text)
+      self.assertIn(text.strip(), full.stdout)
+      self.assertEqual(partial.returncode, 0, partial.stderr[-3000:])
+      self.assertIn('| maml (mean) - maml_authors (mean) | omniglot | +20.00 ± 0.00 (2 ep.) | '
+                    'missing | 1 | +20.00 ± n/a | n/a | n/a |', partial.stdout)
+      self.assertNotEqual(strict.returncode, 0)
+      self.assertIn(f'{os.path.join(root, "maml_authors_seed1")} does not exist', strict.stderr)
+      self.assertNotIn('Traceback', strict.stderr)
+
+
 class ConsoleScriptsTest(unittest.TestCase):
   """The console scripts pip installs (.venv/bin/taml-*), run as a user runs them."""
 
@@ -458,7 +498,7 @@ class ConsoleScriptsTest(unittest.TestCase):
                 'export': ['export_dir', 'overwrite', 'checkpoint', 'results_dir'],
                 'benchmark': ['plan', 'iterations', 'profile_dir'],
                 'figures': ['compare', 'out_dir', 'checkpoint', 'results_dir'],
-                'compare': ['runs', 'references']}
+                'compare': ['runs', 'references', 'seeds', 'pairs', 'allow_missing_seeds']}
     paths = {name: console_script(name) for name in expected}
     missing = sorted(name for name, path in paths.items() if path is None)
     if missing:
