@@ -1,8 +1,8 @@
-"""taml_tf's public API: every name of __all__ resolves, importing the package stays cheap,
-and every public class carries an example in its docstring that runs."""
+"""taml_tf's public API: every name of __all__ resolves, and importing the package stays cheap.
 
-import doctest
-import inspect
+That every public name carries a docstring example that runs: docstring_examples_test.py.
+"""
+
 import os
 import re
 import subprocess
@@ -10,8 +10,6 @@ import sys
 import unittest
 
 import taml_tf
-from taml_tf.method import config as config_lib
-from taml_tf.method import episodes
 
 
 class PublicApiTest(unittest.TestCase):
@@ -42,24 +40,6 @@ class PublicApiTest(unittest.TestCase):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout
     self.assertEqual(out.strip(), 'False')
-
-  def test_public_classes_carry_an_example_that_runs(self):
-    classes = [getattr(taml_tf, n) for n in taml_tf.__all__
-               if inspect.isclass(getattr(taml_tf, n))]
-    self.assertGreaterEqual(len(classes), 8)
-    names = {n: getattr(taml_tf, n) for n in taml_tf.__all__ if n != '__version__'}
-    for cls in classes:
-      with self.subTest(cls.__name__):
-        self.assertIn('Example', cls.__doc__ or '')
-        module = sys.modules[cls.__module__]
-        scope = dict(vars(module), **names, config=config_lib,
-                     from_arrays=episodes.from_arrays)
-        test = doctest.DocTestParser().get_doctest(cls.__doc__, scope, cls.__name__,
-                                                   module.__file__, 0)
-        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-        runner.run(test, out=lambda s: None)
-        self.assertEqual(runner.summarize(verbose=False).failed, 0,
-                         f'{cls.__name__} docstring example failed')
 
 
 if __name__ == '__main__':

@@ -184,9 +184,19 @@ def make_episodes(source, task, meta_batch: int = 4, num_episodes: int | None = 
     ValueError: data too small for the task shape (a class with fewer than min_shot + query
       images, fewer classes than the way), bad labels or images.
 
-  Example:
+  Example (60 random 8x8 images of 6 classes; 3-way tasks of 1-2 shots, 2 queries a class):
 
-  >>> ds = make_episodes((images, labels), TaskShape(way=5, max_shot=5, query=5))  # doctest: +SKIP
+  >>> import numpy as np
+  >>> import taml_tf
+  >>> images, labels = np.random.default_rng(0).random((60, 8, 8)), np.repeat(np.arange(6), 10)
+  >>> task = taml_tf.TaskShape(way=3, max_shot=2, query=2)
+  >>> episodes = taml_tf.make_episodes((images, labels), task, meta_batch=2, num_episodes=4,
+  ...                                  image_shape=(8, 8, 1))
+  >>> batch = next(iter(episodes))                      # a batched taml_tf.Episode
+  >>> batch.support_images.shape, batch.query_labels.shape    # support: way * max_shot rows
+  (TensorShape([2, 6, 8, 8, 1]), TensorShape([2, 6]))
+  >>> len(list(episodes))                               # 4 episodes in meta-batches of 2
+  2
   """
   if isinstance(source, tuple) and len(source) == 2:
     source = ci_lib.from_labelled(source[0], source[1], image_shape, name='labelled arrays')

@@ -7,6 +7,15 @@ run. How it is run (XLA, task order, padding, steps per host call) is
 The binaries under ``launch/`` turn absl flags into these dataclasses; library code never reads
 flags. Defaults follow the paper and the authors' code (Lee et al., ICLR 2020, section 5 and
 appendix; see ``README.md`` for the table of variants).
+
+``VARIANTS`` (``taml_tf.VARIANTS``) maps each variant the paper compares to its switches;
+:func:`variant` turns one into a ModelConfig:
+
+>>> import taml_tf
+>>> sorted(taml_tf.VARIANTS)
+['bayesian_taml', 'deterministic_taml', 'gamma_taml', 'maml', 'metasgd', 'omega_taml', 'z_taml']
+>>> taml_tf.VARIANTS['gamma_taml']
+{'alpha_on': True, 'omega_on': False, 'gamma_on': True, 'z_on': False}
 """
 
 from __future__ import annotations
@@ -205,6 +214,17 @@ def variant(name: str, **overrides) -> ModelConfig:
 
   Raises:
     ValueError: for an unknown variant name.
+
+  Example:
+
+  >>> import taml_tf
+  >>> config = taml_tf.variant('metasgd', max_shot=5)     # Meta-SGD, one field overridden
+  >>> config.alpha_on, config.omega_on, config.max_shot, config.train_inner_steps
+  (True, False, 5, 5)
+  >>> taml_tf.variant('meta_sgd')
+  Traceback (most recent call last):
+  ...
+  ValueError: unknown variant 'meta_sgd'; choose one of ['bayesian_taml', ...]
   """
   if name not in VARIANTS:
     raise ValueError(f'unknown variant {name!r}; choose one of {sorted(VARIANTS)}')

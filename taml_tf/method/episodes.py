@@ -29,9 +29,15 @@ class Episode(typing.NamedTuple):
 
   Example:
 
-  >>> task = from_arrays(support_images, [0, 0, 1], query_images, [0, 1])  # doctest: +SKIP
-  >>> task.max_way                                                         # doctest: +SKIP
-  2
+  >>> import numpy as np
+  >>> import taml_tf
+  >>> from taml_tf.method import episodes
+  >>> task = episodes.from_arrays(np.zeros((3, 8, 8)), [0, 0, 1],   # support: 2 + 1 images
+  ...                             np.zeros((2, 8, 8)), [0, 1])      # query: 1 per class
+  >>> isinstance(task, taml_tf.Episode), task.max_way, task.image_shape, task.is_batched
+  (True, 2, (8, 8, 1), False)
+  >>> task.support_mask
+  array([1., 1., 1.], dtype=float32)
   """
 
   support_images: typing.Any

@@ -85,11 +85,25 @@ class MetaLearner(tf.Module):
       (``ExecutionConfig.recompute``; :func:`taml_tf.method.inner_loop.recomputed`).
     pooling: the backbone's max pooling (``ExecutionConfig.pooling``; Conv4's `pooling`).
 
-  Example:
+  Example (a tiny Bayesian TAML on 8x8 images):
 
-  >>> learner = MetaLearner(variant('bayesian_taml'))
-  >>> probs, balancing = learner.predict(task)  # adapt, then predict  # doctest: +SKIP
-  >>> loss, metrics = learner.batch_loss(meta_batch, seed=[0, 0])  # doctest: +SKIP
+  >>> import numpy as np
+  >>> import taml_tf
+  >>> from taml_tf.method import episodes
+  >>> config = taml_tf.variant('bayesian_taml', image_shape=(8, 8, 1), channels=4, num_blocks=1,
+  ...                          max_way=3, max_shot=2, encoder_channels=4, encoder_features=8)
+  >>> learner = taml_tf.MetaLearner(config)
+  >>> task = episodes.to_tensors(episodes.from_arrays(
+  ...     np.zeros((4, 8, 8)), [0, 0, 1, 2], np.zeros((3, 8, 8)), [0, 1, 2]))
+  >>> probs, balancing = learner.predict(task)          # adapt to the support, then predict
+  >>> probs.shape, balancing.omega.shape                # a query row each; omega per class
+  (TensorShape([3, 3]), TensorShape([3]))
+  >>> images, labels = np.random.default_rng(0).random((60, 8, 8)), np.repeat(np.arange(6), 10)
+  >>> meta_batch = next(iter(taml_tf.make_episodes(
+  ...     (images, labels), taml_tf.TaskShape(way=3, max_shot=2, query=2), image_shape=(8, 8, 1))))
+  >>> loss, metrics = learner.batch_loss(meta_batch, seed=[0, 0])   # the objective of eq. 8
+  >>> sorted(metrics)
+  ['accuracy', 'cross_entropy', 'kl', 'loss']
   """
 
   def __init__(self, config: ModelConfig, name: str = 'meta_learner',

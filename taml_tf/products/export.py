@@ -56,6 +56,20 @@ def export_saved_model(learner: typing.Union[MetaLearner, ServingModule], export
   Raises:
     FileExistsError: if `export_dir` exists and `overwrite` is False.
     ValueError: for bad `inner_steps` / `mc_samples`.
+
+  Example (a tiny untrained MAML; serving signatures in taml_tf.products.serving):
+
+  >>> import os, tempfile
+  >>> import tensorflow as tf
+  >>> import taml_tf
+  >>> learner = taml_tf.MetaLearner(taml_tf.variant(
+  ...     'maml', image_shape=(8, 8, 1), channels=4, num_blocks=1, max_way=3, max_shot=2))
+  >>> with tempfile.TemporaryDirectory() as folder:
+  ...   path = taml_tf.export_saved_model(learner, os.path.join(folder, 'model'), inner_steps=1)
+  ...   print(sorted(os.listdir(path)))
+  ...   print('adapt_and_predict' in tf.saved_model.load(path).signatures)
+  ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb', 'variables']
+  True
   """
   export_dir = os.path.abspath(os.fspath(export_dir))
   if os.path.lexists(export_dir) and not overwrite:
