@@ -6,9 +6,9 @@ and runs it with doctest; any failure fails the test. A constant such as ``VARIA
 docstring of its own (its ``__doc__`` is dict's): its example lives in the docstring of the
 module that defines it, and must use the name.
 
-The examples run with their module's globals plus the public names, as ``python -m doctest``
-would run them with ``from taml_tf import *``; in a temporary working folder, which they must
-leave empty (files only under temporary folders they remove).
+The examples run with their module's globals (as ``doctest.testmod`` runs them) plus the
+public names, in a temporary working folder, which they must leave empty: files only under
+temporary folders they remove.
 """
 
 import doctest

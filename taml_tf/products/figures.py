@@ -204,6 +204,7 @@ def read_scalars(logdir: str) -> dict:
   """
   latest = {}
   for path in sorted(glob.glob(os.path.join(logdir, 'events.out.tfevents.*'))):
+    # Public, and TF2's one reader of event files (tf.summary only writes them).
     for event in tf.compat.v1.train.summary_iterator(path):
       for value in event.summary.value:
         number = tf.make_ndarray(value.tensor) if value.HasField('tensor') else value.simple_value

@@ -142,6 +142,9 @@ def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> O
     FileNotFoundError: no trace at `path`.
     ValueError: the file is not a readable trace, or it holds no TensorFlow op.
   """
+  # The trace's proto type is private to TensorFlow: tf.profiler.experimental writes .xplane.pb
+  # files but has no public reader or message class for them (the profiler plugin's own copy
+  # is not a dependency).
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
   if os.path.isdir(path):
     path = latest_xspace(path)

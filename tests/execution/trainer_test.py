@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
+# Private: TF has no public getter of op determinism (tf.config.experimental has only
+# enable_op_determinism), which setUp checks is off.
 from tensorflow.python.framework import config as tf_config
 
 from taml_tf.data import experiment
@@ -296,7 +298,7 @@ def _events(folder):
   files = [os.path.join(folder, f) for f in os.listdir(folder) if 'tfevents' in f]
   assert files, f'no event file in {folder}'
   for path in files:
-    yield from tf.compat.v1.train.summary_iterator(path)
+    yield from tf.compat.v1.train.summary_iterator(path)  # public; TF2 has no other reader
 
 
 def _scalars(folder):

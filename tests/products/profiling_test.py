@@ -10,6 +10,7 @@ from taml_tf.products import profiling
 
 def write_xspace(path, lines):
   """Writes a host plane whose `lines` are {line name: [(event name, offset_ps, duration_ps)]}."""
+  # Private: TF has no public class for the trace's proto (as in profiling.op_times).
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
   space = xplane_pb2.XSpace()
   plane = space.planes.add(name='/host:CPU')
