@@ -148,14 +148,23 @@ class Trainer:
     ValueError: for a meta-batch the replicas cannot share, the 'ood' rule without OOD
       validation sets, or a TPU strategy without static shapes.
 
-  Example (what ``taml-train`` does; see launch/train.py)::
+  Example (what ``taml-train`` does, see launch/train.py; here 2 meta-updates of a tiny MAML
+  on the embedded digits, in a temporary folder):
 
-    data = experiment.DataConfig(id_datasets=('omniglot',), ood_datasets=('mnist',))
-    train = TrainConfig(savedir='runs/bt', num_steps=10000)
-    trainer = Trainer(variant('bayesian_taml'), train,
-                      experiment.train_dataset_fn(data, train.seed, train.meta_batch, 'bucket'),
-                      data_config=data.to_dict())
-    summary = trainer.run()      # resumes from runs/bt/checkpoints if a run is there
+  >>> import tempfile
+  >>> import taml_tf
+  >>> from taml_tf.data import experiment
+  >>> data = experiment.DataConfig(id_datasets=('embedded',), ood_datasets=(), way=3,
+  ...                              max_shot=2, query=1, image_shape=(8, 8, 1))
+  >>> model = taml_tf.variant('maml', image_shape=(8, 8, 1), channels=4, num_blocks=1,
+  ...                         max_way=3, max_shot=2, train_inner_steps=1)
+  >>> with tempfile.TemporaryDirectory() as savedir:
+  ...   train = taml_tf.TrainConfig(savedir=savedir, num_steps=2, meta_batch=2, save_freq=2)
+  ...   trainer = taml_tf.Trainer(model, train, experiment.train_dataset_fn(
+  ...       data, train.seed, train.meta_batch, 'bucket'), data_config=data.to_dict())
+  ...   summary = trainer.run()       # resumes from savedir's checkpoints if a run is there
+  >>> summary['step'], summary['stopped']
+  (2, None)
   """
 
   def __init__(self, model_config: ModelConfig, train_config: TrainConfig,
