@@ -58,6 +58,7 @@ class MetaUpdate:
     self.jit_compile = bool(jit_compile)
     self.sequential_tasks = bool(sequential_tasks)
     self.static_shapes = uses_static_shapes(jit_compile, static_shapes)
+    # The method's optimizer; use_optimizer swaps in another (Keras' compile(optimizer=...)).
     self.optimizer = keras.optimizers.Adam(learner.config.meta_lr)
     # XLA (when configured) compiles the gradient computation only: the value assertions of
     # validation.py and the optimizer update stay outside the compiled cluster.
@@ -66,6 +67,29 @@ class MetaUpdate:
   def build(self) -> None:
     """Creates the optimizer slots (needed before a distributed first step)."""
     self.optimizer.build(self.learner.meta_variables)
+
+  def use_optimizer(self, optimizer: keras.optimizers.Optimizer) -> None:
+    """Takes the meta-update's steps with `optimizer` instead of Adam(``meta_lr``).
+
+    The gradient it is given is the one :meth:`apply_gradients` computes for any optimizer:
+    averaged over replicas and clipped by value to [-grad_clip, grad_clip].
+
+    Args:
+      optimizer: a Keras optimizer, built here for the learner's ``meta_variables`` (create it
+        inside the strategy's scope under a distribution strategy).
+
+    Raises:
+      ValueError: not a Keras optimizer, or one already built for other variables.
+    """
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+      raise ValueError(f'the meta-update needs a keras.optimizers.Optimizer, got {optimizer!r}')
+    if optimizer.built and optimizer is not self.optimizer:
+      # Its slots belong to the variables it was built for; building again would not replace
+      # them.
+      raise ValueError(f'optimizer {optimizer.name!r} is already built (used by another '
+                       'model): give a new one')
+    self.optimizer = optimizer
+    self.build()
 
   def compute_gradients(self, batch: Episode, seed, task_offset=0, support_rows=None):
     """The learner's meta-gradient of `batch`, computed as configured (not compiled).
@@ -97,7 +121,8 @@ class MetaUpdate:
     return rows
 
   def apply_gradients(self, grads) -> tf.Tensor:
-    """Clips by value to [-grad_clip, grad_clip] and takes one Adam step.
+    """Clips by value to [-grad_clip, grad_clip] and takes one step of the optimizer (Adam
+    unless :meth:`use_optimizer` gave another).
 
     Under a distribution strategy with R replicas (called inside ``strategy.run``), each
     replica's gradient is that of the mean loss over its own tasks; the global meta-batch
@@ -149,7 +174,7 @@ class MetaUpdate:
     return context.replica_id_in_sync_group * tasks
 
   def train_step(self, batch: Episode, seed, task_offset=None) -> dict:
-    """One meta-update: validate the batch, compute the meta-gradient, clip, Adam.
+    """One meta-update: validate the batch, compute the meta-gradient, clip, optimizer step.
 
     Usable eagerly or inside ``tf.function`` / ``strategy.run``. The gradient computation is
     compiled with XLA when ``jit_compile`` is set.

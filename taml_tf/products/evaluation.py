@@ -386,14 +386,22 @@ def authors_meta_batch(config, meta_batch: int) -> typing.Optional[int]:
 
 
 def validation_callback(validation_sets: typing.Callable[[], typing.Mapping[str, tf.data.Dataset]],
-                        seed: int, meta_batch: int) -> typing.Callable:
+                        seed: int, meta_batch: int,
+                        progress: typing.Optional[typing.Callable[[str, int], None]] = None
+                        ) -> typing.Callable:
   """The Trainer's validation: meta-tests the validation sets with the posterior mean.
+
+  The one copy of it: ``taml-train``'s :class:`~taml_tf.execution.trainer.Trainer` calls it
+  every ``eval_freq`` steps, and :meth:`taml_tf.TamlModel.evaluate` (so ``fit``'s
+  ``validation_data``) calls it on its dataset.
 
   Args:
     validation_sets: ``() -> {name: finite dataset of batched Episodes}``.
     seed: the run's seed (validation episodes use ``seed + 1``).
     meta_batch: the run's meta-batch size (the authors' padded validation, see
       :func:`authors_meta_batch`).
+    progress: optional ``progress(set name, episodes done)`` after every episode (as in
+      :func:`evaluate`).
 
   Returns:
     ``validate(learner) -> trainer.ValidationReport``: each set's accuracy, its accuracy, NLL
@@ -402,7 +410,8 @@ def validation_callback(validation_sets: typing.Callable[[], typing.Mapping[str,
   """
   def validate(learner) -> ValidationReport:
     result = evaluate(learner, validation_sets(), mode='mean', seed=seed + 1,
-                      padded_meta_batch=authors_meta_batch(learner.config, meta_batch))
+                      padded_meta_batch=authors_meta_batch(learner.config, meta_batch),
+                      progress=progress)
     scalars, histograms = {}, {}
     for name, r in result.datasets.items():
       scalars.update({f'{name}/accuracy': r.accuracy, f'{name}/nll': r.nll,

@@ -9,8 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 import taml_tf
+from taml_tf.data import experiment
+from taml_tf.execution import run_dir
 from taml_tf.method import episodes as episodes_lib
 from taml_tf.method.task_shape import TaskShape
+from taml_tf.products import evaluation
 from taml_tf.products import keras_model
 from tests import helpers
 
@@ -68,13 +71,119 @@ class FitTest(tf.test.TestCase):
                                                  monitor='val_accuracy', mode='max')]
     history = model.fit(train_stream(), steps_per_epoch=2, epochs=3, verbose=0,
                         validation_data=val, callbacks=callbacks)
-    for key in ('val_loss', 'val_accuracy', 'val_cross_entropy', 'val_kl'):
-      self.assertIn(key, history.history)
+    self.assertEqual(sorted(k for k in history.history if k.startswith('val_')),
+                     ['val_accuracy', 'val_ece', 'val_loss', 'val_nll'])
     self.assertTrue(os.path.exists(os.path.join(folder, 'best.keras')))
     self.assertTrue(os.listdir(os.path.join(folder, 'logs')))
     scores = model.evaluate(val, verbose=0, return_dict=True)
     self.assertBetween(scores['accuracy'], 0.0, 1.0)
-    self.assertTrue(np.isfinite(scores['loss']))
+    self.assertEqual(scores['loss'], scores['nll'])
+    self.assertEqual(model.evaluate(val, verbose=0),
+                     [scores[k] for k in keras_model.VALIDATION_METRICS])
+    # steps counts batches, as in Keras: one batch of 2 episodes.
+    self.assertEqual(model.evaluate(val, verbose=0, steps=1, return_dict=True),
+                     model.evaluate(val.take(1), verbose=0, return_dict=True))
+    with self.assertRaisesRegex(ValueError, 'takes no y'):
+      model.evaluate(val, y=np.zeros(4))
+
+
+class SameValidationAsTheTrainerTest(tf.test.TestCase):
+  """fit's validation_data and evaluate report taml-train's validation numbers."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    data = helpers.tiny_data()
+    # What helpers.make_trainer(validation=True) gives the Trainer: single-episode batches.
+    sets = experiment.evaluation_sets(data, 'val', 2)
+    cls.name = next(k for k in sets if k not in experiment.ood_names(data))
+    cls.val = sets[cls.name]
+
+  def assert_reports_equal(self, logs, report, prefix=''):
+    self.assertEqual(logs[prefix + 'accuracy'], report.accuracy[self.name])
+    for key in ('nll', 'ece'):
+      self.assertEqual(logs[prefix + key], report.scalars[f'{self.name}/{key}'], msg=key)
+    self.assertEqual(logs[prefix + 'loss'], report.scalars[f'{self.name}/nll'])
+
+  def test_fit_and_evaluate_report_the_trainers_validation(self):
+    savedir = helpers.tmpdir(self)
+    trainer = helpers.make_trainer(savedir, num_steps=2, validation=True, eval_freq=2)
+    trainer.run()
+    # fit's val_ metrics at the end of its epoch are the Trainer's validation (its own
+    # callback) of the weights fit reached, on the same episodes.
+    model = tiny()
+    model.compile()
+    history = model.fit(train_stream(), steps_per_epoch=2, epochs=1, verbose=0,
+                        validation_data=self.val)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    self.assert_reports_equal(logs, trainer.validation(model.learner), prefix='val_')
+    # evaluate on the Trainer's checkpoint gives what the Trainer measured and kept its best
+    # checkpoint by (best.json; the 'id' rule reads this set's accuracy).
+    loaded = keras_model.TamlModel.from_run(savedir, 'latest')
+    scores = loaded.evaluate(self.val, verbose=0, return_dict=True)
+    best = run_dir.read_best(savedir)
+    self.assertEqual(best['step'], 2)
+    self.assertEqual(scores['accuracy'], best['accuracy'][self.name])
+    self.assert_reports_equal(scores, trainer.validate())
+
+  def test_the_authors_padding_pads_each_batch_as_a_meta_batch(self):
+    # taml-train pads the episodes of each meta-batch of its size to the longest support set;
+    # evaluate pads those of each batch of its dataset: batched by 2, the Trainer's numbers.
+    model = tiny(authors_padding=True)
+    report = evaluation.validation_callback(lambda: {self.name: self.val}, model.seed,
+                                            meta_batch=2)(model.learner)
+    scores = model.evaluate(self.val.unbatch().batch(2), verbose=0, return_dict=True)
+    self.assert_reports_equal(scores, report)
+
+
+class OptimizerTest(tf.test.TestCase):
+
+  def test_a_compiled_optimizer_steps_with_the_clipped_meta_gradient(self):
+    # A clip that binds, so that an unclipped step would differ.
+    model = tiny(grad_clip=1e-4)
+    sgd = keras.optimizers.SGD(learning_rate=0.5)
+    model.compile(optimizer=sgd)
+    self.assertIs(model.optimizer, sgd)
+    batch = model.learner.validate(next(iter(train_stream())), batched=True)
+    grads, _ = model._update.compute_gradients(batch, tf.constant([model.seed, 0], tf.int32))
+    self.assertGreater(max(float(tf.reduce_max(tf.abs(g))) for g in grads), 1e-4)
+    before = [v.numpy() for v in model.learner.meta_variables]
+    history = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
+    self.assertGreater(history.history['clip_fraction'][0], 0.0)
+    for b, g, v in zip(before, grads, model.learner.meta_variables):
+      self.assertAllClose(v.numpy(), b - 0.5 * np.clip(g.numpy(), -1e-4, 1e-4), atol=1e-7,
+                          msg=v.path)
+
+  def test_a_name_gets_the_methods_learning_rate(self):
+    model = tiny('maml', meta_lr=3e-3)
+    model.compile(optimizer='sgd')
+    self.assertIsInstance(model.optimizer, keras.optimizers.SGD)
+    self.assertAllClose(float(model.optimizer.learning_rate), 3e-3)
+    self.assertEqual(model.get_compile_config()['optimizer']['class_name'], 'SGD')
+    model.compile()  # back to the method's Adam(meta_lr)
+    self.assertIsInstance(model.optimizer, keras.optimizers.Adam)
+    self.assertAllClose(float(model.optimizer.learning_rate), 3e-3)
+    self.assertNotIn('optimizer', model.get_compile_config())
+
+  def test_save_and_load_keep_a_compiled_optimizer_and_its_state(self):
+    model = tiny()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
+    model.fit(train_stream(), steps_per_epoch=1, epochs=1, verbose=0)
+    path = os.path.join(helpers.tmpdir(self), 'sgd.keras')
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    self.assertIsInstance(loaded.optimizer, keras.optimizers.SGD)
+    self.assertIs(loaded.optimizer, loaded._update.optimizer)
+    self.assertAllClose(float(loaded.optimizer.learning_rate), 0.05)
+    self.assertAllClose(loaded.optimizer.momentum, 0.9)
+    self.assertEqual(int(loaded.optimizer.iterations.numpy()), 1)
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+      self.assertAllEqual(a.numpy(), b.numpy(), msg=a.path)
+    stream = train_stream().skip(1)
+    for m in (model, loaded):
+      m.fit(stream, steps_per_epoch=1, epochs=1, verbose=0)
+    for a, b in zip(model.learner.meta_variables, loaded.learner.meta_variables):
+      self.assertAllClose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, msg=a.path)
 
 
 class ConfigAndSavingTest(tf.test.TestCase):
@@ -197,12 +306,21 @@ class RefusalsTest(tf.test.TestCase):
       keras_model.TamlModel(config=helpers.tiny_model(), task=TaskShape(
           way=helpers.WAY, max_shot=7, query=1))
 
-  def test_compile_refuses_a_loss_or_optimizer(self):
+  def test_compile_refuses_what_cannot_work(self):
     model = tiny('maml')
-    with self.assertRaisesRegex(ValueError, 'optimizer'):
-      model.compile(optimizer='sgd')
-    with self.assertRaisesRegex(ValueError, 'loss'):
-      model.compile(loss='mse')
+    for kwargs, message in (
+        (dict(loss='mse'), "loss='mse': the loss is the method's own objective"),
+        (dict(metrics=['accuracy']), "metrics=.*the metrics are the method's own"),
+        (dict(jit_compile=True), r'jit_compile=True: .*ExecutionConfig\(jit_compile=True\)'),
+        (dict(loss_weights=[1.0]), r'loss_weights=\[1.0\]: not used'),
+        (dict(optimizer='no_such_optimizer'), "'no_such_optimizer' names no Keras optimizer"),
+        (dict(optimizer=0.1), 'takes a keras.optimizers.Optimizer, the name of one or None')):
+      with self.assertRaisesRegex(ValueError, message, msg=str(kwargs)):
+        model.compile(**kwargs)
+    used = keras.optimizers.SGD()
+    tiny('maml').compile(optimizer=used)
+    with self.assertRaisesRegex(ValueError, 'already built'):
+      model.compile(optimizer=used)
 
   def test_adapt_refuses_bad_input(self):
     model = tiny('maml')

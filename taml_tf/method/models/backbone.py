@@ -75,6 +75,9 @@ class Conv4(keras.Model):
     self.pooling = pooling
     self.channels = channels
     self.num_blocks = num_blocks
+    self.bn_epsilon = bn_epsilon
+    self.bn_second_order = bn_second_order
+    self.precision = precision
     self.convs = [
         keras.layers.Conv2D(
             channels, 3, padding='same', use_bias=True,
@@ -85,6 +88,17 @@ class Conv4(keras.Model):
     self.norms = [MaskedBatchNorm(bn_epsilon, second_order=bn_second_order, name=f'norm{i + 1}')
                   for i in range(num_blocks)]
     self.flatten = keras.layers.Flatten()
+
+  def get_config(self) -> dict:
+    """The constructor's arguments: ``Conv4.from_config`` builds the same network (new weights).
+
+    Keras' automatic config of a subclassed model does not serve: it reported the defaults, not
+    the arguments given.
+    """
+    return {'name': self.name, 'trainable': self.trainable, 'channels': self.channels,
+            'num_blocks': self.num_blocks, 'bn_epsilon': self.bn_epsilon,
+            'bn_second_order': self.bn_second_order, 'precision': self.precision,
+            'pooling': self.pooling}
 
   def build_for(self, image_shape) -> 'Conv4':
     """Creates the variables for images of (H, W, C) `image_shape`; returns self."""

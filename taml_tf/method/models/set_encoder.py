@@ -91,6 +91,9 @@ class SetEncoder(keras.Model):
     if instance_init not in INSTANCE_INITS:
       raise ValueError(f'instance_init must be one of {INSTANCE_INITS}, got {instance_init!r}')
     self.max_shot = max_shot
+    # The other constructor arguments, for get_config.
+    self.num_layers, self.z_dim, self.channels = num_layers, z_dim, channels
+    self.features, self.instance_init, self.precision = features, instance_init, precision
     policy = precision_lib.layer_policy(precision)
     dense = functools.partial(_dense, dtype=policy)
     conv = lambda name: keras.layers.Conv2D(
@@ -112,6 +115,14 @@ class SetEncoder(keras.Model):
       self.heads[name] = (dense(64, 'relu', name=f'dense_{name}'),
                           dense(units, name=f'mu_{name}'),
                           dense(units, name=f'sigma_{name}'))
+
+  def get_config(self) -> dict:
+    """The constructor's arguments: ``SetEncoder.from_config`` builds the same network (new
+    weights). Keras cannot capture them itself (it refuses, asking for this method)."""
+    return {'name': self.name, 'trainable': self.trainable, 'num_layers': self.num_layers,
+            'z_dim': self.z_dim, 'max_shot': self.max_shot, 'channels': self.channels,
+            'features': self.features, 'instance_init': self.instance_init,
+            'precision': self.precision}
 
   def instance_activations(self, images):
     """The instance net's ReLU outputs and its features, for diagnosing dead units.

@@ -206,5 +206,28 @@ class Conv4PrecisionTest(tf.test.TestCase):
     self.assertLess(error, 0.05 * scale)
 
 
+class Conv4ConfigTest(tf.test.TestCase):
+
+  def test_from_config_builds_the_same_network(self):
+    net = Conv4(channels=6, num_blocks=3, bn_epsilon=1e-5, bn_second_order=False,
+                precision='mixed_bfloat16', pooling='elementwise', name='features')
+    config = net.get_config()
+    self.assertEqual({k: config[k] for k in ('channels', 'num_blocks', 'bn_epsilon',
+                                             'bn_second_order', 'precision', 'pooling')},
+                     dict(channels=6, num_blocks=3, bn_epsilon=1e-5, bn_second_order=False,
+                          precision='mixed_bfloat16', pooling='elementwise'))
+    clone = Conv4.from_config(config)
+    self.assertEqual(clone.get_config(), config)
+    self.assertEqual(clone.name, 'features')
+    images = tf.zeros((2, 20, 20, 1))
+    for model in (net, clone):
+      model.build_for((20, 20, 1))
+    self.assertEqual(net(images).shape, clone(images).shape)
+    self.assertEqual([(v.path, v.shape, v.dtype) for v in net.weights],
+                     [(v.path, v.shape, v.dtype) for v in clone.weights])
+    self.assertEqual([layer.dtype_policy.name for layer in clone.convs],
+                     ['mixed_bfloat16'] * 3)
+
+
 if __name__ == '__main__':
   tf.test.main()

@@ -136,6 +136,25 @@ class SetEncoderTest(tf.test.TestCase):
         tf.constant(ep.support_mask), tf.constant(ep.class_mask))
     self.assertAllClose(eager.z[0], compiled.z[0], atol=1e-4)
 
+  def test_from_config_builds_the_same_network(self):
+    encoder = SetEncoder(num_layers=3, z_dim=8, max_shot=4, channels=5, features=12,
+                         instance_init='glorot', precision='mixed_bfloat16', name='posterior')
+    config = encoder.get_config()
+    self.assertEqual({k: config[k] for k in ('num_layers', 'z_dim', 'max_shot', 'channels',
+                                             'features', 'instance_init', 'precision')},
+                     dict(num_layers=3, z_dim=8, max_shot=4, channels=5, features=12,
+                          instance_init='glorot', precision='mixed_bfloat16'))
+    clone = SetEncoder.from_config(config)
+    self.assertEqual(clone.get_config(), config)
+    self.assertEqual(clone.name, 'posterior')
+    args = (tf.constant(self.rng.random((6, 28, 28, 1)), tf.float32),
+            tf.constant([0, 0, 1, 1, 2, 2]), tf.ones([6]), tf.ones([3]))
+    shapes = [[[x.shape for x in pair] for pair in model(*args)] for model in (encoder, clone)]
+    self.assertEqual(shapes[0], shapes[1])
+    self.assertEqual(shapes[0][1][0], [3])  # gamma: num_layers values
+    self.assertEqual([(v.path, v.shape, v.dtype) for v in encoder.weights],
+                     [(v.path, v.shape, v.dtype) for v in clone.weights])
+
 
 if __name__ == '__main__':
   tf.test.main()
