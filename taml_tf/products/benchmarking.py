@@ -17,6 +17,7 @@ reads the task sizes of the PyTorch peers' harness (``episodes_spec.json`` of
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import resource
@@ -336,3 +337,97 @@ def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
     fn(a, b).numpy()
     times.append(time.perf_counter() - start)
   return 2.0 * n ** 3 / statistics.median(times) / 1e9
+
+
+def graph_op_counts(graph_def) -> dict:
+  """Op types of a traced graph and of the functions it calls, counted once per call site.
+
+  A tf.function's gradient tapes build their backward ops into the same graph, so a train
+  step's graph holds the forward pass, the inner loop's first-order gradients and the outer
+  tape's second-order ones. Functions it calls (a ``PartitionedCall``, a ``While`` body, a
+  Keras layer traced apart) are looked up in the graph's function library and counted where
+  they are called; a while loop's body counts once, whatever its trip count.
+
+  Args:
+    graph_def: a ``GraphDef`` (``concrete_function.graph.as_graph_def()``).
+
+  Returns:
+    {op type: count}, most frequent first, with 'total' (every counted node, Const and
+    NoOp included) first.
+  """
+  library = {f.signature.name: f for f in graph_def.library.function}
+  counts = collections.Counter()
+
+  def visit(nodes, depth):
+    if depth > 64:
+      raise ValueError('function calls nested deeper than 64: a recursive library?')
+    for node in nodes:
+      counts[node.op] += 1
+      if node.op in library:  # a function called directly by name
+        visit(library[node.op].node_def, depth + 1)
+      for value in node.attr.values():
+        names = ([value.func.name] if value.HasField('func') else
+                 [f.name for f in value.list.func])
+        for name in names:
+          if name in library:
+            visit(library[name].node_def, depth + 1)
+
+  visit(graph_def.node, 0)
+  ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+  return {'total': sum(counts.values()), **ordered}
+
+
+def _grappler_graph_def(concrete):
+  """`concrete`'s graph after Grappler's default passes (what the runtime would execute,
+  before oneDNN's own rewrites): constant folding, arithmetic and dependency optimisation."""
+  from tensorflow.core.protobuf import config_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.protobuf import meta_graph_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.grappler import tf_optimizer  # pylint: disable=g-import-not-at-top
+  graph = concrete.graph
+  meta = tf.compat.v1.train.export_meta_graph(graph_def=graph.as_graph_def(), graph=graph)
+  fetches = meta_graph_pb2.CollectionDef()
+  for t in list(concrete.outputs) + list(graph.control_outputs):
+    fetches.node_list.value.append(t.name)
+  meta.collection_def['train_op'].CopyFrom(fetches)
+  return tf_optimizer.OptimizeGraph(config_pb2.ConfigProto(), meta, graph_id=b'ops_per_step')
+
+
+def ops_per_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 'second',
+                 execution: str = 'function', grappler: bool = False, **execution_fields) -> dict:
+  """Ops of one traced meta-update (train step), by op type: deterministic, unlike seconds.
+
+  The step is traced as :func:`measure` runs it (``MetaUpdate.train_step`` in a tf.function
+  over a meta-batch of 4 shape-`shape` tasks, 5 inner steps), from its input signature alone:
+  no data is read and nothing runs. In the 'function' execution the tasks' padding is
+  dropped, so the graph is the same for every task size (the peers' task A included).
+
+  Args:
+    shape, variant, order: as in :class:`Spec`.
+    execution: 'function', 'sequential' or 'xla' (the traced graph, before XLA compiles it).
+    grappler: count the graph after Grappler's default optimisations (slower: tens of
+      seconds for a second-order step) instead of as traced.
+    **execution_fields: further ExecutionConfig fields (precision, recompute, ...).
+
+  Returns:
+    :func:`graph_op_counts` of the step's graph.
+  """
+  if execution not in EXECUTIONS or execution == 'eager':
+    raise ValueError(f'ops_per_step needs a traced execution, not {execution!r}')
+  s = SHAPES[shape]
+  cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
+                           max_shot=s['max_shot'], first_order=order == 'first',
+                           bn_second_order=order != 'authors',
+                           train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
+  config = execution_config.ExecutionConfig(
+      jit_compile=execution == 'xla', sequential_tasks=execution == 'sequential',
+      **execution_fields)
+  tf.keras.utils.set_random_seed(0)
+  _, update = config.build(cfg)
+  update.build()
+  support = WAY * s['max_shot'] if config.static_shapes else None
+  query = WAY * s['query']
+  signature = [episodes.spec(s['image_shape'], support, query, WAY, META_BATCH),
+               tf.TensorSpec([2], tf.int32)]
+  concrete = tf.function(update.train_step, input_signature=signature).get_concrete_function()
+  graph_def = _grappler_graph_def(concrete) if grappler else concrete.graph.as_graph_def()
+  return graph_op_counts(graph_def)

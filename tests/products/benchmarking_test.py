@@ -1,5 +1,6 @@
 """Tests of the benchmark: its memory readings, the peers' episodes and a profiled measurement."""
 
+import collections
 import os
 
 import numpy as np
@@ -88,3 +89,21 @@ class ProfiledMeasurementTest(tf.test.TestCase):
 
 if __name__ == '__main__':
   tf.test.main()
+
+
+class OpCountTest(tf.test.TestCase):
+
+  def test_functions_count_once_per_call_site(self):
+    inner = tf.function(lambda x: tf.square(x) + 1.0)
+
+    @tf.function
+    def outer(x):
+      return inner(x) * inner(x + 2.0)
+
+    graph_def = outer.get_concrete_function(tf.TensorSpec([3])).graph.as_graph_def()
+    top = collections.Counter(n.op for n in graph_def.node)
+    body = collections.Counter(n.op for f in graph_def.library.function for n in f.node_def)
+    counts = benchmarking.graph_op_counts(graph_def)
+    self.assertEqual(counts['Square'], 2)  # only in the called function, called twice
+    self.assertEqual(counts['total'], sum(top.values()) + 2 * sum(body.values()))
+    self.assertEqual(list(counts)[0], 'total')
