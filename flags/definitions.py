@@ -182,6 +182,9 @@ def define_train_flags(d):
   d.DEFINE_enum('strategy', 'default', list(STRATEGIES), 'Distribution strategy.')
   d.DEFINE_string('tpu', None, 'TPU name or address for --strategy=tpu (\'local\' on a TPU '
                       'VM).')
+  d.DEFINE_float('collective_timeout', None, '--strategy=multi_worker: seconds a worker waits '
+                 'in a collective for the others before the run stops with an error naming the '
+                 'lost worker (default 600; 0: wait forever).')
 
 
 @_once

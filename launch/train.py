@@ -47,7 +47,8 @@ def main(argv):
   if FLAGS.op_determinism:
     tf.config.experimental.enable_op_determinism()
   try:
-    strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu)
+    strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.tpu,
+                                        collective_timeout=FLAGS.collective_timeout)
     # Every data set is loaded (and checked) now, before any training step.
     dataset_fn = experiment.train_dataset_fn(data, train.seed, train.meta_batch,
                                              execution.pad_to)
@@ -66,7 +67,7 @@ def main(argv):
     summary = trainer.run()
   except run_dir.IncompatibleRunError as e:
     raise app.UsageError(str(e))
-  except FloatingPointError as e:
+  except (FloatingPointError, trainer_lib.WorkerLostError) as e:
     sys.exit(f'taml-train: {e}')
   if summary['stopped']:
     print(f'taml-train: {summary["stopped"]}: stopped at step {summary["step"]}/'

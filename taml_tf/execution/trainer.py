@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 import signal
 import threading
 import time
@@ -38,6 +40,15 @@ from taml_tf.method.learner import MetaLearner
 from taml_tf.method.meta_update import METRICS
 
 BEST_RULES = ('id', 'ood', 'mean')
+# What a collective raises when a peer worker is gone (its connection closed: Unavailable /
+# Aborted / Cancelled; no answer within the collective timeout: DeadlineExceeded).
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                tf.errors.DeadlineExceededError)
+
+
+class WorkerLostError(RuntimeError):
+  """A multi-worker run lost a worker (killed, out of memory, unreachable): the others stop
+  with this error, naming it, instead of waiting forever in a collective."""
 
 
 class ValidationReport(typing.NamedTuple):
@@ -266,7 +277,7 @@ class Trainer:
               and not isinstance(strategy, tf.distribute.TPUStrategy))
 
     @tf.function
-    def train_fn(iterator, num_steps):
+    def train_fn(iterator, num_steps, stop_requests):
       # num_steps (<= steps_per_call) stops the last call at num_steps.
       losses = tf.TensorArray(tf.float32, size=num_steps)
       metrics = {k: tf.constant(0.0) for k in METRICS}
@@ -277,7 +288,12 @@ class Trainer:
                    for k, v in per_replica.items()}
         self.step.assign_add(1)
         losses = losses.write(i, metrics['loss'])
-      return metrics, losses.stack()
+      # Every worker's stop requests (one entry per worker, 1 where that worker was asked to
+      # stop before this call), summed over the replicas: every worker reads the same sum after
+      # the same call, so all of them stop at the same step.
+      requests = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                 strategy.run(tf.identity, args=(stop_requests,)), axis=None)
+      return metrics, losses.stack(), requests
 
     train_fn.unrolled = unroll
     return train_fn
@@ -315,8 +331,16 @@ class Trainer:
       'stopped' (the reason, or None when the run reached num_steps) and 'checkpoint' (the
       latest checkpoint; after a stop, the one at 'step').
 
+    In a multi-worker cluster a stop request (SIGTERM) to any worker stops every worker after
+    the same step: each host call all-reduces the workers' requests, the chief writes the
+    checkpoint of that step (every worker takes part in the save), and each worker's summary
+    says who asked ('stopped').
+
     Raises:
       FloatingPointError: if a loss is not finite; the last good checkpoint is kept.
+      WorkerLostError: in a multi-worker cluster, when a collective fails because a worker is
+        gone (its connections closed, or no answer within the strategy's collective timeout);
+        nothing is saved after the last checkpoint.
     """
     cfg = self.config
     start = self.restore()
@@ -335,13 +359,24 @@ class Trainer:
     # The step of the newest checkpoint on disk (a stop writes one only if it is missing).
     saved = start if self._latest() else None
     stopped = None
+    # Where one process decides alone, a stop request ends the loop at once; the workers of a
+    # cluster stop when the call's all-reduced requests say so, all after the same step.
+    index, workers = distribute.worker_index(self.strategy)
+    agreed = None if workers == 1 else False
     restore_signals = self._install_stop_handlers()
     try:
-      while step < cfg.num_steps and not self._stop.is_set():
+      while step < cfg.num_steps and not (agreed if workers > 1 else self._stop.is_set()):
         count = min(self.execution.steps_per_call, cfg.num_steps - step)
-        metrics, losses = self._train_fn(
-          iterator, count if self._train_fn.unrolled else tf.constant(count, tf.int32))
+        own = np.zeros([workers], np.float32)
+        own[index] = float(self._stop.is_set())
+        metrics, losses, requests = self._call_train_fn(iterator, count, own, step)
         losses = losses.numpy()
+        if workers > 1 and np.any(requests.numpy() > 0):
+          agreed = True
+          if not self._stop.is_set():
+            asked = int(np.argmax(requests.numpy() > 0))
+            self.request_stop(f'worker {asked} ({distribute.worker_name(self.strategy, asked)}) '
+                              'received a stop request')
         if not np.all(np.isfinite(losses)):
           bad = step + int(np.argmin(np.isfinite(losses))) + 1
           raise FloatingPointError(
@@ -372,13 +407,14 @@ class Trainer:
         if step // cfg.save_freq > previous // cfg.save_freq or step >= cfg.num_steps:
           self._save(self.manager, self._checkpoint_dir, step)
           saved = step
-      stopped = self._stop_reason if self._stop.is_set() and step < cfg.num_steps else None
+      requested = self._stop.is_set() if workers == 1 else agreed
+      stopped = self._stop_reason if requested and step < cfg.num_steps else None
       if stopped:
         if saved != step:
           self._save(self.manager, self._checkpoint_dir, step)
         logging.warning('%s: stopped at step %d/%d after writing checkpoint %s; the same '
                         'command resumes from it', stopped, step, cfg.num_steps,
-                        self._latest())
+                        self._checkpoint_at(step))
     finally:
       restore_signals()
       self._stop.clear()
@@ -388,7 +424,32 @@ class Trainer:
     if not stopped:
       logging.info('done: step %d in %s', step, _duration(time.time() - t0))
     return {'step': step, 'metrics': metrics, 'best': self._best, 'stopped': stopped,
-            'checkpoint': self._latest()}
+            'checkpoint': self._checkpoint_at(step) if stopped else self._latest()}
+
+  def _checkpoint_at(self, step: int) -> str:
+    """The chief's checkpoint of `step` (what every worker names after a stop: a worker other
+    than the chief may finish its part of the save before the chief's files are complete)."""
+    return os.path.join(self._checkpoint_dir, f'ckpt-{step}')
+
+  def _call_train_fn(self, iterator, count: int, stop_requests: np.ndarray, step: int):
+    """One host call of the train function; a cluster's lost worker becomes WorkerLostError."""
+    try:
+      return self._train_fn(
+          iterator, count if self._train_fn.unrolled else tf.constant(count, tf.int32),
+          tf.constant(stop_requests))
+    except _PEER_ERRORS as e:
+      if distribute.worker_index(self.strategy)[1] == 1:
+        raise
+      peer = distribute.lost_peer(self.strategy, str(e))
+      # TensorFlow's own first line is 'Graph execution error:'; the cause is further down.
+      lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+      detail = next((l for l in lines if re.search(r'aborted by|timed out|grpc_message', l)),
+                    lines[0] if lines else '')
+      raise WorkerLostError(
+          f'lost {("worker " + peer) if peer else "contact with the other workers"} after '
+          f'step {step} ({type(e).__name__}: {detail}); nothing after '
+          f'{self._latest() or "the start"} was saved: restart every worker with the same '
+          'command to resume from it') from e
 
   # ---------------------------------------------------------------------- preemption
   def request_stop(self, reason: str = 'stop requested') -> None:
