@@ -45,11 +45,19 @@ class MetaUpdate:
       (``ExecutionConfig.sequential_tasks``; :meth:`MetaLearner.compute_gradients`).
     static_shapes: keep padded support rows (``ExecutionConfig.static_shapes``).
 
-  Example:
+  Example (one meta-update of a tiny MAML on 8x8 images):
 
-  >>> learner = MetaLearner(config.variant('maml'))
-  >>> update = MetaUpdate(learner)
-  >>> metrics = update.train_step(meta_batch, seed=[0, 0])  # doctest: +SKIP
+  >>> import numpy as np
+  >>> import taml_tf
+  >>> images, labels = np.random.default_rng(0).random((60, 8, 8)), np.repeat(np.arange(6), 10)
+  >>> meta_batch = next(iter(taml_tf.make_episodes(
+  ...     (images, labels), taml_tf.TaskShape(way=3, max_shot=2, query=2), image_shape=(8, 8, 1))))
+  >>> learner = taml_tf.MetaLearner(taml_tf.variant(
+  ...     'maml', image_shape=(8, 8, 1), channels=4, num_blocks=1, max_way=3, max_shot=2))
+  >>> update = taml_tf.MetaUpdate(learner)
+  >>> metrics = update.train_step(meta_batch, seed=[0, 0])
+  >>> sorted(metrics), int(update.optimizer.iterations)
+  (['accuracy', 'clip_fraction', 'cross_entropy', 'kl', 'loss'], 1)
   """
 
   def __init__(self, learner: MetaLearner, jit_compile: bool = False,

@@ -291,8 +291,6 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
   counts the registered float operations: convolutions and their gradients, matmuls and
   element-wise ops.
   """
-  from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-import-not-at-top
-  from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top
   s = SHAPES[shape]
   cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
                            max_shot=s['max_shot'], first_order=order == 'first',
@@ -311,9 +309,11 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
   fn = tf.function(lambda b, seed: learner.compute_gradients(
       b, seed, static_shapes=execution.static_shapes))
   graph = fn.get_concrete_function(batches[0], tf.constant([0, 0])).graph
-  opts = option_builder.ProfileOptionBuilder.float_operation()
+  # TF's one FLOP counter is the graph profiler, public as tf.compat.v1.profiler (TF2's
+  # tf.profiler.experimental records traces and counts no FLOPs).
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   opts['output'] = 'none'
-  flops = model_analyzer.profile(graph, options=opts).total_float_ops
+  flops = tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
   fn(batches[0], tf.constant([0, 0]))
   times = []
   for b in batches[1:]:
