@@ -120,11 +120,15 @@ def worker_name(strategy: tf.distribute.Strategy, index: int) -> str:
 
 
 def lost_peer(strategy: tf.distribute.Strategy, message: str) -> str | None:
-  """The task a failed collective names other than this process ('/job:worker/.../task:1'),
-  or None when its error names none (e.g. a timeout)."""
-  own = _worker(strategy)
+  """The task a failed collective's error `message` names other than this process
+  ('/job:worker/replica:0/task:1'), or None when it names none (e.g. a timeout)."""
+  return peer_in_message(message, _worker(strategy))
+
+
+def peer_in_message(message: str, own: tuple) -> str | None:
+  """The first task name in `message` that is not `own` ((job, task index)), or None."""
   for match in _TASK_NAME.finditer(message):
-    if (match.group(1), int(match.group(2))) != own:
+    if (match.group(1), int(match.group(2))) != tuple(own):
       return match.group(0)
   return None
 

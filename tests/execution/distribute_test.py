@@ -178,6 +178,32 @@ class DistributeTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "--tpu='x'.*--strategy=tpu.*'mirrored'"):
       distribute.make_strategy('mirrored', tpu='x')
 
+  def test_collective_timeout_only_for_multi_worker(self):
+    with self.assertRaisesRegex(ValueError, "--collective_timeout=5.*multi_worker.*'default'"):
+      distribute.make_strategy('default', collective_timeout=5)
+    with self.assertRaisesRegex(ValueError, '--collective_timeout must be >= 0 seconds, got -1'):
+      distribute.make_strategy('multi_worker', collective_timeout=-1)
+
+  def test_one_process_is_worker_0_of_1_and_names_the_lost_peer(self):
+    strategy = tf.distribute.get_strategy()
+    self.assertEqual(distribute.worker_index(strategy), (0, 1))
+    self.assertEqual(distribute.worker_name(strategy, 0), 'this process')
+    # What a collective raised when worker 1 of a cluster was killed (tests/launch/
+    # multi_worker_test.py runs the cluster).
+    message = ('Graph execution error:\n\nCollective ops is aborted by: Socket closed\n'
+               'Additional GRPC error information from remote target '
+               '/job:worker/replica:0/task:1 while calling /tensorflow.WorkerService/RecvBuf')
+    self.assertEqual(distribute.lost_peer(strategy, message), '/job:worker/replica:0/task:1')
+    self.assertIsNone(distribute.lost_peer(strategy, 'Collective has timed out'))
+    # In the cluster an error may name this worker too: the lost one is the other.
+    both = ('/job:worker/replica:0/task:0 aborted: from remote target '
+            '/job:worker/replica:0/task:1')
+    self.assertEqual(distribute.peer_in_message(both, ('worker', 0)),
+                     '/job:worker/replica:0/task:1')
+    self.assertEqual(distribute.peer_in_message(both, ('worker', 1)),
+                     '/job:worker/replica:0/task:0')
+    self.assertIsNone(distribute.peer_in_message('/job:worker/replica:0/task:1', ('worker', 1)))
+
   def test_meta_batch_must_split_across_replicas(self):
     with self.assertRaisesRegex(ValueError, 'meta_batch=3 is not divisible by the 2 replicas'):
       tt.make_trainer(tt.tmpdir(self), meta_batch=3, strategy=tt.mirrored())
