@@ -252,6 +252,11 @@ def measure(spec: Spec, data_dir=None) -> dict:
   start = time.perf_counter()
   run(batches[0])
   warmup = time.perf_counter() - start
+  # Ops of the traced iteration (what the runtime dispatches, before Grappler): deterministic,
+  # so a regression shows in it whatever the machine's load.
+  traced_fn = step if spec.phase == 'train' else predict
+  ops = (None if spec.execution == 'eager' else
+         graph_op_counts(traced_fn.get_concrete_function(*signature).graph.as_graph_def()))
   # The reset also restarts getrusage's ru_maxrss: the whole-process peak is read before it.
   warmup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
   steps_only = reset_peak_rss()
@@ -276,7 +281,9 @@ def measure(spec: Spec, data_dir=None) -> dict:
              tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
              floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,
              steps_peak_rss_mb=steps_peak,
-             mean_real_support_per_task=real_support / batch_size, op_times=op_times)
+             mean_real_support_per_task=real_support / batch_size, op_times=op_times,
+             ops_per_iteration=ops and ops['total'],
+             top_ops=ops and dict(list(ops.items())[1:7]))
   return out
 
 
@@ -382,6 +389,7 @@ def _grappler_graph_def(concrete):
   before oneDNN's own rewrites): constant folding, arithmetic and dependency optimisation."""
   from tensorflow.core.protobuf import config_pb2  # pylint: disable=g-import-not-at-top
   from tensorflow.core.protobuf import meta_graph_pb2  # pylint: disable=g-import-not-at-top
+  # Private: TensorFlow has no public API that runs Grappler on a graph and returns it.
   from tensorflow.python.grappler import tf_optimizer  # pylint: disable=g-import-not-at-top
   graph = concrete.graph
   meta = tf.compat.v1.train.export_meta_graph(graph_def=graph.as_graph_def(), graph=graph)
@@ -421,7 +429,7 @@ def ops_per_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 
   config = execution_config.ExecutionConfig(
       jit_compile=execution == 'xla', sequential_tasks=execution == 'sequential',
       **execution_fields)
-  tf.keras.utils.set_random_seed(0)
+  keras.utils.set_random_seed(0)
   _, update = config.build(cfg)
   update.build()
   support = WAY * s['max_shot'] if config.static_shapes else None

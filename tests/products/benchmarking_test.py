@@ -85,10 +85,12 @@ class ProfiledMeasurementTest(tf.test.TestCase):
     self.assertAlmostEqual(sum(t['categories'].values()), sum(t['seconds'].values()))
     self.assertTrue(any(n.endswith('.xplane.pb') for _, _, names in os.walk(trace)
                         for n in names))
+    # The traced graph's op count, printed beside the seconds: the 10 inner steps are unrolled
+    # into it, so it holds at least their convolutions and is more than its six commonest ops.
+    self.assertGreaterEqual(out['ops_per_iteration'], 10 * 4 * 2)
+    self.assertEqual(len(out['top_ops']), 6)
+    self.assertGreater(out['ops_per_iteration'], sum(out['top_ops'].values()))
 
-
-if __name__ == '__main__':
-  tf.test.main()
 
 
 class OpCountTest(tf.test.TestCase):
@@ -107,3 +109,7 @@ class OpCountTest(tf.test.TestCase):
     self.assertEqual(counts['Square'], 2)  # only in the called function, called twice
     self.assertEqual(counts['total'], sum(top.values()) + 2 * sum(body.values()))
     self.assertEqual(list(counts)[0], 'total')
+
+
+if __name__ == '__main__':
+  tf.test.main()
