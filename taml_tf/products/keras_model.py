@@ -379,11 +379,8 @@ class TamlModel(keras.Model):
 
     # tf.vectorized_map cannot take the episodes (pfor has no rule for the Where that drops
     # the padded support rows). tf.map_fn traces one episode instead of T unrolled copies and
-    # runs its iterations side by side: for 4 episodes of the README's model (16x16, way 3,
-    # 5 shots, 5 queries, 32 channels) in a tf.function, the first call (tracing) took 10.6 s
-    # and 8.3 s against 35.3 s and 17.6 s for a Python loop, each later batch 109 and 82 ms
-    # against 111 and 106 ms (medians of 9; two runs, the order swapped; 2 CPU cores shared
-    # with two background trainings, load average 4-7; 2026-12-04).
+    # runs its iterations side by side: a quarter to half the tracing time of a Python loop,
+    # and no slower per batch (docs/performance.md, "predict_step").
     return tf.map_fn(one_episode, tuple(batch), fn_output_signature=tf.float32,
                      parallel_iterations=batch.support_images.shape[0] or None)
 
