@@ -182,6 +182,19 @@ class Spec:
   profile_calls: int = 3
 
 
+# The inner steps and Monte-Carlo samples of a measured train step and meta-test task.
+MEASURED_STEPS = dict(train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
+
+
+def _model_config(shape: str, variant: str, order: str, **fields):
+  """The ModelConfig of a benchmark shape, variant and gradient order (see :class:`Spec`),
+  with further ModelConfig `fields`."""
+  s = SHAPES[shape]
+  return config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
+                            max_shot=s['max_shot'], first_order=order == 'first',
+                            bn_second_order=order != 'authors', **fields)
+
+
 def _source(image_shape, data_dir):
   # Shape A: Omniglot evaluation characters (20 drawings: 1..15 shots + 5 queries fit).
   # Shape B's CIFAR-FS is not on an offline machine, and Omniglot's 20 drawings per class
@@ -204,11 +217,8 @@ def measure(spec: Spec, data_dir=None) -> dict:
     raise ValueError("episodes='peer' needs peer_spec and a padding-free execution (not xla)")
   shape = SHAPES[spec.shape]
   xla = spec.execution == 'xla'
-  cfg = config_lib.variant(spec.variant, image_shape=shape['image_shape'], max_way=WAY,
-                           max_shot=shape['max_shot'], first_order=spec.order == 'first',
-                           bn_second_order=spec.order != 'authors',
-                           authors_padding=spec.authors_padding,
-                           train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
+  cfg = _model_config(spec.shape, spec.variant, spec.order, **MEASURED_STEPS,
+                      authors_padding=spec.authors_padding)
   execution = execution_config.ExecutionConfig(
       jit_compile=xla, sequential_tasks=spec.execution == 'sequential',
       precision=spec.precision, recompute=spec.recompute)
@@ -299,9 +309,7 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
   element-wise ops.
   """
   s = SHAPES[shape]
-  cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
-                           max_shot=s['max_shot'], first_order=order == 'first',
-                           bn_second_order=order != 'authors')
+  cfg = _model_config(shape, variant, order)
   # Nothing to drop in these batches; static shapes let the profiler count.
   execution = execution_config.ExecutionConfig(static_shapes=True)
   keras.utils.set_random_seed(0)
@@ -422,10 +430,7 @@ def ops_per_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 
   if execution not in EXECUTIONS or execution == 'eager':
     raise ValueError(f'ops_per_step needs a traced execution, not {execution!r}')
   s = SHAPES[shape]
-  cfg = config_lib.variant(variant, image_shape=s['image_shape'], max_way=WAY,
-                           max_shot=s['max_shot'], first_order=order == 'first',
-                           bn_second_order=order != 'authors',
-                           train_inner_steps=5, test_inner_steps=10, n_mc_samples=10)
+  cfg = _model_config(shape, variant, order, **MEASURED_STEPS)
   config = execution_config.ExecutionConfig(
       jit_compile=execution == 'xla', sequential_tasks=execution == 'sequential',
       **execution_fields)

@@ -32,14 +32,22 @@ def write_eval(folder, accuracy, shots, mode='mean', datasets=('omniglot', 'mnis
            accuracy=np.tile(accuracy, len(datasets)))
 
 
+# The shots of the four episodes every hand-made evaluation here is meta-tested on.
+SHOTS = np.array([[1, 2, 3, 4, 5], [5, 5, 5, 5, 5], [1, 1, 1, 1, 1], [9, 1, 2, 3, 4]])
+
+
+def temp_root(test):
+  """A folder of runs that lives as long as `test`."""
+  tmp = tempfile.TemporaryDirectory()
+  test.addCleanup(tmp.cleanup)
+  return tmp.name
+
+
 class ComparisonTest(tf.test.TestCase):
 
   def setUp(self):
     super().setUp()
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    self.root = tmp.name
-    self.shots = np.array([[1, 2, 3, 4, 5], [5, 5, 5, 5, 5], [1, 1, 1, 1, 1], [9, 1, 2, 3, 4]])
+    self.root, self.shots = temp_root(self), SHOTS
     write_eval(f'{self.root}/maml/results', [0.5, 0.6, 0.7, 0.8], self.shots)
     write_eval(f'{self.root}/bayesian_taml/results', [0.6, 0.6, 0.9, 0.8], self.shots)
     write_eval(f'{self.root}/bayesian_taml/results_mc', [0.7, 0.8], self.shots[:2], mode='mc')
@@ -172,10 +180,7 @@ class SeedsTest(tf.test.TestCase):
 
   def setUp(self):
     super().setUp()
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    self.root = tmp.name
-    self.shots = np.array([[1, 2, 3, 4, 5], [5, 5, 5, 5, 5], [1, 1, 1, 1, 1], [9, 1, 2, 3, 4]])
+    self.root, self.shots = temp_root(self), SHOTS
     # bayesian_taml - maml per episode: seed 0 (.1, 0, .2, 0), mean .075; seed 1 .1 on every
     # episode; seed 2 .05 on every episode. Seed means .075, .1, .05: mean .075, sample std
     # .025.
