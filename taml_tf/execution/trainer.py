@@ -222,6 +222,9 @@ class Trainer:
     # Only the chief writes the run's files; other workers of a multi-worker cluster save
     # into folders of their own that they delete again (distribute.write_dir).
     self.is_chief = distribute.is_chief(self.strategy)
+    # This process's place among a cluster's workers (0 of 1 for one process): who writes a
+    # stop request into the all-reduced vector, and whether stops must be agreed.
+    self._worker_index, self._workers = distribute.worker_index(self.strategy)
     self._checkpoint_dir = run_dir.checkpoint_dir(train_config.savedir)
     self._best_dir = run_dir.best_dir(train_config.savedir)
     self.manager = tf.train.CheckpointManager(
@@ -361,7 +364,7 @@ class Trainer:
     stopped = None
     # Where one process decides alone, a stop request ends the loop at once; the workers of a
     # cluster stop when the call's all-reduced requests say so, all after the same step.
-    index, workers = distribute.worker_index(self.strategy)
+    index, workers = self._worker_index, self._workers
     agreed = None if workers == 1 else False
     restore_signals = self._install_stop_handlers()
     try:
@@ -370,11 +373,11 @@ class Trainer:
         own = np.zeros([workers], np.float32)
         own[index] = float(self._stop.is_set())
         metrics, losses, requests = self._call_train_fn(iterator, count, own, step)
-        losses = losses.numpy()
-        if workers > 1 and np.any(requests.numpy() > 0):
+        losses, requests = losses.numpy(), requests.numpy()
+        if workers > 1 and np.any(requests > 0):
           agreed = True
           if not self._stop.is_set():
-            asked = int(np.argmax(requests.numpy() > 0))
+            asked = int(np.argmax(requests > 0))
             self.request_stop(f'worker {asked} ({distribute.worker_name(self.strategy, asked)}) '
                               'received a stop request')
         if not np.all(np.isfinite(losses)):
@@ -438,7 +441,7 @@ class Trainer:
           iterator, count if self._train_fn.unrolled else tf.constant(count, tf.int32),
           tf.constant(stop_requests))
     except _PEER_ERRORS as e:
-      if distribute.worker_index(self.strategy)[1] == 1:
+      if self._workers == 1:
         raise
       peer = distribute.lost_peer(self.strategy, str(e))
       # TensorFlow's own first line is 'Graph execution error:'; the cause is further down.
