@@ -14,13 +14,7 @@ logs="${LOGS:-$HOME/taml_runs/logs}"
 mkdir -p "$logs"
 budgets="500 2000 5000 10000"
 both="--nobn_second_order --authors_padding"
-lane() {  # name, then "VARIANT:RUN:flags" specs run one after another
-  local name=$1; shift
-  local cmd=""
-  for spec in "$@"; do cmd+="bash '$here/lane.sh' '$budgets' '$spec' && "; done
-  nohup bash -c "${cmd}true" >> "$logs/$name.log" 2>&1 &
-  echo "lane $name: pid $! (log $logs/$name.log)"
-}
+source "$here/start_lane.sh"
 if [ "${CAUSES:-0}" = 1 ]; then
   lane causes_maml "maml:maml_gradient:--nobn_second_order" "maml:maml_padding:--authors_padding"
   lane causes_taml "bayesian_taml:bayesian_taml_gradient:--nobn_second_order" \

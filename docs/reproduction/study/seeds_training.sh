@@ -19,13 +19,7 @@ mkdir -p "$logs"
 seeds="${1:-1 2}"
 budgets="${BUDGETS:-2000 10000}"
 both="--nobn_second_order --authors_padding"
-lane() {  # name, then "VARIANT:RUN:flags" specs run one after another
-  local name=$1; shift
-  local cmd=""
-  for spec in "$@"; do cmd+="bash '$here/lane.sh' '$budgets' '$spec' && "; done
-  nohup bash -c "${cmd}true" >> "$logs/$name.log" 2>&1 &
-  echo "lane $name: pid $! (log $logs/$name.log)"
-}
+source "$here/start_lane.sh"
 a=() b=()
 for s in $seeds; do
   a+=("maml:maml_seed$s:--seed=$s" "metasgd:metasgd_seed$s:--seed=$s"
