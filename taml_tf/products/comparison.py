@@ -112,13 +112,7 @@ def find_entries(root: str, subdirs: typing.Optional[typing.Sequence[str]] = Non
     raise FileNotFoundError(f'{root} is not a folder of runs')
   entries = []
   for run in sorted(os.listdir(root)):
-    run_dir = os.path.join(root, run)
-    if not os.path.isdir(run_dir):
-      continue
-    subs = subdirs or sorted(s for s in os.listdir(run_dir) if s.startswith('results'))
-    for sub in subs:
-      if os.path.isfile(os.path.join(run_dir, sub, 'results.json')):
-        entries.append(load_entry(os.path.join(run_dir, sub), run))
+    entries.extend(_evaluations(os.path.join(root, run), subdirs).values())
   if not entries:
     expected = ' or '.join(f'<run>/{s}/results.json' for s in subdirs or ['results'])
     raise FileNotFoundError(f'no evaluated run under {root} (expected {expected})')
