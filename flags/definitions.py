@@ -86,6 +86,17 @@ def define_run_flags(d):
 
 
 @_once
+def define_thread_flags(d):
+  """TensorFlow's CPU thread pools (taml_tf.execution.threads), for every binary that runs steps."""
+  d.DEFINE_integer('inter_op_threads', None, 'Ops TensorFlow runs side by side. Default: one '
+                   'per core (the measured fastest, docs/performance.md), or '
+                   '$TF_NUM_INTEROP_THREADS where set; 0: TensorFlow\'s own default.')
+  d.DEFINE_integer('intra_op_threads', None, 'Threads one op may use. Default: 1 per op up to '
+                   '7 cores (measured fastest on 2), or $TF_NUM_INTRAOP_THREADS where set; 0: '
+                   'TensorFlow\'s own default.')
+
+
+@_once
 def define_data_flags(d):
   """The data sets and the task distribution."""
   d.DEFINE_list('id_dataset', ['embedded'], 'In-distribution data set(s): a name (embedded, '
@@ -233,6 +244,6 @@ def define_shared_flags(flag_values: flags.FlagValues | None = None) -> None:
   Args:
     flag_values: where to define them (default: the global FLAGS).
   """
-  for define in (define_run_flags, define_data_flags, define_model_flags, define_train_flags,
-                 define_eval_flags):
+  for define in (define_run_flags, define_thread_flags, define_data_flags, define_model_flags,
+                 define_train_flags, define_eval_flags):
     define(flag_values)

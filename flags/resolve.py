@@ -12,6 +12,7 @@ from absl import flags
 from taml_tf.data import experiment
 from taml_tf.data.experiment import DataConfig
 from taml_tf.execution import run_dir
+from taml_tf.execution import threads
 from taml_tf.execution import trainer as trainer_lib
 from taml_tf.execution.execution_config import ExecutionConfig
 from taml_tf.method.config import ModelConfig, VARIANTS
@@ -109,6 +110,15 @@ def execution_config(values: flags.FlagValues) -> ExecutionConfig:
   except ValueError as e:
     raise FlagError(f'invalid execution flags (--jit_compile, --strategy, --pad_to, '
                     f'--steps_per_call, --precision): {e}') from e
+
+
+def configure_threads(values: flags.FlagValues) -> threads.Pools:
+  """Sizes TensorFlow's thread pools from --inter_op_threads and --intra_op_threads; the first
+  call of a binary's main (the pools are fixed once TensorFlow has run an op)."""
+  try:
+    return threads.configure(values.inter_op_threads, values.intra_op_threads)
+  except ValueError as e:
+    raise FlagError(f'--inter_op_threads / --intra_op_threads: {e}') from e
 
 
 def train_config(values: flags.FlagValues) -> trainer_lib.TrainConfig:

@@ -15,7 +15,9 @@ import sys
 from absl import app
 from absl import flags
 
+from taml_tf.execution import threads
 from taml_tf.flags import definitions
+from taml_tf.flags import resolve
 from taml_tf.method import precision
 from taml_tf.products import benchmarking
 from taml_tf.products import profiling
@@ -39,6 +41,7 @@ flags.DEFINE_string('profile_dir', None, 'If set, each measurement also records 
                     '(TensorBoard\'s Profile tab reads it) and the table adds its time per op '
                     'type and category.')
 flags.DEFINE_integer('profile_calls', 3, 'Iterations traced per measurement with --profile_dir.')
+definitions.define_thread_flags()
 FLAGS = flags.FLAGS
 
 STANDARD = [
@@ -85,6 +88,9 @@ def _run_one(item: str) -> dict:
   cmd = [sys.executable, '-m', 'taml_tf.launch.benchmark', '--single=' + json.dumps(spec)]
   if FLAGS.data_dir:
     cmd.append('--data_dir=' + FLAGS.data_dir)
+  for name in ('inter_op_threads', 'intra_op_threads'):
+    if FLAGS[name].value is not None:
+      cmd.append(f'--{name}={FLAGS[name].value}')
   out = subprocess.run(cmd, capture_output=True, text=True, check=False)
   lines = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')]
   if out.returncode or not lines:
@@ -137,12 +143,19 @@ def _table(results, flops, rate) -> str:
 def main(argv):
   del argv
   if FLAGS.single:
+    try:
+      pools = resolve.configure_threads(FLAGS)
+    except resolve.FlagError as e:
+      raise app.UsageError(str(e))
     spec = benchmarking.Spec(**json.loads(FLAGS.single))
     if spec.phase == 'flops':
       result = benchmarking.count_train_flops(spec.shape, spec.variant, spec.order,
                                               FLAGS.data_dir)
     else:
       result = benchmarking.measure(spec, FLAGS.data_dir)
+    result['threads'] = {'inter_op': pools.inter_op, 'intra_op': pools.intra_op,
+                         'env': {k: os.environ.get(k) for k in (threads.ENV_INTER_OP,
+                                                                threads.ENV_INTRA_OP)}}
     print('RESULT ' + json.dumps(result), flush=True)
     return
   cpu = benchmarking.cpu_info()
@@ -170,6 +183,11 @@ def main(argv):
             + ' '.join(sys.argv[1:]) + f'`\n\nMachine: {machine}.\n\n')
   for warning in sorted(warnings):
     header += f'Note: {warning}.\n\n'
+  pools = sorted({(r['threads']['inter_op'], r['threads']['intra_op']) for r in results
+                  if 'threads' in r})
+  header += (f'Thread pools of the measurements (inter-op, intra-op; 0: TensorFlow\'s default '
+             f'or $TF_NUM_*_THREADS): {", ".join(map(str, pools))}; the matrix-multiply rate '
+             f'uses TensorFlow\'s default pools.\n\n')
   os.makedirs(os.path.dirname(FLAGS.out) or '.', exist_ok=True)
   with open(FLAGS.out + '.tmp', 'w') as f:
     f.write(header + body + '\n')

@@ -58,6 +58,10 @@ def evaluate_saved_model():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  try:
+    resolve.configure_threads(FLAGS)  # before any TensorFlow op: the pools are fixed then
+  except resolve.FlagError as e:
+    raise app.UsageError(str(e))
   if FLAGS.n_test_episodes < 1:
     raise app.UsageError(f'--n_test_episodes must be >= 1, got {FLAGS.n_test_episodes}')
   if FLAGS.saved_model:

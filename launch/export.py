@@ -31,6 +31,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
+    resolve.configure_threads(FLAGS)  # before any TensorFlow op: the pools are fixed then
+  except resolve.FlagError as e:
+    raise app.UsageError(str(e))
+  try:
     model, _ = resolve.evaluation_configs(FLAGS)
     path = run_dir.checkpoint_path(FLAGS.savedir, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as e:

@@ -35,6 +35,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
+    resolve.configure_threads(FLAGS)  # before any TensorFlow op: the pools are fixed then
+  except resolve.FlagError as e:
+    raise app.UsageError(str(e))
+  try:
     data = resolve.data_config(FLAGS)
     model = resolve.model_config(FLAGS, data.image_shape)
     train = resolve.train_config(FLAGS)

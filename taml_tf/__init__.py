@@ -36,6 +36,7 @@ _EXPORTS = {
     'VARIANTS': 'taml_tf.method.config',
     'variant': 'taml_tf.method.config',
     'ExecutionConfig': 'taml_tf.execution.execution_config',
+    'configure_threads': 'taml_tf.execution.threads',
     'Episode': 'taml_tf.method.episodes',
     'MetaLearner': 'taml_tf.method.learner',
     'MetaUpdate': 'taml_tf.method.meta_update',

@@ -247,6 +247,7 @@ class LayersTest(unittest.TestCase):
         ('method/front_door_attribute.py', 5, 'taml_tf.data.pipeline'),
         # `*` imports every public name: the higher layers' modules are reported.
         ('data/front_door_star.py', 1, 'taml_tf.execution.execution_config'),
+        ('data/front_door_star.py', 1, 'taml_tf.execution.threads'),
         ('data/front_door_star.py', 1, 'taml_tf.execution.trainer'),
         ('data/front_door_star.py', 1, 'taml_tf.products.evaluation'),
         ('data/front_door_star.py', 1, 'taml_tf.products.export'),
