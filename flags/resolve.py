@@ -115,10 +115,11 @@ def execution_config(values: flags.FlagValues) -> ExecutionConfig:
 def configure_threads(values: flags.FlagValues) -> threads.Pools:
   """Sizes TensorFlow's thread pools from --inter_op_threads and --intra_op_threads; the first
   call of a binary's main (the pools are fixed once TensorFlow has run an op)."""
-  try:
-    return threads.configure(values.inter_op_threads, values.intra_op_threads)
-  except ValueError as e:
-    raise FlagError(f'--inter_op_threads / --intra_op_threads: {e}') from e
+  for name in ('inter_op_threads', 'intra_op_threads'):
+    if values[name].value is not None and values[name].value < 0:
+      raise FlagError(f'--{name} must be >= 0 (0: TensorFlow\'s default), got '
+                      f'{values[name].value}')
+  return threads.configure(values.inter_op_threads, values.intra_op_threads)
 
 
 def train_config(values: flags.FlagValues) -> trainer_lib.TrainConfig:

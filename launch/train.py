@@ -35,9 +35,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
-    resolve.configure_threads(FLAGS)  # before any TensorFlow op: the pools are fixed then
+    pools = resolve.configure_threads(FLAGS)  # before any TensorFlow op: they are fixed then
   except resolve.FlagError as e:
     raise app.UsageError(str(e))
+  logging.info('thread pools: inter-op %d, intra-op %d (0: TensorFlow\'s default)', *pools)
   try:
     data = resolve.data_config(FLAGS)
     model = resolve.model_config(FLAGS, data.image_shape)

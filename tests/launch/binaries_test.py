@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from taml_tf.data import experiment
 from taml_tf.execution import run_dir
+from taml_tf.execution import threads
 from taml_tf.flags import resolve
 from taml_tf.products import figures
 from taml_tf.products import model_card
@@ -65,6 +66,13 @@ class BinariesTest(unittest.TestCase):
   def test_train_writes_a_complete_run(self):
     self.assertIn(f'trained {STEPS} steps', self.train.stdout)
     self.assertRegex(self.train.stderr, r'step 8/8 +loss [\d.]+ .*acc [\d.]+ .*steps/s .*left')
+    # The measured default pools, set before the first op (unless the environment sets them).
+    inter, intra = threads.default_pools()
+    if threads.ENV_INTER_OP in ENV:
+      inter = 0
+    if threads.ENV_INTRA_OP in ENV:
+      intra = 0
+    self.assertIn(f'thread pools: inter-op {inter}, intra-op {intra}', self.train.stderr)
     config = json.load(open(os.path.join(self.run_dir, 'config.json')))
     self.assertEqual(config['data']['id_datasets'], ['omniglot'])
     self.assertEqual(config['data']['ood_datasets'], ['mnist'])
@@ -429,6 +437,7 @@ class BinariesTest(unittest.TestCase):
         (['--variant=maml', '--omega_on'], '--variant=maml contradicts --omega_on=True'),
         (['--tpu=x'], "--tpu='x' needs --strategy=tpu"),
         ([f'--id_dataset={os.path.join(self.root, "nowhere.npz")}'], 'nowhere.npz'),
+        (['--intra_op_threads=-1'], '--intra_op_threads must be >= 0'),
     ]
     procs = side_by_side([module('train', *args, f'--savedir={os.path.join(self.root, "bad")}',
                                  f'--data_dir={self.data_dir}') for args, _ in cases])
