@@ -12,15 +12,9 @@ mkdir -p "$out"
 export PEER_WORK=${PEER_WORK:-$HOME/peer_work} TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 bin=${TAML_BIN:?set TAML_BIN to the bin folder of a venv with taml-tf installed}
 round=${ROUND:-r1}
-# The study's training lanes and anything else of ours; this script's own processes are spared.
-others() { pgrep -f 'taml_runs/venv/|taml_runs/venv_bf16/|/work/ci_check|pytest|bazel' | grep -v -x "$$"; }
-freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
-freeze & FREEZER=$!
-trap 'kill $FREEZER; others | xargs -r kill -CONT' EXIT
-lscpu > "$out/lscpu.txt"
-filter() { grep -v -E "cuda|cuInit|absl::InitializeLog|rebuild TensorFlow|oneDNN custom"; }
-A=A:bayesian_taml:second:function; B=B:bayesian_taml:second:function
-M=A:maml:second:function; N=B:maml:second:function
+# The study's training lanes and anything else of ours stopped, lscpu, the plan names:
+OTHERS='taml_runs/venv/|taml_runs/venv_bf16/|/work/ci_check|pytest|bazel'
+source "$(dirname "$0")/../quiet_sitting.sh"
 date -Is
 LABELS=$round ITERS=10 bash "$TAML_DATA_DIR/../peer_bench/run.sh" 2>&1 | tee "$out/peers_$round.txt"
 date -Is

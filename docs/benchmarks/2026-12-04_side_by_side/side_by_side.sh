@@ -14,15 +14,8 @@ mkdir -p "$out"
 export PEER_WORK=${PEER_WORK:-/tmp/peer_work} TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 bin=${TAML_BIN:?set TAML_BIN to the bin folder of a venv with taml-tf installed}
 round=${ROUND:-r1}
-# The study's training lanes and anything else of ours; this script's own processes are spared.
-others() { pgrep -f 'taml_runs/venv/|/work/ci_check|pytest|bazel' | grep -v -x "$$"; }
-freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
-freeze & FREEZER=$!
-trap 'kill $FREEZER; others | xargs -r kill -CONT' EXIT
-lscpu > "$out/lscpu.txt"
-filter() { grep -v -E "cuda|cuInit|absl::InitializeLog|rebuild TensorFlow|oneDNN custom"; }
-A=A:bayesian_taml:second:function; B=B:bayesian_taml:second:function
-M=A:maml:second:function; N=B:maml:second:function
+# The study's training lanes and anything else of ours stopped, lscpu, the plan names:
+source "$(dirname "$0")/../quiet_sitting.sh"
 date -Is
 if [ "${PEERS:-1}" = 1 ]; then
   LABELS=$round ITERS=10 bash "$TAML_DATA_DIR/../peer_bench/run.sh" 2>&1 | tee "$out/peers_$round.txt"

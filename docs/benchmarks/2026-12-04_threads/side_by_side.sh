@@ -12,15 +12,8 @@ rounds=${2:-2}
 mkdir -p "$out"
 export PEER_WORK=${PEER_WORK:-/tmp/peer_work} TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 bin=${TAML_BIN:?set TAML_BIN to the bin folder of a venv with taml-tf installed}
-# The study's training lanes and anything else of ours; this script's own processes are spared.
-others() { pgrep -f 'taml_runs/venv/|/work/ci_check|pytest|bazel' | grep -v -x "$$"; }
-freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
-freeze & FREEZER=$!
-trap 'kill $FREEZER; others | xargs -r kill -CONT' EXIT
-lscpu > "$out/lscpu.txt"
-filter() { grep -v -E "cuda|cuInit|absl::InitializeLog|rebuild TensorFlow|oneDNN custom"; }
-A=A:bayesian_taml:second:function; B=B:bayesian_taml:second:function
-M=A:maml:second:function; N=B:maml:second:function
+# The study's training lanes and anything else of ours stopped, lscpu, the plan names:
+source "$(dirname "$0")/../quiet_sitting.sh"
 f32=$A:train,$B:train,$A:test,$B:test,$M:train,$N:train
 bf16=$A:train:mixed_bfloat16,$B:train:mixed_bfloat16,$A:test:mixed_bfloat16
 bf16=$bf16,$B:test:mixed_bfloat16,$M:train:mixed_bfloat16,$N:train:mixed_bfloat16
