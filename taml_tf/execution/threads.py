@@ -5,7 +5,8 @@ at meta-test, the Monte-Carlo samples). TensorFlow's default gives every op the 
 (one thread per core) *and* runs as many ops side by side as there are cores: on 2 cores that
 is up to 4 busy threads handing small ops to each other. Running each op on one thread and the
 independent chains side by side was measured 1.3x faster on a 2-core Xeon (Bayesian TAML train
-step, the peers' A tasks: 0.60 s against 0.77-0.86 s; docs/performance.md, "Thread pools").
+step, the peers' A tasks: 0.60 s against 0.77-0.86 s; docs/performance.md, "Levers measured
+on 2026-12-04 (evening)").
 
 The pools are the process's, fixed once TensorFlow has run its first op: :func:`configure` is
 the first call of a program (the taml-* binaries make it from ``--inter_op_threads`` and
@@ -45,9 +46,9 @@ def default_pools(num_cores: int | None = None) -> Pools:
   """The pools :func:`configure` uses unless told otherwise.
 
   One ``inter_op`` thread per core; ``intra_op`` threads per op so that the four tasks of a
-  meta-batch together fill the cores: 1 up to 7 cores. Measured on 2 cores only (where every
-  other setting was slower: docs/performance.md); above that the rule is the same reasoning,
-  not a measurement.
+  meta-batch together fill the cores: 1 up to 7 cores. Measured on 2 cores only, where it was
+  the fastest setting tried, level with (3, 1) (docs/performance.md); above that the rule is
+  the same reasoning, not a measurement.
 
   Args:
     num_cores: cores to size for (default: :func:`cores`).
