@@ -2,8 +2,9 @@
 # Issue 39 after the batch-norm closed form became the default (2026-12-05): the peers
 # (../shared/peer_bench/run.sh, PyTorch 2.13 CPU, 2 threads), then `taml-benchmark
 # --episodes=peer` in float32 with the default thread pools, ROUNDS times, every other process
-# of ours stopped (SIGSTOP). ROUNDS=1 on 2026-12-05 (the session's time; the second round and
-# the mixed_bfloat16 plan are for the next sitting: BF16=1 adds it to round 1).
+# of ours stopped (SIGSTOP). BF16=1 adds the mixed_bfloat16 plan to round 1. Ran twice on
+# 2026-12-05: in the morning with ROUNDS=1 (OUT_DIR docs/benchmarks/2026-12-05_side_by_side), in
+# the afternoon with BF16=1 and ROUNDS=2 (docs/benchmarks/2026-12-05_side_by_side_pm).
 # Usage: PEER_WORK=/tmp/peer_work TAML_BIN=/path/to/venv/bin bash side_by_side.sh OUT_DIR [ROUNDS]
 set -uo pipefail
 out=${1:?usage: side_by_side.sh OUT_DIR [ROUNDS]}
