@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Issue 39, one lever measured alone: batch norm's per-channel means as one [1, BHW] x [BHW, C]
+# matrix product instead of a reduction over (B, H, W) (the profile of 2026-12-05 put Mean at
+# 10-13% of a train step's op time; a micro-benchmark timed the product 2.1x faster on the
+# largest activations, level on the smallest). The code without it ("reduce": a worktree at
+# 6b23c63) and with it ("matmul": this checkout), alternating, two rounds, under the default
+# thread pools (2, 1), every other process of ours stopped. Each code is imported from its own
+# folder (run from there with PYTHONPATH set; the venv's editable install points here).
+# Usage: REDUCE=/path/to/worktree-at-6b23c63 PLAN=A|B bash lever_alone.sh   (repository root)
+set -uo pipefail
+root=$PWD
+out=$root/docs/benchmarks/2026-12-05_bn_matmul_mean
+reduce=${REDUCE:?set REDUCE to a worktree of 6b23c63}
+source "$root/docs/benchmarks/quiet_sitting.sh"
+if [ "${PLAN:?set PLAN to A or B}" = A ]; then plan=$A:train,$M:train,$A:test; prefix=
+else plan=$B:train,$N:train,$B:test; prefix=B_; fi
+for r in 1 2; do
+  for code in reduce matmul; do
+    date -Is
+    dir=$root; [ $code = reduce ] && dir=$reduce
+    (cd "$dir" && PYTHONPATH=$dir "$root/.venv/bin/taml-benchmark" \
+      --data_dir="${TAML_DATA_DIR:-/work/shared/data}" --episodes=peer \
+      --peer_spec="${TAML_DATA_DIR:-/work/shared/data}/../peer_bench/episodes_spec.json" \
+      --iterations=10 --plan="$plan" --out="$out/${prefix}${code}_r$r.md" \
+      --json_out="$out/${prefix}${code}_r$r.json" 2>&1) | filter | grep -v "^$" | tail -1
+  done
+done
+date -Is
