@@ -6,6 +6,8 @@
 # 6b23c63) and with it ("matmul": this checkout), alternating, two rounds, under the default
 # thread pools (2, 1), every other process of ours stopped. Each code is imported from its own
 # folder (run from there with PYTHONPATH set; the venv's editable install points here).
+# The matmul code is not on main (not kept): apply matmul_runtime_shapes.patch (this sitting's
+# code) to a checkout of 6b23c63 and run from there.
 # Usage: REDUCE=/path/to/worktree-at-6b23c63 PLAN=A|B bash lever_alone.sh   (repository root)
 set -uo pipefail
 root=$PWD

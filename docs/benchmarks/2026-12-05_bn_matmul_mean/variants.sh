@@ -7,6 +7,8 @@
 #   two_stage  a reduction over (H, W), then over the rows (the micro-benchmark's middle).
 # Alternating, plan A twice and plan B once, default thread pools (2, 1), every other process of
 # ours stopped. Each code runs from its own folder with PYTHONPATH set to it.
+# Neither lever is on main (not kept): the matmul checkout is 6b23c63 with matmul.patch, the
+# two-stage worktree 6b23c63 with two_stage.patch (git apply).
 # Usage: REDUCE=<worktree at 6b23c63> TWO_STAGE=<worktree with the two-stage file> \
 #        bash variants.sh   (from the repository root, whose checkout holds the matmul code)
 set -uo pipefail
