@@ -10,9 +10,11 @@ _AXES = [0, 1, 2]
 
 def _weighted_mean(v, weights, count):
   """Per-channel mean of `v` [B, H, W, C] over the rows of weight 1 (all rows: weights None)."""
+  # Over (H, W) first, then the rows: the same sum in two passes, each a contiguous reduction
+  # that TensorFlow's CPU kernels run faster than one over three axes.
   if weights is None:
-    return tf.reduce_mean(v, axis=_AXES)
-  return tf.reduce_sum(v * weights, axis=_AXES) / count
+    return tf.reduce_mean(tf.reduce_mean(v, axis=[1, 2]), axis=0)
+  return tf.reduce_sum(tf.reduce_sum(v, axis=[1, 2]) * weights[:, 0, 0], axis=0) / count
 
 
 def _backward(dy, x_hat, inverse, weights, count, extra=None):
