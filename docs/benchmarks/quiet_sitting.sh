@@ -1,7 +1,8 @@
 # Sourced by the dated side_by_side.sh scripts: the set-up every side-by-side sitting shares.
 # Stops (SIGSTOP) every other process of ours for as long as the sourcing script runs, and
 # resumes them when it exits, sparing the script's own processes; records `lscpu` in "$out";
-# defines `filter` (drops TensorFlow's start-up chatter) and the plan names A, B, M, N.
+# defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N and
+# `bench_from` (one taml-benchmark run of a given code folder).
 # The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped.
 others() { pgrep -f "${OTHERS:-taml_runs/venv/|/work/ci_check|pytest|bazel}" | grep -v -x "$$"; }
 freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
@@ -11,3 +12,16 @@ lscpu > "$out/lscpu.txt"
 filter() { grep -v -E "cuda|cuInit|absl::InitializeLog|rebuild TensorFlow|oneDNN custom"; }
 A=A:bayesian_taml:second:function; B=B:bayesian_taml:second:function
 M=A:maml:second:function; N=B:maml:second:function
+# bench_from DIR OUT PLAN [FLAG...]: `taml-benchmark` on the peers' episodes, 10 iterations, of
+# the code in DIR (run from DIR with PYTHONPATH=DIR, so a worktree of another commit is what
+# gets imported although the venv's editable install points at this checkout), tables written
+# to OUT.md and OUT.json; FLAGs are added last (absl takes a repeated flag's last value); prints
+# the run's last line. The venv is $TAML_BIN, or .venv/bin of the folder the caller sourced from.
+bench_bin=${TAML_BIN:-$PWD/.venv/bin}
+bench_from() {
+  local dir=$1 prefix=$2 plan=$3 data=${TAML_DATA_DIR:-/work/shared/data}
+  shift 3
+  (cd "$dir" && PYTHONPATH=$dir "$bench_bin/taml-benchmark" --data_dir="$data" --episodes=peer \
+    --peer_spec="$data/../peer_bench/episodes_spec.json" --iterations=10 --plan="$plan" \
+    --out="$prefix.md" --json_out="$prefix.json" "$@" 2>&1) | filter | grep -v "^$" | tail -1
+}

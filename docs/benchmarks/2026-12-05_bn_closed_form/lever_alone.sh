@@ -18,11 +18,8 @@ else plan=$B:train,$N:train,$B:test; prefix=B_; fi
 for r in 1 2; do
   for code in plain closed; do
     date -Is
-    if [ $code = closed ]; then export PYTHONPATH=$closed; cd "$closed"; else unset PYTHONPATH; cd "$root"; fi
-    "$root/.venv/bin/taml-benchmark" --data_dir="${TAML_DATA_DIR:-/work/shared/data}" --episodes=peer \
-      --peer_spec="${TAML_DATA_DIR:-/work/shared/data}/../peer_bench/episodes_spec.json" --iterations=10 \
-      --plan="$plan" --out="$out/${prefix}${code}_r$r.md" --json_out="$out/${prefix}${code}_r$r.json" 2>&1 |
-      filter | grep -v "^$" | tail -1
+    dir=$root; [ $code = closed ] && dir=$closed
+    bench_from "$dir" "$out/${prefix}${code}_r$r" "$plan"
   done
 done
 date -Is

@@ -20,11 +20,7 @@ for r in 1 2; do
   for code in reduce matmul; do
     date -Is
     dir=$root; [ $code = reduce ] && dir=$reduce
-    (cd "$dir" && PYTHONPATH=$dir "$root/.venv/bin/taml-benchmark" \
-      --data_dir="${TAML_DATA_DIR:-/work/shared/data}" --episodes=peer \
-      --peer_spec="${TAML_DATA_DIR:-/work/shared/data}/../peer_bench/episodes_spec.json" \
-      --iterations=10 --plan="$plan" --out="$out/${prefix}${code}_r$r.md" \
-      --json_out="$out/${prefix}${code}_r$r.json" 2>&1) | filter | grep -v "^$" | tail -1
+    bench_from "$dir" "$out/${prefix}${code}_r$r" "$plan"
   done
 done
 date -Is

@@ -7,8 +7,9 @@
 #   two_stage  a reduction over (H, W), then over the rows (the micro-benchmark's middle).
 # Alternating, plan A twice and plan B once, default thread pools (2, 1), every other process of
 # ours stopped. Each code runs from its own folder with PYTHONPATH set to it.
-# Neither lever is on main (not kept): the matmul checkout is 6b23c63 with matmul.patch, the
-# two-stage worktree 6b23c63 with two_stage.patch (git apply).
+# The two-stage code was kept (main since a5be6b7); the matmul code was not. To rerun the
+# sitting as measured: the matmul checkout is 6b23c63 with matmul.patch, the two-stage worktree
+# 6b23c63 with two_stage.patch (git apply).
 # Usage: REDUCE=<worktree at 6b23c63> TWO_STAGE=<worktree with the two-stage file> \
 #        bash variants.sh   (from the repository root, whose checkout holds the matmul code)
 set -uo pipefail
@@ -16,17 +17,12 @@ root=$PWD
 out=$root/docs/benchmarks/2026-12-05_bn_matmul_mean
 source "$root/docs/benchmarks/quiet_sitting.sh"
 declare -A dirs=([reduce]=${REDUCE:?} [matmul]=$root [two_stage]=${TWO_STAGE:?})
-data=${TAML_DATA_DIR:-/work/shared/data}
 for item in A:1 A:2 B:1; do
   plan_name=${item%:*} r=${item#*:}
   if [ "$plan_name" = A ]; then plan=$A:train,$M:train,$A:test; else plan=$B:train,$N:train,$B:test; fi
   for code in reduce matmul two_stage; do
     date -Is
-    dir=${dirs[$code]}
-    (cd "$dir" && PYTHONPATH=$dir "$root/.venv/bin/taml-benchmark" --data_dir="$data" \
-      --episodes=peer --peer_spec="$data/../peer_bench/episodes_spec.json" --iterations=10 \
-      --plan="$plan" --out="$out/evening_${plan_name}_${code}_r$r.md" \
-      --json_out="$out/evening_${plan_name}_${code}_r$r.json" 2>&1) | filter | grep -v "^$" | tail -1
+    bench_from "${dirs[$code]}" "$out/evening_${plan_name}_${code}_r$r" "$plan"
   done
 done
 date -Is

@@ -10,9 +10,6 @@ out=$PWD/docs/benchmarks/2026-12-05_profile
 source "$PWD/docs/benchmarks/quiet_sitting.sh"
 trace=$(mktemp -d)
 date -Is
-.venv/bin/taml-benchmark --data_dir="${TAML_DATA_DIR:-/work/shared/data}" --episodes=peer \
-  --peer_spec="${TAML_DATA_DIR:-/work/shared/data}/../peer_bench/episodes_spec.json" \
-  --iterations=3 --plan="$A:train,$B:train,$A:test" --profile_dir="$trace" \
-  --out="$out/profile.md" --json_out="$out/profile.json" 2>&1 | filter | grep -v "^$" | tail -3
+bench_from "$PWD" "$out/profile" "$A:train,$B:train,$A:test" --iterations=3 --profile_dir="$trace"
 date -Is
 rm -rf "$trace"
