@@ -1,8 +1,9 @@
 # Sourced by the dated side_by_side.sh scripts: the set-up every side-by-side sitting shares.
 # Stops (SIGSTOP) every other process of ours for as long as the sourcing script runs, and
 # resumes them when it exits, sparing the script's own processes; records `lscpu` in "$out";
-# defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N and
-# `bench_from` (one taml-benchmark run of a given code folder).
+# defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N,
+# `bench_from` (one taml-benchmark run of a given code folder), `plan_for` and `alternate` (codes
+# taking turns, for one lever measured alone).
 # The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped.
 others() { pgrep -f "${OTHERS:-taml_runs/venv/|/work/ci_check|pytest|bazel}" | grep -v -x "$$"; }
 freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
@@ -24,4 +25,28 @@ bench_from() {
   (cd "$dir" && PYTHONPATH=$dir "$bench_bin/taml-benchmark" --data_dir="$data" --episodes=peer \
     --peer_spec="$data/../peer_bench/episodes_spec.json" --iterations=10 --plan="$plan" \
     --out="$prefix.md" --json_out="$prefix.json" "$@" 2>&1) | filter | grep -v "^$" | tail -1
+}
+# plan_for A|B: the sittings' plan for task shape A or B (Bayesian TAML train, MAML train,
+# Bayesian TAML meta-test).
+plan_for() {
+  case "$1" in
+    A) echo "$A:train,$M:train,$A:test" ;;
+    B) echo "$B:train,$N:train,$B:test" ;;
+    *) echo "plan_for: no plan $1 (A or B)" >&2; return 1 ;;
+  esac
+}
+# alternate ROUNDS OUT_PREFIX A|B NAME=DIR...: one lever measured alone, its codes taking turns:
+# each round runs `bench_from` once per code, in the order given, into
+# OUT_PREFIX<NAME>_r<round>.md/.json, with a timestamp before each run and after the last.
+alternate() {
+  local rounds=$1 prefix=$2 plan r item
+  plan=$(plan_for "$3") || return 1
+  shift 3
+  for r in $(seq 1 "$rounds"); do
+    for item in "$@"; do
+      date -Is
+      bench_from "${item#*=}" "$prefix${item%%=*}_r$r" "$plan"
+    done
+  done
+  date -Is
 }

@@ -13,13 +13,5 @@ root=$PWD
 out=$root/docs/benchmarks/2026-12-05_bn_closed_form
 closed=${CLOSED:?set CLOSED to a worktree with the closed-form masked_batch_norm.py}
 source "$root/docs/benchmarks/quiet_sitting.sh"
-if [ "${PLAN:?set PLAN to A or B}" = A ]; then plan=$A:train,$M:train,$A:test; prefix=
-else plan=$B:train,$N:train,$B:test; prefix=B_; fi
-for r in 1 2; do
-  for code in plain closed; do
-    date -Is
-    dir=$root; [ $code = closed ] && dir=$closed
-    bench_from "$dir" "$out/${prefix}${code}_r$r" "$plan"
-  done
-done
-date -Is
+prefix=; [ "${PLAN:?set PLAN to A or B}" = B ] && prefix=B_
+alternate 2 "$out/$prefix" "$PLAN" plain="$root" closed="$closed"

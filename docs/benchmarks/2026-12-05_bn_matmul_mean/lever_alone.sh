@@ -14,13 +14,5 @@ root=$PWD
 out=$root/docs/benchmarks/2026-12-05_bn_matmul_mean
 reduce=${REDUCE:?set REDUCE to a worktree of 6b23c63}
 source "$root/docs/benchmarks/quiet_sitting.sh"
-if [ "${PLAN:?set PLAN to A or B}" = A ]; then plan=$A:train,$M:train,$A:test; prefix=
-else plan=$B:train,$N:train,$B:test; prefix=B_; fi
-for r in 1 2; do
-  for code in reduce matmul; do
-    date -Is
-    dir=$root; [ $code = reduce ] && dir=$reduce
-    bench_from "$dir" "$out/${prefix}${code}_r$r" "$plan"
-  done
-done
-date -Is
+prefix=; [ "${PLAN:?set PLAN to A or B}" = B ] && prefix=B_
+alternate 2 "$out/$prefix" "$PLAN" reduce="$reduce" matmul="$root"

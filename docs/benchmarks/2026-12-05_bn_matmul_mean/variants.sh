@@ -16,13 +16,6 @@ set -uo pipefail
 root=$PWD
 out=$root/docs/benchmarks/2026-12-05_bn_matmul_mean
 source "$root/docs/benchmarks/quiet_sitting.sh"
-declare -A dirs=([reduce]=${REDUCE:?} [matmul]=$root [two_stage]=${TWO_STAGE:?})
-for item in A:1 A:2 B:1; do
-  plan_name=${item%:*} r=${item#*:}
-  if [ "$plan_name" = A ]; then plan=$A:train,$M:train,$A:test; else plan=$B:train,$N:train,$B:test; fi
-  for code in reduce matmul two_stage; do
-    date -Is
-    bench_from "${dirs[$code]}" "$out/evening_${plan_name}_${code}_r$r" "$plan"
-  done
-done
-date -Is
+codes=(reduce="${REDUCE:?}" matmul="$root" two_stage="${TWO_STAGE:?}")
+alternate 2 "$out/evening_A_" A "${codes[@]}"
+alternate 1 "$out/evening_B_" B "${codes[@]}"

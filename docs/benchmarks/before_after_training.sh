@@ -1,0 +1,27 @@
+# Sourced by the dated before_after.sh scripts (issue 39 item 3) and first_steps.sh: the
+# training a change to the train step is checked with. 500 Omniglot -> MNIST updates of Bayesian
+# TAML with the short-budget study's flags, seed 0, one thread per op; then the step-500
+# checkpoint meta-tested at the posterior mean on the study's fixed 1,000 episodes per data set.
+# Defines `before_after_flags` (taml-train's flags; absl takes a repeated flag's last value, so a
+# caller may append overrides) and `train_then_test`.
+# The caller sets `bin` (a venv's bin folder); TAML_DATA_DIR (default /work/shared/data).
+export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
+before_after_flags=(--variant=bayesian_taml --id_dataset=omniglot --ood_dataset=mnist
+  --data_dir="${TAML_DATA_DIR:-/work/shared/data}" --way=5 --max_shot=15 --query=5 --metabatch=4
+  --meta_lr=1e-3 --n_steps=5 --n_test_steps=10 --n_train_iters=500 --save_freq=250
+  --eval_freq=0 --log_freq=10 --seed=0)
+# train_then_test CODE ROOT NAME OUT: the code in folder CODE (run from there with PYTHONPATH
+# set, so a worktree of another commit is what gets imported) trained into ROOT/NAME, its
+# step-500 checkpoint meta-tested into ROOT/NAME/results/test (skipped where done); logs in
+# OUT/NAME_train.log and OUT/NAME_test.log, the logged losses in OUT/NAME_losses.txt.
+train_then_test() (
+  local code=$1 run=$2/$3 name=$3 out=$4
+  cd "$code"
+  PYTHONPATH=$code "$bin/taml-train" "${before_after_flags[@]}" --savedir="$run" \
+    > "$out/${name}_train.log" 2>&1
+  [ -f "$run/results/test/results.json" ] ||
+    PYTHONPATH=$code "$bin/taml-evaluate" --savedir="$run" --n_test_episodes=1000 \
+      --eval_mode=mean --checkpoint=500 --output_dir="$run/results/test" \
+      > "$out/${name}_test.log" 2>&1
+  grep -h "step .*/500 " "$out/${name}_train.log" | sed 's/.*\] //' > "$out/${name}_losses.txt"
+)
