@@ -408,27 +408,29 @@ def _grappler_graph_def(concrete):
   return tf_optimizer.OptimizeGraph(config_pb2.ConfigProto(), meta, graph_id=b'ops_per_step')
 
 
-def ops_per_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 'second',
-                 execution: str = 'function', grappler: bool = False, **execution_fields) -> dict:
-  """Ops of one traced meta-update (train step), by op type: deterministic, unlike seconds.
+def traced_train_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 'second',
+                      execution: str = 'function', **execution_fields):
+  """One meta-update (train step) traced as :func:`measure` runs it, for reading its graph.
 
-  The step is traced as :func:`measure` runs it (``MetaUpdate.train_step`` in a tf.function
-  over a meta-batch of 4 shape-`shape` tasks, 5 inner steps), from its input signature alone:
-  no data is read and nothing runs. In the 'function' execution the tasks' padding is
-  dropped, so the graph is the same for every task size (the peers' task A included).
+  ``MetaUpdate.train_step`` in a tf.function over a meta-batch of 4 shape-`shape` tasks, 5
+  inner steps, traced from its input signature alone: no data is read and nothing runs. In the
+  'function' execution the tasks' padding is dropped, so the graph is the same for every task
+  size (the peers' task A included). What :func:`ops_per_step` counts; also the start of any
+  other look at the step's graph (which ops, dtypes or shapes it holds).
 
   Args:
     shape, variant, order: as in :class:`Spec`.
     execution: 'function', 'sequential' or 'xla' (the traced graph, before XLA compiles it).
-    grappler: count the graph after Grappler's default optimisations (slower: tens of
-      seconds for a second-order step) instead of as traced.
     **execution_fields: further ExecutionConfig fields (precision, recompute, ...).
 
   Returns:
-    :func:`graph_op_counts` of the step's graph.
+    The step's ``ConcreteFunction`` (its ``.graph`` holds the traced ops).
+
+  Raises:
+    ValueError: `execution` is not a traced one.
   """
   if execution not in EXECUTIONS or execution == 'eager':
-    raise ValueError(f'ops_per_step needs a traced execution, not {execution!r}')
+    raise ValueError(f'a traced train step needs a traced execution, not {execution!r}')
   s = SHAPES[shape]
   cfg = _model_config(shape, variant, order, **MEASURED_STEPS)
   config = execution_config.ExecutionConfig(
@@ -441,6 +443,24 @@ def ops_per_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 
   query = WAY * s['query']
   signature = [episodes.spec(s['image_shape'], support, query, WAY, META_BATCH),
                tf.TensorSpec([2], tf.int32)]
-  concrete = tf.function(update.train_step, input_signature=signature).get_concrete_function()
+  return tf.function(update.train_step, input_signature=signature).get_concrete_function()
+
+
+def ops_per_step(shape: str = 'A', variant: str = 'bayesian_taml', order: str = 'second',
+                 execution: str = 'function', grappler: bool = False, **execution_fields) -> dict:
+  """Ops of one traced meta-update (train step), by op type: deterministic, unlike seconds.
+
+  Args:
+    shape, variant, order, execution, **execution_fields: as in :func:`traced_train_step`.
+    grappler: count the graph after Grappler's default optimisations (slower: tens of
+      seconds for a second-order step) instead of as traced.
+
+  Returns:
+    :func:`graph_op_counts` of the step's graph.
+
+  Raises:
+    ValueError: `execution` is not a traced one.
+  """
+  concrete = traced_train_step(shape, variant, order, execution, **execution_fields)
   graph_def = _grappler_graph_def(concrete) if grappler else concrete.graph.as_graph_def()
   return graph_op_counts(graph_def)

@@ -110,6 +110,16 @@ class OpCountTest(tf.test.TestCase):
     self.assertEqual(counts['total'], sum(top.values()) + 2 * sum(body.values()))
     self.assertEqual(list(counts)[0], 'total')
 
+  def test_ops_per_step_counts_the_traced_step(self):
+    concrete = benchmarking.traced_train_step('A', 'maml', 'first')
+    counts = benchmarking.ops_per_step('A', 'maml', 'first')
+    self.assertEqual(counts, benchmarking.graph_op_counts(concrete.graph.as_graph_def()))
+    # Four conv layers, 5 inner steps and the outer loss, for each of the 4 tasks: the tasks'
+    # inner loops are traced, not left to run eagerly.
+    self.assertGreaterEqual(counts['Conv2D'], 4 * 4 * 6)
+    with self.assertRaisesRegex(ValueError, 'traced execution'):
+      benchmarking.traced_train_step('A', 'maml', 'first', execution='eager')
+
 
 if __name__ == '__main__':
   tf.test.main()
