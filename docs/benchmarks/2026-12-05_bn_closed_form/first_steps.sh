@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Beside before_after.sh: where its two trainings part. The same training
-# (docs/benchmarks/before_after_training.sh's flags, seed 0, one thread per op) for 5 updates, logged at every update, with the code before the batch-norm
-# closed form (PLAIN, a worktree at 1e1dcc4) and after it (this checkout). The loss logged at
-# update 1 is computed from the same initial weights on the same episodes, so the two must
-# agree there to float32 rounding; from update 2 on, Adam's normalised step turns rounding
-# differences in the smallest gradient entries into weight differences of the learning rate's
-# size, and the losses part. The control: the code after it with --sequential_tasks (the same
-# update, its gradient summed over the tasks in another order; a rounding change only).
+# (docs/benchmarks/before_after_training.sh's flags, seed 0, one thread per op) for 5 updates,
+# logged at every update, with the code before the batch-norm closed form (PLAIN, a worktree at
+# 1e1dcc4) and after it (this checkout). The loss logged at update 1 is computed from the same
+# initial weights on the same episodes, so the two must agree there to float32 rounding; from update
+# 2 on, Adam's normalised step turns rounding differences in the smallest gradient entries into
+# weight differences of the learning rate's size, and the losses part. The control: the code after
+# it with --sequential_tasks (the same update, its gradient summed over the tasks in another order;
+# a rounding change only).
 # Usage: PLAIN=/path/to/worktree-at-1e1dcc4 bash first_steps.sh   (from the repository root)
 set -euo pipefail
 repo=$PWD

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 39 item 3 for the two-stage batch-norm means (a5be6b7): the 500-update Omniglot -> MNIST
 # training of Bayesian TAML (docs/benchmarks/before_after_training.sh) that
-# 2026-12-05_bn_closed_form/before_after.sh ran for the closed form, now with this checkout's code ("two_stage"), into the same ROOT, with the same flags
+# 2026-12-05_bn_closed_form/before_after.sh ran for the closed form, now with this checkout's
+# code ("two_stage"), into the same ROOT, with the same flags
 # (seed 0, one thread per op, every other process of ours stopped), its step-500 checkpoint
 # meta-tested at the posterior mean on the study's 1,000 episodes per data set and paired with
 # the closed-form run there ("closed", 8987f28's code: the reduction over three axes), the code
