@@ -109,8 +109,8 @@ def _peer_spec() -> str:
 def _table(results, flops, rate) -> str:
   rows = ['| shape | variant | order | execution | phase | s / iteration (median) | tasks/s | '
           'ops / iteration (traced) | peak RSS (MB) | floor (MB) | above floor (MB) | '
-          'peak of the steps (MB) | warm-up (s) |',
-          '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+          'after warm-up (MB) | peak of the steps (MB) | warm-up (s) |',
+          '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
   for r in results:
     options = [o for o in (r['precision'], r['recompute'] and 'recompute',
                            r.get('authors_padding') and 'authors_padding')
@@ -119,7 +119,8 @@ def _table(results, flops, rate) -> str:
     rows.append(f"| {r['shape']} | {r['variant']} | {r['order']} | {execution} | "
                 f"{r['phase']} | {r['seconds']:.3f} | {r['tasks_per_second']:.2f} | "
                 f"{r.get('ops_per_iteration') or 'n/a'} | {r['peak_rss_mb']:.0f} | {r['floor_rss_mb']:.0f} | "
-                f"{r['above_floor_mb']:.0f} | {r['steps_peak_rss_mb']:.0f} | "
+                f"{r['above_floor_mb']:.0f} | {r['warmup_rss_mb']:.0f} | "
+                f"{r['steps_peak_rss_mb']:.0f} | "
                 f"{r['warmup_seconds']:.1f} |")
   text = '\n'.join(rows)
   for r in results:

@@ -206,7 +206,13 @@ def _source(image_shape, data_dir):
 
 
 def measure(spec: Spec, data_dir=None) -> dict:
-  """Runs one measurement; returns seconds per iteration (median), rates and peak memory."""
+  """Runs one measurement; returns seconds per iteration (median), rates and memory.
+
+  Memory (MB of resident set): `floor_rss_mb` before the first call (imports, variables, data),
+  `warmup_rss_mb` right after it, `peak_rss_mb` the whole process's peak, `above_floor_mb` that
+  peak less the floor, and `steps_peak_rss_mb` the timed steps' own peak (NaN where the kernel
+  cannot reset the peak).
+  """
   if spec.execution not in EXECUTIONS:
     raise ValueError(f'unknown execution {spec.execution!r}; choose one of {EXECUTIONS}')
   if spec.episodes not in EPISODES:
@@ -267,6 +273,9 @@ def measure(spec: Spec, data_dir=None) -> dict:
   traced_fn = step if spec.phase == 'train' else predict
   ops = (None if spec.execution == 'eager' else
          graph_op_counts(traced_fn.get_concrete_function(*signature).graph.as_graph_def()))
+  # What the first call leaves resident (tracing, Grappler, the first run's buffers and caches)
+  # tells a warm-up's memory from the steps' own, which the peak alone cannot.
+  warmup_rss = current_rss_mb()
   # The reset also restarts getrusage's ru_maxrss: the whole-process peak is read before it.
   warmup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
   steps_only = reset_peak_rss()
@@ -290,7 +299,7 @@ def measure(spec: Spec, data_dir=None) -> dict:
   out.update(seconds=median, seconds_all=times, warmup_seconds=warmup,
              tasks_per_second=batch_size / median, peak_rss_mb=peak_rss,
              floor_rss_mb=floor_rss, above_floor_mb=peak_rss - floor_rss,
-             steps_peak_rss_mb=steps_peak,
+             warmup_rss_mb=warmup_rss, steps_peak_rss_mb=steps_peak,
              mean_real_support_per_task=real_support / batch_size, op_times=op_times,
              ops_per_iteration=ops and ops['total'],
              top_ops=ops and dict(list(ops.items())[1:7]))

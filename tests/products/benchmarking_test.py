@@ -90,6 +90,10 @@ class ProfiledMeasurementTest(tf.test.TestCase):
     self.assertGreaterEqual(out['ops_per_iteration'], 10 * 4 * 2)
     self.assertEqual(len(out['top_ops']), 6)
     self.assertGreater(out['ops_per_iteration'], sum(out['top_ops'].values()))
+    # The first call (tracing, Grappler, the first run) leaves memory resident above the floor,
+    # and no reading exceeds the whole process's peak.
+    self.assertGreater(out['warmup_rss_mb'] - out['floor_rss_mb'], 10.0)
+    self.assertLessEqual(out['warmup_rss_mb'], out['peak_rss_mb'])
 
 
 

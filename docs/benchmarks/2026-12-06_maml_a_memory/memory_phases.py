@@ -2,8 +2,8 @@
 
 Runs `benchmarking.measure` (peer episodes, 5 timed iterations) for each variant named on the
 command line and prints the floor, the RSS right after the warm-up (the first call: tracing,
-Grappler, the first run), the whole-process peak and the steps' own peak (MB). The RSS after the
-warm-up is read by wrapping `benchmarking.reset_peak_rss`, which measure calls right there.
+Grappler, the first run; measure's `warmup_rss_mb`), the whole-process peak and the steps' own
+peak (MB).
 Env: EXE, the execution ('function', default, or 'sequential'); TF_ENABLE_ONEDNN_OPTS and
 ONEDNN_PRIMITIVE_CACHE_CAPACITY as TensorFlow reads them; --nograppler turns Grappler off.
 Usage: python memory_phases.py [--nograppler] VARIANT...   (from the repository root)
@@ -16,17 +16,9 @@ import tensorflow as tf
 from taml_tf.products import benchmarking as b
 
 DATA = os.environ.get('TAML_DATA_DIR', '/work/shared/data')
-marks = {}
-_reset = b.reset_peak_rss
-
-
-def reset():
-  marks['rss_after_warmup'] = b.current_rss_mb()
-  return _reset()
 
 
 def main(argv):
-  b.reset_peak_rss = reset
   if '--nograppler' in argv:
     tf.config.optimizer.set_experimental_options({'disable_meta_optimizer': True})
   for variant in [a for a in argv if a != '--nograppler']:
@@ -36,7 +28,7 @@ def main(argv):
                   peer_spec=os.path.join(DATA, '..', 'peer_bench', 'episodes_spec.json'))
     out = b.measure(spec, DATA)
     print(variant, 'floor', round(out['floor_rss_mb']), 'after warm-up',
-          round(marks['rss_after_warmup']), 'peak', round(out['peak_rss_mb']), 'steps peak',
+          round(out['warmup_rss_mb']), 'peak', round(out['peak_rss_mb']), 'steps peak',
           round(out['steps_peak_rss_mb']), flush=True)
 
 
