@@ -144,6 +144,9 @@ class MetaLearner(tf.Module):
     if self.encoder is not None:
       variables += list(self.encoder.variables)
     self.checkpoint_variables = {v.path: v for v in variables}
+    # One traced function per (mode, static_shapes) for a task's loss and meta-gradient
+    # (:meth:`_task_gradients`); kept out of checkpoints and SavedModels.
+    self._task_gradient_fns = self._no_dependency({})
 
   # ----------------------------------------------------------------------------- variables
   @property
@@ -474,44 +477,70 @@ class MetaLearner(tf.Module):
       return None
     return self.padded_support_rows(batch) if support_rows is None else support_rows
 
+  def _task_gradients(self, mode: str, static_shapes: bool):
+    """One task's loss of eq. (8) and its gradient w.r.t. :attr:`meta_variables`, as a
+    tf.function that every task of a meta-batch calls.
+
+    Traced once and called per task, instead of every task's second-order graph traced into
+    the step: the step's graph (and the memory that holds it) has one task's ops, not the
+    meta-batch's, and tracing is that much shorter. Outside XLA the calls are not inlined
+    (``_noinline``): the runtime instantiates the body once and runs it per call, which
+    keeps the memory down too (docs/performance.md, "each task's gradient traced once").
+    Under XLA (static shapes) the compiler takes the calls as it likes.
+
+    Args:
+      mode, static_shapes: as :meth:`batch_loss`.
+
+    Returns:
+      A function (task Episode, its int32 [2] seed, support_rows or None) -> (gradients in
+      the order of :attr:`meta_variables`, loss, cross-entropy, KL, accuracy).
+    """
+    key = (mode, bool(static_shapes))
+    if key not in self._task_gradient_fns:
+      def task_gradients(task, seed, support_rows):
+        # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g.
+        # the z head of omega-TAML) from their dtype, which Keras variables report as a string.
+        variables = [v.value for v in self.meta_variables]
+        with tf.GradientTape() as tape:
+          loss, out = self.task_loss(task, seed, mode, static_shapes=static_shapes,
+                                     support_rows=support_rows)
+        grads = tape.gradient(loss, variables,
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return grads, loss, out.cross_entropy, out.kl, out.accuracy
+      attributes = None if static_shapes else {'_noinline': True}
+      self._task_gradient_fns[key] = tf.function(task_gradients,
+                                                 experimental_attributes=attributes)
+    return self._task_gradient_fns[key]
+
   def compute_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0,
                         sequential: bool = False, static_shapes: bool = False,
                         support_rows=None):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped).
 
+    Each task's gradient comes from one traced function (:meth:`_task_gradients`) and the
+    meta-batch's is their mean: the gradient of :meth:`batch_loss` up to float rounding.
+
     Args:
       batch, seed, mode, task_offset, static_shapes, support_rows: as :meth:`batch_loss`.
-      sequential: differentiate the tasks one after another and average their gradients
-        (``ExecutionConfig.sequential_tasks``): the same gradient up to float rounding, with
-        the activations of one task's second-order graph alive at a time instead of the whole
-        meta-batch's.
+      sequential: differentiate the tasks one after another
+        (``ExecutionConfig.sequential_tasks``): the same gradient, with the activations of
+        one task's second-order graph alive at a time instead of the whole meta-batch's.
 
     Returns:
       (gradients in the order of :attr:`meta_variables`, metrics dict of :meth:`batch_loss`).
     """
-    # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g. the
-    # z head of omega-TAML) from their dtype, which Keras variables report as a string.
-    variables = [v.value for v in self.meta_variables]
-    zero = tf.UnconnectedGradients.ZERO
     support_rows = self._support_rows(batch, support_rows)
-    if not sequential:
-      with tf.GradientTape() as tape:
-        loss, metrics = self.batch_loss(batch, seed, mode, task_offset=task_offset,
-                                        static_shapes=static_shapes, support_rows=support_rows)
-      return tape.gradient(loss, variables, unconnected_gradients=zero), metrics
+    task_gradients = self._task_gradients(mode, static_shapes)
     grads, parts = None, []
     for task, task_seed in _tasks(batch, seed, task_offset):
-      if grads is not None:
+      if sequential and grads is not None:
         # Nothing else orders the tasks: without this the runtime may start task t while task
         # t-1's backward pass still holds its activations, which is what this mode avoids.
         with tf.control_dependencies(grads):
           task = Episode(*[tf.identity(x) for x in task])
-      with tf.GradientTape() as tape:
-        loss, out = self.task_loss(task, task_seed, mode, static_shapes=static_shapes,
-                                   support_rows=support_rows)
-      task_grads = tape.gradient(loss, variables, unconnected_gradients=zero)
+      task_grads, loss, *metrics = task_gradients(task, task_seed, support_rows)
       grads = task_grads if grads is None else [a + b for a, b in zip(grads, task_grads)]
-      parts.append((loss, out))
+      parts.append((loss, TaskOutput(None, *metrics, balancing=None)))
     return [g / len(parts) for g in grads], _mean_metrics(parts)[1]
 
   def validate(self, episode: Episode, batched: bool) -> Episode:
