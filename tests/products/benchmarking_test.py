@@ -125,5 +125,27 @@ class OpCountTest(tf.test.TestCase):
       benchmarking.traced_train_step('A', 'maml', 'first', execution='eager')
 
 
+class FlopCountTest(tf.test.TestCase):
+
+  def test_the_flop_count_holds_every_tasks_convolutions(self):
+    folder = real_data.require('omniglot_28x28.npz')
+    out = benchmarking.count_train_flops('A', 'maml', 'first', folder)
+    cfg = benchmarking._model_config('A', 'maml', 'first')  # pylint: disable=protected-access
+    # Forward convolution FLOPs of one 28x28x1 image through the conv4 backbone (3x3, 'same',
+    # 2x2 pooling after each block).
+    per_image, size, channels_in = 0, 28, 1
+    for _ in range(cfg.num_blocks):
+      per_image += size * size * 9 * channels_in * cfg.channels * 2
+      size, channels_in = size // 2, cfg.channels
+    support = benchmarking.WAY * benchmarking.FLOP_SHOTS['A']
+    query = benchmarking.WAY * benchmarking.SHAPES['A']['query']
+    # At least each inner step's forward pass and filter gradient on the support and the same
+    # for the query, in every task of the meta-batch: a count that misses tasks (e.g. the
+    # profiler not looking inside a per-task function) falls below it.
+    floor = benchmarking.META_BATCH * (cfg.train_inner_steps * 2 * support + 2 * query) * per_image
+    self.assertGreater(out['flops'], floor)
+    self.assertGreater(out['seconds'], 0)
+
+
 if __name__ == '__main__':
   tf.test.main()
