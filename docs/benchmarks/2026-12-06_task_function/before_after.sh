@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 39 item 3 for the per-task traced gradient (66f3d5b): the 500-update Omniglot -> MNIST
+# training of Bayesian TAML (docs/benchmarks/before_after_training.sh: seed 0, one thread per
+# op) by the code without the lever ("unrolled", a worktree of BEFORE's commit) and with it
+# ("task_function", this checkout), side by side (one per core), every other process of ours
+# stopped; each step-500 checkpoint meta-tested at the posterior mean on the study's 1,000
+# episodes per data set, and the two paired. The two codes compute the same gradient in
+# another order (per-task gradients summed, against the gradient of the summed losses), so
+# this is a reading of how far a rounding change carries over 500 updates.
+# Usage: BEFORE=<worktree> bash docs/benchmarks/2026-12-06_task_function/before_after.sh
+#   (repository root; env: ROOT, default ~/taml_runs/task_function_before_after)
+set -euo pipefail
+repo=$PWD
+out=$repo/docs/benchmarks/2026-12-06_task_function/before_after
+mkdir -p "$out"
+root="${ROOT:-$HOME/taml_runs/task_function_before_after}"
+before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
+source "$repo/docs/benchmarks/quiet_sitting.sh"
+bin=$repo/.venv/bin
+source "$repo/docs/benchmarks/before_after_training.sh"
+date -Is | tee "$out/started.txt"
+# Wait for these two only: a bare `wait` would wait for quiet_sitting.sh's freezer too (the
+# first run, 2026-12-06 06:24, hung there after both runs had finished; its table was made by
+# the last command below, by hand).
+train_then_test "$before" "$root" unrolled "$out" & first=$!
+train_then_test "$repo" "$root" task_function "$out" & second=$!
+wait "$first" "$second"
+date -Is | tee "$out/finished.txt"
+"$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" unrolled task_function \
+  "unrolled tasks, 17c0373" "per-task function, 66f3d5b" 2> >(filter >&2) > "$out/paired.md"
+cat "$out/paired.md"
