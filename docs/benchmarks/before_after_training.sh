@@ -3,7 +3,7 @@
 # TAML with the short-budget study's flags, seed 0, one thread per op; then the step-500
 # checkpoint meta-tested at the posterior mean on the study's fixed 1,000 episodes per data set.
 # Defines `before_after_flags` (taml-train's flags; absl takes a repeated flag's last value, so a
-# caller may append overrides) and `train_then_test`.
+# caller may append overrides), `train_then_test` and `train_side_by_side`.
 # The caller sets `bin` (a venv's bin folder); TAML_DATA_DIR (default /work/shared/data).
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
 before_after_flags=(--variant=bayesian_taml --id_dataset=omniglot --ood_dataset=mnist
@@ -25,3 +25,15 @@ train_then_test() (
       > "$out/${name}_test.log" 2>&1
   grep -h "step .*/500 " "$out/${name}_train.log" | sed 's/.*\] //' > "$out/${name}_losses.txt"
 )
+# train_side_by_side BEFORE_CODE AFTER_CODE ROOT BEFORE_NAME AFTER_NAME OUT: `train_then_test`
+# of the two codes at once, one per core; the start and end times in OUT/started.txt and
+# OUT/finished.txt. Waits for these two only: a bare `wait` would also wait for any other
+# background job of the caller (quiet_sitting.sh's freezer runs until the caller exits).
+train_side_by_side() {
+  local first second
+  date -Is | tee "$6/started.txt"
+  train_then_test "$1" "$3" "$4" "$6" & first=$!
+  train_then_test "$2" "$3" "$5" "$6" & second=$!
+  wait "$first" "$second"
+  date -Is | tee "$6/finished.txt"
+}

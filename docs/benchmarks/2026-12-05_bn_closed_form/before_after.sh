@@ -20,11 +20,7 @@ root="${ROOT:-$HOME/taml_runs/bn_before_after}"
 source "$repo/docs/benchmarks/quiet_sitting.sh"
 bin=$repo/.venv/bin
 source "$repo/docs/benchmarks/before_after_training.sh"
-date -Is | tee "$out/started.txt"
-train_then_test "$plain" "$root" plain "$out" & p1=$!
-train_then_test "$repo" "$root" closed "$out" & p2=$!
-wait $p1 $p2
-date -Is | tee "$out/finished.txt"
+train_side_by_side "$plain" "$repo" "$root" plain closed "$out"
 "$bin/taml-compare" --runs="$root" --results=results/test --output="$out/compare.md" | filter
 "$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" plain closed \
   "plain, 1e1dcc4" "closed form, 8987f28" 2>&1 | filter > "$out/paired.md"

@@ -18,14 +18,10 @@ before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
 source "$repo/docs/benchmarks/quiet_sitting.sh"
 bin=$repo/.venv/bin
 source "$repo/docs/benchmarks/before_after_training.sh"
-date -Is | tee "$out/started.txt"
-# Wait for these two only: a bare `wait` would wait for quiet_sitting.sh's freezer too (the
-# first run, 2026-12-06 06:24, hung there after both runs had finished; its table was made by
-# the last command below, by hand).
-train_then_test "$before" "$root" unrolled "$out" & first=$!
-train_then_test "$repo" "$root" task_function "$out" & second=$!
-wait "$first" "$second"
-date -Is | tee "$out/finished.txt"
+# The first run (2026-12-06 06:24) hung after both trainings had finished: it ended in a bare
+# `wait`, which waited for quiet_sitting.sh's freezer too; its table was made by the last
+# command below, by hand. train_side_by_side waits for the two trainings only.
+train_side_by_side "$before" "$repo" "$root" unrolled task_function "$out"
 "$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" unrolled task_function \
   "unrolled tasks, 17c0373" "per-task function, 66f3d5b" 2> >(filter >&2) > "$out/paired.md"
 cat "$out/paired.md"
