@@ -477,6 +477,35 @@ class MetaLearner(tf.Module):
       return None
     return self.padded_support_rows(batch) if support_rows is None else support_rows
 
+  def _gradients(self, loss_fn):
+    """(gradient of `loss_fn()`'s first output w.r.t. :attr:`meta_variables`, its outputs)."""
+    # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g. the
+    # z head of omega-TAML) from their dtype, which Keras variables report as a string.
+    variables = [v.value for v in self.meta_variables]
+    with tf.GradientTape() as tape:
+      outputs = loss_fn()
+    return (tape.gradient(outputs[0], variables,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO), outputs)
+
+  def batch_gradients(self, batch: Episode, seed, mode: str = 'sample', task_offset=0,
+                      static_shapes: bool = False, support_rows=None):
+    """The meta-gradient of :meth:`batch_loss` by one tape over the whole meta-batch.
+
+    The definition that :meth:`compute_gradients` equals up to float rounding, with every
+    task's ops in one graph, which is what TensorFlow's FLOP profiler (blind to function calls)
+    needs. It traces every task's second-order graph, so it is slower to trace and holds more
+    memory than :meth:`compute_gradients`: for checking and counting, not for training.
+
+    Args: as :meth:`batch_loss`.
+
+    Returns:
+      (gradients in the order of :attr:`meta_variables`, metrics dict of :meth:`batch_loss`).
+    """
+    grads, (_, metrics) = self._gradients(lambda: self.batch_loss(
+        batch, seed, mode, task_offset=task_offset, static_shapes=static_shapes,
+        support_rows=support_rows))
+    return grads, metrics
+
   def _task_gradients(self, mode: str, static_shapes: bool):
     """One task's loss of eq. (8) and its gradient w.r.t. :attr:`meta_variables`, as a
     tf.function that every task of a meta-batch calls.
@@ -498,14 +527,8 @@ class MetaLearner(tf.Module):
     key = (mode, bool(static_shapes))
     if key not in self._task_gradient_fns:
       def task_gradients(task, seed, support_rows):
-        # The underlying tf.Variables: the tape builds zero gradients for unused ones (e.g.
-        # the z head of omega-TAML) from their dtype, which Keras variables report as a string.
-        variables = [v.value for v in self.meta_variables]
-        with tf.GradientTape() as tape:
-          loss, out = self.task_loss(task, seed, mode, static_shapes=static_shapes,
-                                     support_rows=support_rows)
-        grads = tape.gradient(loss, variables,
-                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads, (loss, out) = self._gradients(lambda: self.task_loss(
+            task, seed, mode, static_shapes=static_shapes, support_rows=support_rows))
         return grads, loss, out.cross_entropy, out.kl, out.accuracy
       attributes = None if static_shapes else {'_noinline': True}
       self._task_gradient_fns[key] = tf.function(task_gradients,
@@ -518,7 +541,7 @@ class MetaLearner(tf.Module):
     """Meta-gradients of :meth:`batch_loss` w.r.t. :attr:`meta_variables` (unclipped).
 
     Each task's gradient comes from one traced function (:meth:`_task_gradients`) and the
-    meta-batch's is their mean: the gradient of :meth:`batch_loss` up to float rounding.
+    meta-batch's is their mean: :meth:`batch_gradients` up to float rounding.
 
     Args:
       batch, seed, mode, task_offset, static_shapes, support_rows: as :meth:`batch_loss`.

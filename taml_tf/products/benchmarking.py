@@ -332,17 +332,12 @@ def count_train_flops(shape: str = 'A', variant: str = 'bayesian_taml', order='s
              for i in range(4)]
   fn = tf.function(lambda b, seed: learner.compute_gradients(
       b, seed, static_shapes=execution.static_shapes))
-
-  def unrolled(b, seed):
-    variables = [v.value for v in learner.meta_variables]
-    with tf.GradientTape() as tape:
-      loss, _ = learner.batch_loss(b, seed, static_shapes=execution.static_shapes)
-    return tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-  # Counted on the meta-gradient's definition, one tape over the meta-batch's loss with every
-  # task's ops in one graph: the profiler does not look inside function calls, and
-  # compute_gradients (timed below) calls one traced function per task for the same FLOPs.
-  graph = tf.function(unrolled).get_concrete_function(batches[0], tf.constant([0, 0])).graph
+  # Counted on the meta-gradient's definition, every task's ops in one graph: the profiler
+  # does not look inside function calls, and compute_gradients (timed below) calls one traced
+  # function per task for the same FLOPs.
+  unrolled = tf.function(lambda b, seed: learner.batch_gradients(
+      b, seed, static_shapes=execution.static_shapes))
+  graph = unrolled.get_concrete_function(batches[0], tf.constant([0, 0])).graph
   # TF's one FLOP counter is the graph profiler, public as tf.compat.v1.profiler (TF2's
   # tf.profiler.experimental records traces and counts no FLOPs).
   opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
