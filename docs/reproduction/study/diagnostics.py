@@ -92,7 +92,8 @@ def main():
   if trajectories:
     sections = ['## Over training\n'] + trajectories + ['## Each checkpoint\n'] + sections
   header = ('# Diagnostics of the long study\n\n'
-            f'`python docs/reproduction/study/diagnostics.py --root={args.root} --steps '
+            f'`python docs/reproduction/study/diagnostics.py --root={args.root} '
+            + (f'--runs {" ".join(args.runs)} ' if args.runs else '') + '--steps '
             f'{" ".join(map(str, args.steps))} --episodes={args.episodes}` (the first '
             f'{args.episodes} meta-test episodes of each data set).\n\n')
   with open(args.out, 'w') as f:
