@@ -21,6 +21,8 @@ next to it.
 import argparse
 import json
 import os
+import shlex
+import sys
 
 import tensorflow as tf
 
@@ -91,11 +93,10 @@ def main():
             {t: r[data_name] for t, r in measured.items()}, f'{name} over training, {data_name}'))
   if trajectories:
     sections = ['## Over training\n'] + trajectories + ['## Each checkpoint\n'] + sections
+  # The command as typed, every flag included, so that the file says how to redo it.
   header = ('# Diagnostics of the long study\n\n'
-            f'`python docs/reproduction/study/diagnostics.py --root={args.root} '
-            + (f'--runs {" ".join(args.runs)} ' if args.runs else '') + '--steps '
-            f'{" ".join(map(str, args.steps))} --episodes={args.episodes}` (the first '
-            f'{args.episodes} meta-test episodes of each data set).\n\n')
+            f'`python {shlex.join(sys.argv)}` (the first {args.episodes} meta-test episodes of '
+            'each data set).\n\n')
   with open(args.out, 'w') as f:
     f.write(header + '\n'.join(sections))
   with open(os.path.splitext(args.out)[0] + '.json', 'w') as f:
