@@ -431,7 +431,8 @@ class TamlModel(keras.Model):
                for i in range(samples)]
     else:
       draws = [self._learner.balancing_values(dists, task.class_mask, 'mean', seed)[0]]
-    return [self._learner.adapt(task, bal, steps, rows_all_real=True) for bal in draws], way
+    return [self._learner.adapt(task, bal, steps, rows_all_real=True, first_order=True)
+            for bal in draws], way
 
   def export(self, filepath: str, overwrite: bool = False, inner_steps: int | None = None,
              mc_samples: int | None = None, **kwargs) -> str:

@@ -115,6 +115,34 @@ class InnerLoopTest(tf.test.TestCase):
         # Every kernel moved by far more than the tolerance: the comparison has teeth.
         self.assertGreater(float(tf.reduce_max(tf.abs(out[k] - theta[k]))), 3e-3, k)
 
+  def test_first_order_on_real_rows_fuses_batch_norm_and_keeps_the_values(self):
+    # Meta-test's inner loop (first order, padding dropped) runs batch norm as TensorFlow's
+    # fused kernel; the exact path (what training differentiates twice) keeps the closed form.
+    # Either way the adapted weights are the same up to float rounding.
+    steps = balancing.fixed_step_sizes(0.5, 5)
+
+    def adapt_fn(first_order, rows_all_real):
+      return tf.function(lambda: inner_loop.adapt(
+          self.net, parameters.from_dict(self.params, 4), steps, self.ep.support_images,
+          self.ep.support_labels, self.ep.support_mask, self.ep.class_mask, num_steps=3,
+          first_order=first_order, rows_all_real=rows_all_real))
+
+    outputs, fused_ops = {}, {}
+    for first_order, rows_all_real in ((False, True), (True, False), (True, True)):
+      fn = adapt_fn(first_order, rows_all_real)
+      ops = [op.type for op in fn.get_concrete_function().graph.get_operations()]
+      fused_ops[first_order, rows_all_real] = ops.count('FusedBatchNormV3')
+      outputs[first_order, rows_all_real] = parameters.to_dict(fn())
+    # 3 steps x 4 blocks, only where both hold.
+    self.assertEqual(fused_ops, {(False, True): 0, (True, False): 0, (True, True): 12})
+    exact = outputs[False, True]
+    for k in exact:
+      for key in ((True, False), (True, True)):
+        self.assertAllClose(outputs[key][k], exact[k], atol=1e-5, rtol=1e-4, msg=(k, key))
+    # The steps moved the conv kernels by far more than the tolerance.
+    self.assertGreater(float(tf.reduce_max(tf.abs(exact['conv2/kernel']
+                                                  - self.params['conv2/kernel']))), 1e-3)
+
   def test_steps_reduce_the_support_loss(self):
     def loss(params):
       logits = inner_loop.forward(self.net, parameters.from_dict(params, 4),

@@ -105,11 +105,12 @@ class Conv4(keras.Model):
     self(tf.zeros((1,) + tuple(image_shape)), training=True)
     return self
 
-  def call(self, images, row_mask=None, training=True):
-    """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm."""
+  def call(self, images, row_mask=None, training=True, fused_norm=False):
+    """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm;
+    `fused_norm`: batch norm as TensorFlow's fused kernel (MaskedBatchNorm's `fused`)."""
     x = images
     for conv, norm in zip(self.convs, self.norms):
-      x = tf.nn.relu(norm(conv(x), row_mask=row_mask))
+      x = tf.nn.relu(norm(conv(x), row_mask=row_mask, fused=fused_norm))
       x = max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
     return self.flatten(x)
 
@@ -125,7 +126,8 @@ class Conv4(keras.Model):
     bias) per conv layer, conv1 first."""
     return tuple(parameters.Layer(conv.kernel, conv.bias) for conv in self.convs)
 
-  def apply(self, convs: Sequence[parameters.Layer], images, row_mask=None):
+  def apply(self, convs: Sequence[parameters.Layer], images, row_mask=None,
+            fused_norm: bool = False):
     """Features of `images` with the conv weights replaced by the tensors in `convs`.
 
     Args:
@@ -133,6 +135,8 @@ class Conv4(keras.Model):
         :meth:`adaptable_params` (the batch-norm offsets always come from the model).
       images: [B, H, W, C] float images.
       row_mask: optional [B] mask of real rows for the batch-norm statistics.
+      fused_norm: batch norm as TensorFlow's fused kernel, for a pass whose backward no tape
+        differentiates and whose rows are all real (MaskedBatchNorm's `fused`).
 
     Returns:
       [B, F] features; gradients flow to `convs` (and to the batch-norm offsets).
@@ -149,5 +153,5 @@ class Conv4(keras.Model):
     trainable = [by_variable.get(id(v), v.value) for v in self.trainable_variables]
     non_trainable = [v.value for v in self.non_trainable_variables]
     features, _ = self.stateless_call(trainable, non_trainable, images, row_mask=row_mask,
-                                      training=True)
+                                      training=True, fused_norm=fused_norm)
     return features
