@@ -17,6 +17,13 @@ def _weighted_mean(v, weights, count):
   return tf.reduce_sum(tf.reduce_sum(v, axis=[1, 2]) * weights[:, 0, 0], axis=0) / count
 
 
+def _first_row_shift(x):
+  """The first row's per-channel mean of `x` [B, H, W, C], held constant: subtracted before
+  the statistics are summed, it keeps them accurate in float32 where a channel's mean is far
+  above its spread (MaskedBatchNorm._statistics) and changes nothing else."""
+  return tf.stop_gradient(tf.reduce_mean(x[:1], axis=_AXES))
+
+
 def _backward(dy, x_hat, inverse, weights, count, extra=None):
   """The batch-norm backward of batch statistics in closed form: d loss / d x from dy.
 
@@ -132,9 +139,8 @@ class MaskedBatchNorm(keras.layers.Layer):
       if row_mask is not None:
         raise ValueError('MaskedBatchNorm: fused=True needs every row real (row_mask=None); '
                          'the fused kernel cannot leave padding rows out of the statistics')
-      shift = tf.stop_gradient(tf.reduce_mean(inputs[:1], axis=_AXES))
       outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-          inputs - shift, scale=tf.ones([inputs.shape[-1]], inputs.dtype),
+          inputs - _first_row_shift(inputs), scale=tf.ones([inputs.shape[-1]], inputs.dtype),
           offset=tf.convert_to_tensor(self.offset), epsilon=self.epsilon, is_training=True)
       return outputs
     if row_mask is None:
@@ -183,8 +189,7 @@ class MaskedBatchNorm(keras.layers.Layer):
 
     @tf.custom_gradient
     def statistics(x):
-      shift = tf.stop_gradient(tf.reduce_mean(x[:1], axis=_AXES))
-      centred = x - shift
+      centred = x - _first_row_shift(x)
       centred = centred - _weighted_mean(centred, weights, count)
       inverse = tf.math.rsqrt(_weighted_mean(tf.square(centred), weights, count) + epsilon)
       x_hat = centred * inverse
