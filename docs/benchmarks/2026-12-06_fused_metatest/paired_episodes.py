@@ -1,14 +1,25 @@
-"""Two taml-evaluate results.json of one checkpoint on the same episodes, paired per episode.
+"""Two taml-evaluate folders of one checkpoint on the same episodes, paired per episode.
 
-Usage: python paired_episodes.py BEFORE/results.json AFTER/results.json [FIRST_N]
-Prints per data set both accuracies over the first N episodes (default all), the paired
-difference with its 95% interval over episodes, how many episodes changed and by how much.
+Usage: python paired_episodes.py BEFORE_DIR AFTER_DIR   (folders with results.json and
+balancing.npz). Pairs their common first episodes with the package's own
+``comparison.paired_difference`` (which refuses evaluations of different episodes) and adds
+how many episodes changed and by how much; the NLL where both saw the same episodes.
 """
-import json, sys
+import sys
+
 import numpy as np
-a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
-n = int(sys.argv[3]) if len(sys.argv) > 3 else None
+
+from taml_tf.products import comparison
+
+before, after = (comparison.load_entry(d) for d in sys.argv[1:3])
 for d in ('omniglot', 'mnist'):
-  x = np.array(a['datasets'][d]['episode_accuracy'][:n]); y = np.array(b['datasets'][d]['episode_accuracy'][:n])
-  diff = y - x
-  print(d, f'episodes {len(x)}: before {100*x.mean():.3f} after {100*y.mean():.3f} paired {100*diff.mean():+.3f} +- {196*diff.std(ddof=1)/np.sqrt(len(x)) if diff.std()>0 else 0:.3f}; episodes changed {int((diff!=0).sum())}, largest change {100*np.abs(diff).max():.2f}; nll {a["datasets"][d]["nll"]:.5f} -> {b["datasets"][d]["nll"]:.5f}')
+  diff, ci, n = comparison.paired_difference(after, before, d)
+  x, y = before.episode_accuracy(d)[:n], after.episode_accuracy(d)[:n]
+  changed = y - x
+  nll = ''
+  if len(before.episode_accuracy(d)) == len(after.episode_accuracy(d)) == n:
+    nll = (f'; nll {before.results["datasets"][d]["nll"]:.5f} -> '
+           f'{after.results["datasets"][d]["nll"]:.5f}')
+  print(f'{d} episodes {n}: before {100 * x.mean():.3f} after {100 * y.mean():.3f} paired '
+        f'{100 * diff:+.3f} +- {100 * ci:.3f}; episodes changed {int((changed != 0).sum())}, '
+        f'largest change {100 * np.abs(changed).max():.2f}{nll}')
