@@ -24,6 +24,40 @@ def _first_row_shift(x):
   return tf.stop_gradient(tf.reduce_mean(x[:1], axis=_AXES))
 
 
+def _kernel_serves(x, weights):
+  """Whether TensorFlow's fused batch-norm gradient kernel can compute :func:`_backward` for
+  `x`: every row real (the kernel has no row mask) and float32 (its CPU kernel has no float64,
+  which the gradient tests use)."""
+  return weights is None and x.dtype == tf.float32
+
+
+def _kernel_backward(dy, x_hat, inverse):
+  """:func:`_backward` of all-real float32 rows as one ``FusedBatchNormGradV3`` call.
+
+  The kernel computes scale * rsqrt(var + eps) * (dy - mean(dy) - x' mean(dy x')) with
+  x' = (x - mean) rsqrt(var + eps), the closed form itself; given x = x_hat, mean 0, variance
+  1, eps 0 (so x' = x_hat and rsqrt(...) = 1: also where reserve_space_2 is read as an inverse
+  variance, as cuDNN does) and scale = 1 / sigma, it returns exactly :func:`_backward`, beside
+  sum(dy x_hat) and sum(dy), in one pass over dy where the closed form takes seven ops
+  (2.2-2.7x faster on the [126, 32, 32, 32] and [126, 16, 16, 32] activations of a B task on a
+  2-core CPU; the same error from float64, 1e-7).
+
+  Returns:
+    (dx, sum(dy * x_hat), sum(dy)), the sums per channel.
+  """
+  channels = x_hat.shape[-1]
+  dx, dy_x_hat, dy_sum, _, _ = tf.raw_ops.FusedBatchNormGradV3(
+      y_backprop=dy, x=x_hat, scale=inverse, reserve_space_1=tf.zeros([channels], dy.dtype),
+      reserve_space_2=tf.ones([channels], dy.dtype), reserve_space_3=tf.zeros([0], dy.dtype),
+      epsilon=0.0, data_format='NHWC', is_training=True)
+  return dx, dy_x_hat, dy_sum
+
+
+def _values_per_channel(x):
+  """B * H * W of `x` [B, H, W, C], in its dtype: what the means of all-real rows divide by."""
+  return tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
+
+
 def _backward(dy, x_hat, inverse, weights, count, extra=None):
   """The batch-norm backward of batch statistics in closed form: d loss / d x from dy.
 
@@ -34,6 +68,9 @@ def _backward(dy, x_hat, inverse, weights, count, extra=None):
   not reach the real rows. `extra` [C], if given, is added to mean(dy * x_hat) (the
   variance's share of the statistics' own gradient, MaskedBatchNorm._statistics).
   """
+  if _kernel_serves(dy, weights):
+    dx, _, _ = _kernel_backward(dy, x_hat, inverse)
+    return dx if extra is None else dx - x_hat * (inverse * extra)
   along_x_hat = _weighted_mean(dy * x_hat, weights, count)
   if extra is not None:
     along_x_hat = along_x_hat + extra
@@ -55,6 +92,8 @@ def _second_order_backward(weights, count):
 
   @tf.custom_gradient
   def backward(dy, x_hat, inverse):
+    if _kernel_serves(dy, weights):
+      return _kernel_second_order(dy, x_hat, inverse)
     m1 = _weighted_mean(dy, weights, count)
     m2 = _weighted_mean(dy * x_hat, weights, count)
     if weights is None:
@@ -76,6 +115,31 @@ def _second_order_backward(weights, count):
     return (inverse * bracket, tf.reduce_sum(dy, _AXES)), grad
 
   return backward
+
+
+def _kernel_second_order(dy, x_hat, inverse):
+  """The body of :func:`_second_order_backward`'s function where the fused kernel serves
+  (:func:`_kernel_serves`): the same values and derivatives, each first-order backward one
+  ``FusedBatchNormGradV3`` call (:func:`_kernel_backward`), which also gives the sums the
+  derivatives need: mean(dy x_hat) = M2, and mean(P x_hat) = mean(g_dx x_hat) / sigma.
+  d / d sigma^-1 = sum(g_dx dx) sigma, as dx = bracket / sigma.
+
+  Returns:
+    ((dx, sum(dy)), grad), as a ``tf.custom_gradient`` body.
+  """
+  dx, dy_x_hat, dy_sum = _kernel_backward(dy, x_hat, inverse)
+  n = _values_per_channel(dy)
+  m2 = dy_x_hat / n
+
+  def grad(g_dx, g_offset):
+    g_dy, g_dx_x_hat, _ = _kernel_backward(g_dx, x_hat, inverse)
+    if g_offset is not None:
+      g_dy = g_dy + g_offset
+    along = inverse * g_dx_x_hat / n
+    g_x_hat = g_dx * -(m2 * inverse) - dy * along
+    return g_dy, g_x_hat, tf.reduce_sum(g_dx * dx, _AXES) / inverse
+
+  return (dx, dy_sum), grad
 
 
 class MaskedBatchNorm(keras.layers.Layer):
@@ -160,7 +224,10 @@ class MaskedBatchNorm(keras.layers.Layer):
       def grad(dy):
         if second_order:
           return backward(dy, x_hat, inverse)
-        dx, d_offset = _backward(dy, x_hat, inverse, weights, count), tf.reduce_sum(dy, _AXES)
+        if _kernel_serves(dy, weights):
+          dx, _, d_offset = _kernel_backward(dy, x_hat, inverse)
+        else:
+          dx, d_offset = _backward(dy, x_hat, inverse, weights, count), tf.reduce_sum(dy, _AXES)
         # Constants for enclosing tapes: the authors' training gradient (class docstring).
         return tf.stop_gradient(dx), tf.stop_gradient(d_offset)
 
@@ -199,7 +266,7 @@ class MaskedBatchNorm(keras.layers.Layer):
           return _backward(g_hat, x_hat, inverse, weights, count)
         # d sigma^-1 / d x_i = -w_i x_hat_i sigma^-2 / n: inside _backward's bracket (which
         # is multiplied by sigma^-1) that is x_hat_i times g_inverse sigma^-1 / n.
-        n = count if weights is not None else tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
+        n = count if weights is not None else _values_per_channel(x)
         return _backward(g_hat, x_hat, inverse, weights, count, g_inverse * inverse / n)
 
       return (x_hat, inverse), grad

@@ -1,8 +1,11 @@
 """MaskedBatchNorm's closed-form gradients against the automatic derivatives of plain ops."""
 
+from unittest import mock
+
 import numpy as np
 import tensorflow as tf
 
+from taml_tf.method.models import masked_batch_norm
 from taml_tf.method.models.masked_batch_norm import MaskedBatchNorm
 
 EPSILON = 1e-3
@@ -166,6 +169,79 @@ class FusedBatchNormTest(tf.test.TestCase):
     bn.build(self.x.shape)
     with self.assertRaisesRegex(ValueError, 'fused=True needs every row real'):
       bn(tf.constant(self.x, tf.float32), row_mask=tf.ones([self.x.shape[0]]), fused=True)
+
+
+class GradientKernelTest(tf.test.TestCase):
+  """float32 on all-real rows, where the backward is TensorFlow's fused gradient kernel
+  (``FusedBatchNormGradV3``) with its derivatives in closed form: the same first- and
+  second-order numbers as the closed form in float64, and as float32's closed form."""
+
+  def setUp(self):
+    super().setUp()
+    rng = np.random.default_rng(2)
+    shape = (12, 6, 6, 5)
+    self.x = 3 + 0.5 * rng.normal(size=shape)
+    self.offset = rng.normal(size=shape[-1:])
+    self.upstream = rng.normal(size=shape)
+    self.directions = [rng.normal(size=shape), rng.normal(size=shape[-1:])]
+
+  def derivatives(self, dtype, second_order=True, kernel=True):
+    bn = MaskedBatchNorm(EPSILON, second_order=second_order, dtype=dtype)
+    bn.build(self.x.shape)
+    norm = lambda x, offset, row_mask: bn.stateless_call([offset], [], x, row_mask=row_mask)[0]
+    args = [tf.constant(a, dtype) for a in (self.x, self.offset, self.upstream)]
+    directions = [tf.constant(d, dtype) for d in self.directions]
+    with mock.patch.object(masked_batch_norm, '_kernel_serves',
+                           masked_batch_norm._kernel_serves if kernel else lambda x, w: False):
+      run = tf.function(lambda: derivatives(norm, args[0], args[1], None, args[2], directions))
+      graph = run.get_concrete_function().graph
+      values = [t.numpy() for t in run()]
+    return values, _op_types(graph)
+
+  def test_kernel_matches_float64_in_both_orders(self):
+    exact, _ = self.derivatives('float64')
+    closed, _ = self.derivatives('float32', kernel=False)
+    kernel, ops = self.derivatives('float32')
+    self.assertIn('FusedBatchNormGradV3', ops)
+    for name, e, c, k in zip(('output', 'd/dx', 'd/doffset', 'hvp x', 'hvp offset'),
+                             exact, closed, kernel):
+      with self.subTest(part=name):
+        scale = np.abs(e).max()
+        self.assertGreater(scale, 1e-3)
+        self.assertLess(np.abs(c - e).max() / scale, 2e-6)  # float32's own rounding
+        self.assertLess(np.abs(k - e).max() / scale, 2e-6)
+
+  def test_kernel_without_second_order_keeps_the_constant_backward(self):
+    exact, _ = self.derivatives('float64', second_order=False)
+    kernel, ops = self.derivatives('float32', second_order=False)
+    self.assertIn('FusedBatchNormGradV3', ops)
+    for e, k in zip(exact[:3], kernel[:3]):
+      self.assertLess(np.abs(k - e).max() / np.abs(e).max(), 2e-6)
+    self.assertAllEqual(kernel[3], np.zeros_like(kernel[3]))
+    self.assertAllEqual(kernel[4], np.zeros_like(kernel[4]))
+
+  def test_a_row_mask_keeps_the_closed_form(self):
+    bn = MaskedBatchNorm(EPSILON)
+    bn.build(self.x.shape)
+    x = tf.constant(self.x, tf.float32)
+
+    @tf.function
+    def inner_gradient(x):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = bn(x, row_mask=tf.ones([self.x.shape[0]]))
+      return tape.gradient(y, x, output_gradients=tf.constant(self.upstream, tf.float32))
+
+    self.assertNotIn('FusedBatchNormGradV3',
+                     _op_types(inner_gradient.get_concrete_function(x).graph))
+
+
+def _op_types(graph):
+  """Op types of `graph` and of every function it calls (the custom gradients' bodies)."""
+  types = [op.type for op in graph.get_operations()]
+  for function in graph._functions.values():  # pylint: disable=protected-access
+    types += [node.op for node in function.cached_definition.node_def]
+  return types
 
 
 if __name__ == '__main__':
