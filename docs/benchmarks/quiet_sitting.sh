@@ -1,7 +1,7 @@
 # Sourced by the dated side_by_side.sh scripts: the set-up every side-by-side sitting shares.
 # Stops (SIGSTOP) every other process of ours for as long as the sourcing script runs, and
 # resumes them when it exits, sparing the script's own processes; records `lscpu` in "$out";
-# defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N,
+# defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N, `peers_round`,
 # `bench_from` (one taml-benchmark run of a given code folder), `plan_for` and `alternate` (codes
 # taking turns, for one lever measured alone).
 # The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped.
@@ -25,6 +25,13 @@ bench_from() {
   (cd "$dir" && PYTHONPATH=$dir "$bench_bin/taml-benchmark" --data_dir="$data" --episodes=peer \
     --peer_spec="$data/../peer_bench/episodes_spec.json" --iterations=10 --plan="$plan" \
     --out="$prefix.md" --json_out="$prefix.json" "$@" 2>&1) | filter | grep -v "^$" | tail -1
+}
+# peers_round OUT ROUND: one round of the PyTorch peers (../shared/peer_bench/run.sh, float32,
+# 2 threads, 10 iterations), labelled r<ROUND>, its table in OUT/peers_r<ROUND>.txt; their JSON
+# rows go to $PEER_WORK/results.jsonl (peer_bench's own record).
+peers_round() {
+  LABELS=r$2 ITERS=10 bash "${TAML_DATA_DIR:-/work/shared/data}/../peer_bench/run.sh" 2>&1 |
+    tee "$1/peers_r$2.txt"
 }
 # plan_for A|B: the sittings' plan for task shape A or B (Bayesian TAML train, MAML train,
 # Bayesian TAML meta-test).

@@ -1,7 +1,8 @@
 """The conv4 backbone (feature extractor) of the meta-learner.
 
 Four blocks of [conv 3x3 (stride 1, SAME, bias) -> batch norm (batch statistics, learnable
-offset, no scale) -> ReLU -> max-pool 2x2 (VALID)], then flatten. The dense classifier head is
+offset, no scale) -> ReLU -> max-pool 2x2 (VALID)], then flatten (computed as pooling, then
+ReLU: the same values and derivatives, see Conv4.call). The dense classifier head is
 not part of this model: in Bayesian TAML it is a fixed zero matrix that only the inner loop
 changes (Lee et al., ICLR 2020, section 3; authors' code), so it is created by the inner loop.
 
@@ -110,8 +111,13 @@ class Conv4(keras.Model):
     `fused_norm`: batch norm as TensorFlow's fused kernel (MaskedBatchNorm's `fused`)."""
     x = images
     for conv, norm in zip(self.convs, self.norms):
-      x = tf.nn.relu(norm(conv(x), row_mask=row_mask, fused=fused_norm))
+      x = norm(conv(x), row_mask=row_mask, fused=fused_norm)
+      # Pooling before the ReLU: relu(max(a, b)) = max(relu(a), relu(b)), and the gradients of
+      # both orders route each window's cotangent to the same position (a window whose maximum
+      # is <= 0 passes none either way), so every value and derivative is the same, while the
+      # ReLU, its gradient and their second-order terms run on a quarter of the values.
       x = max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
+      x = tf.nn.relu(x)
     return self.flatten(x)
 
   def feature_size(self, image_shape) -> int:

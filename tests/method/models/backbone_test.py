@@ -115,6 +115,43 @@ class MaxPoolTest(tf.test.TestCase):
     self.assertLess(np.linalg.norm(a - b) / np.linalg.norm(b), 5e-5)
 
 
+class PoolBeforeReluTest(tf.test.TestCase):
+  """Conv4 pools before its ReLU (a quarter of the values for the ReLU and its gradients):
+  the same features, gradients and second-order terms, to the bit, as the ReLU first."""
+
+  def relu_then_pool(self, net, images):
+    x = images
+    for conv, norm in zip(net.convs, net.norms):
+      x = tf.nn.relu(norm(conv(x)))
+      x = max_pool_2x2(x) if net.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
+    return net.flatten(x)
+
+  def test_same_values_and_derivatives_as_relu_first(self):
+    # Real characters (constant background: windows of tied values, some above 0 after batch
+    # norm, some at or below it), eager so that both orders run the same kernels.
+    images = tf.constant(real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1))
+    rng = np.random.default_rng(5)
+    for pooling in ('kernel', 'elementwise'):
+      keras.utils.set_random_seed(7)
+      net = Conv4(channels=8, pooling=pooling).build_for((28, 28, 1))
+      weights = tf.constant(rng.normal(size=(12, net.feature_size((28, 28, 1)))), tf.float32)
+      variables = net.trainable_variables
+      directions = [tf.constant(rng.normal(size=v.shape), tf.float32) for v in variables]
+      results = []
+      for forward in (net, lambda x, net=net: self.relu_then_pool(net, x)):
+        with tf.GradientTape() as outer:
+          with tf.GradientTape() as inner:
+            features = forward(images)
+            loss = tf.reduce_sum(weights * tf.tanh(features))
+          grads = inner.gradient(loss, variables)
+          projected = tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, directions)])
+        results.append([features] + grads + outer.gradient(projected, variables))
+      for i, (a, b) in enumerate(zip(*results)):
+        with self.subTest(pooling=pooling, part=i):
+          self.assertAllEqual(a, b)
+      self.assertGreater(float(tf.reduce_mean(tf.cast(results[0][0] == 0, tf.float32))), 0.1)
+
+
 class Conv4Test(tf.test.TestCase):
 
   def setUp(self):
