@@ -151,16 +151,7 @@ class FusedBatchNormTest(tf.test.TestCase):
   def test_fused_is_one_kernel_each_way(self):
     bn = MaskedBatchNorm(EPSILON)
     bn.build(self.x.shape)
-    x = tf.constant(self.x, tf.float32)
-
-    @tf.function
-    def inner_gradient(x):
-      with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = bn(x, fused=True)
-      return tape.gradient(y, x, output_gradients=tf.constant(self.upstream, tf.float32))
-
-    ops = [op.type for op in inner_gradient.get_concrete_function(x).graph.get_operations()]
+    ops = _inner_gradient_ops(bn, self.x, self.upstream, fused=True)
     self.assertEqual(ops.count('FusedBatchNormV3'), 1)
     self.assertEqual(ops.count('FusedBatchNormGradV3'), 1)
 
@@ -223,17 +214,23 @@ class GradientKernelTest(tf.test.TestCase):
   def test_a_row_mask_keeps_the_closed_form(self):
     bn = MaskedBatchNorm(EPSILON)
     bn.build(self.x.shape)
-    x = tf.constant(self.x, tf.float32)
+    ops = _inner_gradient_ops(bn, self.x, self.upstream, row_mask=tf.ones([self.x.shape[0]]))
+    self.assertNotIn('FusedBatchNormGradV3', ops)
 
-    @tf.function
-    def inner_gradient(x):
-      with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = bn(x, row_mask=tf.ones([self.x.shape[0]]))
-      return tape.gradient(y, x, output_gradients=tf.constant(self.upstream, tf.float32))
 
-    self.assertNotIn('FusedBatchNormGradV3',
-                     _op_types(inner_gradient.get_concrete_function(x).graph))
+def _inner_gradient_ops(bn, x, upstream, **call_kwargs):
+  """Op types of a traced float32 gradient of `bn(x, **call_kwargs)` with cotangent `upstream`
+  (numpy arrays), the functions it calls included."""
+  x, upstream = tf.constant(x, tf.float32), tf.constant(upstream, tf.float32)
+
+  @tf.function
+  def inner_gradient(x):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = bn(x, **call_kwargs)
+    return tape.gradient(y, x, output_gradients=upstream)
+
+  return _op_types(inner_gradient.get_concrete_function(x).graph)
 
 
 def _op_types(graph):
