@@ -32,7 +32,7 @@ def _kernel_serves(x, weights):
 
 
 def _kernel_backward(dy, x_hat, inverse):
-  """:func:`_backward` of all-real float32 rows as one ``FusedBatchNormGradV3`` call.
+  """:func:`_backward` of all-real float32 rows as one ``FusedBatchNormGradV2`` call.
 
   The kernel computes scale * rsqrt(var + eps) * (dy - mean(dy) - x' mean(dy x')) with
   x' = (x - mean) rsqrt(var + eps), the closed form itself; given x = x_hat, mean 0, variance
@@ -46,10 +46,12 @@ def _kernel_backward(dy, x_hat, inverse):
     (dx, sum(dy * x_hat), sum(dy)), the sums per channel.
   """
   channels = x_hat.shape[-1]
-  dx, dy_x_hat, dy_sum, _, _ = tf.raw_ops.FusedBatchNormGradV3(
+  # V2, not V3: V3's reserve_space_3 is the forward kernel's workspace (cuDNN reads it on GPUs),
+  # which a backward without that forward does not have. On the CPU both are the same kernel.
+  dx, dy_x_hat, dy_sum, _, _ = tf.raw_ops.FusedBatchNormGradV2(
       y_backprop=dy, x=x_hat, scale=inverse, reserve_space_1=tf.zeros([channels], dy.dtype),
-      reserve_space_2=tf.ones([channels], dy.dtype), reserve_space_3=tf.zeros([0], dy.dtype),
-      epsilon=0.0, data_format='NHWC', is_training=True)
+      reserve_space_2=tf.ones([channels], dy.dtype), epsilon=0.0, data_format='NHWC',
+      is_training=True)
   return dx, dy_x_hat, dy_sum
 
 
@@ -120,7 +122,7 @@ def _second_order_backward(weights, count):
 def _kernel_second_order(dy, x_hat, inverse):
   """The body of :func:`_second_order_backward`'s function where the fused kernel serves
   (:func:`_kernel_serves`): the same values and derivatives, each first-order backward one
-  ``FusedBatchNormGradV3`` call (:func:`_kernel_backward`), which also gives the sums the
+  ``FusedBatchNormGradV2`` call (:func:`_kernel_backward`), which also gives the sums the
   derivatives need: mean(dy x_hat) = M2, and mean(P x_hat) = mean(g_dx x_hat) / sigma.
   d / d sigma^-1 = sum(g_dx dx) sigma, as dx = bracket / sigma.
 
@@ -164,7 +166,7 @@ class MaskedBatchNorm(keras.layers.Layer):
   TensorFlow's default pools it had been level). Leaving the backward's own derivative to
   automatic differentiation saved only half as many ops. On rows that are all real, in float32,
   each first-order backward (the inner loop's, and the two that its second-order pass takes)
-  is TensorFlow's fused gradient kernel, ``FusedBatchNormGradV3`` (:func:`_kernel_backward`):
+  is TensorFlow's fused gradient kernel, ``FusedBatchNormGradV2`` (:func:`_kernel_backward`):
   one op where the closed form takes seven, with the same error from float64; the derivatives
   around it stay in closed form, so the second order is exact as before. Train steps on B tasks
   1.16-1.31x faster (docs/performance.md, "Levers measured on 2026-12-07").

@@ -164,7 +164,7 @@ class FusedBatchNormTest(tf.test.TestCase):
 
 class GradientKernelTest(tf.test.TestCase):
   """float32 on all-real rows, where the backward is TensorFlow's fused gradient kernel
-  (``FusedBatchNormGradV3``) with its derivatives in closed form: the same first- and
+  (``FusedBatchNormGradV2``) with its derivatives in closed form: the same first- and
   second-order numbers as the closed form in float64, and as float32's closed form."""
 
   def setUp(self):
@@ -193,7 +193,7 @@ class GradientKernelTest(tf.test.TestCase):
     exact, _ = self.derivatives('float64')
     closed, _ = self.derivatives('float32', kernel=False)
     kernel, ops = self.derivatives('float32')
-    self.assertIn('FusedBatchNormGradV3', ops)
+    self.assertIn('FusedBatchNormGradV2', ops)
     for name, e, c, k in zip(('output', 'd/dx', 'd/doffset', 'hvp x', 'hvp offset'),
                              exact, closed, kernel):
       with self.subTest(part=name):
@@ -205,7 +205,7 @@ class GradientKernelTest(tf.test.TestCase):
   def test_kernel_without_second_order_keeps_the_constant_backward(self):
     exact, _ = self.derivatives('float64', second_order=False)
     kernel, ops = self.derivatives('float32', second_order=False)
-    self.assertIn('FusedBatchNormGradV3', ops)
+    self.assertIn('FusedBatchNormGradV2', ops)
     for e, k in zip(exact[:3], kernel[:3]):
       self.assertLess(np.abs(k - e).max() / np.abs(e).max(), 2e-6)
     self.assertAllEqual(kernel[3], np.zeros_like(kernel[3]))
@@ -215,7 +215,7 @@ class GradientKernelTest(tf.test.TestCase):
     bn = MaskedBatchNorm(EPSILON)
     bn.build(self.x.shape)
     ops = _inner_gradient_ops(bn, self.x, self.upstream, row_mask=tf.ones([self.x.shape[0]]))
-    self.assertNotIn('FusedBatchNormGradV3', ops)
+    self.assertNotIn('FusedBatchNormGradV2', ops)
 
 
 def _inner_gradient_ops(bn, x, upstream, **call_kwargs):
