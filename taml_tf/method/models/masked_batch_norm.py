@@ -169,7 +169,7 @@ class MaskedBatchNorm(keras.layers.Layer):
   is TensorFlow's fused gradient kernel, ``FusedBatchNormGradV2`` (:func:`_kernel_backward`):
   one op where the closed form takes seven, with the same error from float64; the derivatives
   around it stay in closed form, so the second order is exact as before. Train steps on B tasks
-  1.16-1.31x faster (docs/performance.md, "Levers measured on 2026-12-07").
+  1.15-1.31x faster (docs/performance.md, "Levers measured on 2026-12-07").
 
   Args:
     epsilon: added to the variance.
