@@ -116,9 +116,12 @@ class Conv4(keras.Model):
       # both orders route each window's cotangent to the same position (a window whose maximum
       # is <= 0 passes none either way), so every value and derivative is the same, while the
       # ReLU, its gradient and their second-order terms run on a quarter of the values.
-      x = max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
-      x = tf.nn.relu(x)
+      x = tf.nn.relu(self.pool(x))
     return self.flatten(x)
+
+  def pool(self, x):
+    """The blocks' 2x2 max pooling of `x` [B, H, W, C], as `pooling` chooses."""
+    return max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
 
   def feature_size(self, image_shape) -> int:
     """Length F of the flattened features for images of (H, W, C) `image_shape`."""

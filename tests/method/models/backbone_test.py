@@ -122,8 +122,7 @@ class PoolBeforeReluTest(tf.test.TestCase):
   def relu_then_pool(self, net, images):
     x = images
     for conv, norm in zip(net.convs, net.norms):
-      x = tf.nn.relu(norm(conv(x)))
-      x = max_pool_2x2(x) if net.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
+      x = net.pool(tf.nn.relu(norm(conv(x))))
     return net.flatten(x)
 
   def test_same_values_and_derivatives_as_relu_first(self):
