@@ -50,6 +50,58 @@ def max_pool_2x2(x):
                     tf.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]))
 
 
+_WINDOW = [1, 2, 2, 1]
+
+
+def kernel_max_pool_2x2(x):
+  """2x2 max pooling with stride 2 and 'valid' padding: TensorFlow's MaxPool and MaxPoolGrad
+  kernels, with the second-order gradient as average pooling instead of MaxPoolGradGrad.
+
+  The first-order backward routes dy to each window's maximum (the first in row-major order on
+  a tie): dx = P^T dy for a selection P. Its derivative in dy, which a meta-gradient takes
+  through every inner step, is P g: each window's cotangent at the position of its maximum.
+  TensorFlow computes that with MaxPoolGradGrad, whose CPU kernel searches every window again
+  element by element; here P g = 4 * avg_pool(g * m), m = P^T 1 = MaxPoolGrad of ones (one 1
+  per window, where dy goes), so both orders route through the same kernel and every value is
+  the same to the bit (a window's sum holds one nonzero; * 4 undoes / 4 exactly). A pass of
+  pooling, backward and second order is 2.2-2.6x faster than with MaxPoolGradGrad on the
+  activations of a B task's first three layers ([126, 32, 32, 32] to [126, 8, 8, 32], one thread
+  per op), and train steps 1.08-1.27x (docs/performance.md, "Levers measured on 2026-12-07
+  (morning)"). MaxPoolGrad's derivative in x is 0 (dx is piecewise constant in x), as
+  TensorFlow's.
+
+  Args:
+    x: [B, H, W, C]; an odd last row or column is dropped.
+
+  Returns:
+    [B, H // 2, W // 2, C].
+  """
+
+  @tf.custom_gradient
+  def pool(x):
+    y = tf.nn.max_pool2d(x, 2, 2, 'VALID')
+
+    def route(dy):
+      return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=dy, ksize=_WINDOW,
+                                    strides=_WINDOW, padding='VALID')
+
+    def grad(dy):
+
+      @tf.custom_gradient
+      def backward(dy):
+
+        def second_order(g):
+          return 4 * tf.nn.avg_pool2d(g * route(tf.ones_like(dy)), 2, 2, 'VALID')
+
+        return route(dy), second_order
+
+      return backward(dy)
+
+    return y, grad
+
+  return pool(x)
+
+
 class Conv4(keras.Model):
   """conv4 feature extractor whose conv weights can be swapped for adapted tensors.
 
@@ -61,7 +113,8 @@ class Conv4(keras.Model):
       tapes (MaskedBatchNorm's `second_order`): the meta-gradient the authors' code trains with.
     precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
       batch norm and features).
-    pooling: 'kernel' (TensorFlow's MaxPool op: fastest without XLA) or 'elementwise'
+    pooling: 'kernel' (TensorFlow's MaxPool kernels, :func:`kernel_max_pool_2x2`: fastest
+      without XLA) or 'elementwise'
       (:func:`max_pool_2x2`: the exact second-order gradient under XLA and on TPUs;
       ``ExecutionConfig.pooling`` picks it for static shapes). The same values and first-order
       gradients either way.
@@ -116,12 +169,20 @@ class Conv4(keras.Model):
       # both orders route each window's cotangent to the same position (a window whose maximum
       # is <= 0 passes none either way), so every value and derivative is the same, while the
       # ReLU, its gradient and their second-order terms run on a quarter of the values.
-      x = tf.nn.relu(self.pool(x))
+      x = tf.nn.relu(self.pool(x, second_order=not fused_norm))
     return self.flatten(x)
 
-  def pool(self, x):
-    """The blocks' 2x2 max pooling of `x` [B, H, W, C], as `pooling` chooses."""
-    return max_pool_2x2(x) if self.pooling == 'elementwise' else tf.nn.max_pool2d(x, 2, 2, 'VALID')
+  def pool(self, x, second_order: bool = True):
+    """The blocks' 2x2 max pooling of `x` [B, H, W, C], as `pooling` chooses.
+
+    `second_order=False` (a pass whose backward no tape differentiates: `fused_norm`) takes
+    ``tf.nn.max_pool2d`` for 'kernel': the same values and gradient as
+    :func:`kernel_max_pool_2x2`, without its custom-gradient wrappers (a meta-test traces
+    4,401 ops, not 4,601).
+    """
+    if self.pooling == 'elementwise':
+      return max_pool_2x2(x)
+    return kernel_max_pool_2x2(x) if second_order else tf.nn.max_pool2d(x, 2, 2, 'VALID')
 
   def feature_size(self, image_shape) -> int:
     """Length F of the flattened features for images of (H, W, C) `image_shape`."""

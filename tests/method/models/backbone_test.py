@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from taml_tf.method.models.backbone import Conv4
+from taml_tf.method.models.backbone import kernel_max_pool_2x2
 from taml_tf.method.models.backbone import max_pool_2x2
 from taml_tf.method.models.masked_batch_norm import MaskedBatchNorm
 from tests import real_data
@@ -113,6 +114,55 @@ class MaxPoolTest(tf.test.TestCase):
     # 5e-5: XLA's fused kernels round differently (1.3e-5 on an AMD EPYC, 2026-11-27); a wrong
     # pool gradient is off by order 1.
     self.assertLess(np.linalg.norm(a - b) / np.linalg.norm(b), 5e-5)
+
+
+class KernelMaxPoolTest(tf.test.TestCase):
+  """kernel_max_pool_2x2 (pooling='kernel'): TensorFlow's max pooling, values and derivatives to
+  the bit, with its second order computed by average pooling instead of MaxPoolGradGrad."""
+
+  def derivatives(self, pool, x, upstream, cotangent):
+    """The pooled values, the first-order gradient and its derivatives in upstream and x."""
+    with tf.GradientTape(persistent=True) as outer:
+      outer.watch([x, upstream])
+      with tf.GradientTape() as inner:
+        inner.watch(x)
+        pooled = pool(x)
+      grad = inner.gradient(pooled, x, upstream)
+      projected = tf.reduce_sum(grad * cotangent)
+    d_upstream, d_x = outer.gradient(projected, [upstream, x],
+                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return pooled, grad, d_upstream, d_x
+
+  def test_same_values_and_derivatives_as_tensorflows_max_pool(self):
+    # Integer-valued inputs: most windows have tied maxima, where the second-order term must
+    # go to the first maximum like the first-order one. Odd sizes drop the last row/column.
+    rng = np.random.default_rng(8)
+    for dtype in (tf.float32, tf.float64):
+      for shape in ((2, 7, 9, 3), (3, 28, 28, 4)):
+        x = tf.constant(rng.integers(0, 3, size=shape), dtype)
+        out_shape = (shape[0], shape[1] // 2, shape[2] // 2, shape[3])
+        upstream = tf.constant(rng.normal(size=out_shape), dtype)
+        cotangent = tf.constant(rng.normal(size=shape), dtype)
+        ours = self.derivatives(kernel_max_pool_2x2, x, upstream, cotangent)
+        reference = self.derivatives(lambda v: tf.nn.max_pool2d(v, 2, 2, 'VALID'), x, upstream,
+                                     cotangent)
+        for name, a, b in zip(('values', 'gradient', 'd/d upstream', 'd/d x'), ours, reference):
+          with self.subTest(dtype=dtype.name, shape=shape, part=name):
+            self.assertEqual(a.dtype, dtype)
+            self.assertAllEqual(a, b)
+        self.assertGreater(float(tf.reduce_max(tf.abs(ours[2]))), 0.0)
+
+  def test_no_max_pool_grad_grad_in_a_second_order_gradient(self):
+    x = tf.random.stateless_normal((2, 8, 8, 3), seed=[1, 1])
+    upstream = tf.ones((2, 4, 4, 3))
+
+    @tf.function
+    def second_order(x, upstream):
+      return self.derivatives(kernel_max_pool_2x2, x, upstream, x)[2]
+
+    ops = {op.type for op in second_order.get_concrete_function(x, upstream).graph.get_operations()}
+    self.assertNotIn('MaxPoolGradGrad', ops)
+    self.assertIn('AvgPool', ops)
 
 
 class PoolBeforeReluTest(tf.test.TestCase):
