@@ -2,8 +2,8 @@
 # Stops (SIGSTOP) every other process of ours for as long as the sourcing script runs, and
 # resumes them when it exits, sparing the script's own processes; records `lscpu` in "$out";
 # defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N, `peers_round`,
-# `bench_from` (one taml-benchmark run of a given code folder), `plan_for` and `alternate` (codes
-# taking turns, for one lever measured alone).
+# `bench_from` (one taml-benchmark run of a given code folder), `plan_for`, `alternate` (codes
+# taking turns, for one lever measured alone) and `sitting` (a lever's sitting with the peers).
 # The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped.
 others() { pgrep -f "${OTHERS:-taml_runs/venv/|/work/ci_check|pytest|bazel}" | grep -v -x "$$"; }
 freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
@@ -55,5 +55,25 @@ alternate() {
       bench_from "${item#*=}" "$prefix${item%%=*}_r$r" "$plan"
     done
   done
+  date -Is
+}
+# sitting ROUNDS BEFORE AFTER: the side-by-side sitting of a lever, into "$out": each round the
+# peers (`peers_round`), then the code in BEFORE and the code in AFTER (their order flipped in
+# even rounds), every plan (training and meta-test, A and B), into sitting_<before|after>_r<N>;
+# the sitting's rows of the peers' JSON into peers.jsonl.
+sitting() {
+  local rounds=$1 before=$2 after=$3 r item codes
+  local plan="$A:train,$B:train,$M:train,$N:train,$A:test,$B:test"
+  for r in $(seq 1 "$rounds"); do
+    date -Is
+    peers_round "$out" "$r"
+    codes=("before=$before" "after=$after")
+    if [ $((r % 2)) = 0 ]; then codes=("after=$after" "before=$before"); fi
+    for item in "${codes[@]}"; do
+      date -Is
+      bench_from "${item#*=}" "$out/sitting_${item%%=*}_r$r" "$plan"
+    done
+  done
+  tail -n "$((6 * rounds))" "${PEER_WORK:-/tmp/peer_work}/results.jsonl" > "$out/peers.jsonl"
   date -Is
 }
