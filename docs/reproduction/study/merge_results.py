@@ -9,8 +9,9 @@ halves the wall time, and gives the same numbers as one call, because episode i 
 is drawn and sampled from seeds that depend only on the data set and i
 (``taml_tf.products.evaluation.episode_seed``), not on which other data sets the call evaluates.
 
-The inputs must agree on everything but their data sets (mode, samples, inner steps, seed,
-buckets, recorded variables) and name no data set twice. Writes OUT_DIR/results.json (the
+The inputs must agree on everything but their data sets and times (mode, samples, inner steps,
+seed, precision, padding, buckets, recorded variables: every other entry of results.json, kept
+in the merged one, as comparisons read the protocol from it) and name no data set twice. Writes OUT_DIR/results.json (the
 data sets side by side, 'seconds' summed, 'merged_from' naming the inputs), balancing.npz (the
 rows of all inputs, in order) and results.md (the inputs' tables, one after the other).
 """
@@ -24,20 +25,22 @@ import numpy as np
 from taml_tf.execution import atomic
 from taml_tf.products import reports
 
-SHARED = ('mode', 'num_samples', 'num_steps', 'seed', 'variables', 'task_size_buckets',
-          'class_size_buckets')
+# Entries of results.json that differ between the inputs by design; every other one is the
+# meta-test's protocol and must be the same in all of them.
+OWN = ('datasets', 'seconds', 'merged_from')
 
 
 def merge(inputs):
   """(results dict, balancing arrays, markdown) of the merged folders; ValueError on a clash."""
   loaded = [reports.read_results(d) for d in inputs]
   first = loaded[0][0]
-  merged = {k: first[k] for k in SHARED if k in first}
+  shared = sorted({k for results, _ in loaded for k in results} - set(OWN))
+  merged = {k: first.get(k) for k in shared}
   merged['seconds'] = 0.0
   merged['datasets'] = {}
   merged['merged_from'] = [os.path.abspath(d) for d in inputs]
   for d, (results, _) in zip(inputs, loaded):
-    for k in SHARED:
+    for k in shared:
       if results.get(k) != first.get(k):
         raise ValueError(f'{d}: {k} = {results.get(k)!r}, but {inputs[0]} has '
                          f'{first.get(k)!r}: not one meta-test')
