@@ -4,8 +4,12 @@
 # defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N, `peers_round`,
 # `bench_from` (one taml-benchmark run of a given code folder), `plan_for`, `alternate` (codes
 # taking turns, for one lever measured alone) and `sitting` (a lever's sitting with the peers).
-# The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped.
-others() { pgrep -f "${OTHERS:-taml_runs/venv/|/work/ci_check|pytest|bazel}" | grep -v -x "$$"; }
+# The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped. The
+# default covers the seed study's lanes (the frozen venv), its one-data-set meta-tests
+# (evaluate_one.py, run by that venv's `python` from the checkout), CI runs, tests and Bazel.
+others() {
+  pgrep -f "${OTHERS:-taml_runs/venv/|evaluate_one|/work/ci_check|pytest|bazel}" | grep -v -x "$$"
+}
 freeze() { while true; do others | xargs -r kill -STOP 2>/dev/null; sleep 1; done; }
 freeze & FREEZER=$!
 trap 'kill $FREEZER; others | xargs -r kill -CONT' EXIT
@@ -22,6 +26,13 @@ bench_bin=${TAML_BIN:-$PWD/.venv/bin}
 bench_from() {
   local dir=$1 prefix=$2 plan=$3 data=${TAML_DATA_DIR:-/work/shared/data}
   shift 3
+  # TensorFlow reads these over the package's configured pools: a sitting started from a shell
+  # that set them for other jobs measured pools (1, 1) against the peers' 2 threads (2026-12-07).
+  if [ -n "${TF_NUM_INTEROP_THREADS:-}${TF_NUM_INTRAOP_THREADS:-}" ]; then
+    echo "bench_from: TF_NUM_INTEROP_THREADS / TF_NUM_INTRAOP_THREADS are set; unset them" \
+      "(the benchmark would measure those thread pools, not the package's)" >&2
+    return 1
+  fi
   (cd "$dir" && PYTHONPATH=$dir "$bench_bin/taml-benchmark" --data_dir="$data" --episodes=peer \
     --peer_spec="$data/../peer_bench/episodes_spec.json" --iterations=10 --plan="$plan" \
     --out="$prefix.md" --json_out="$prefix.json" "$@" 2>&1) | filter | grep -v "^$" | tail -1

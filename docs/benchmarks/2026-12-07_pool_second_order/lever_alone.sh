@@ -2,13 +2,12 @@
 # Max pooling's second order as average pooling of the routed cotangent (kernel_max_pool_2x2),
 # measured alone: the code before it (BEFORE, a worktree of c5911bb) and with it (AFTER,
 # default this checkout) taking turns, shape B then A, every other process of ours stopped
-# (quiet_sitting.sh; OTHERS widened to the 10-sample meta-tests of the seed study).
+# (quiet_sitting.sh).
 # Usage: BEFORE=<worktree> bash lever_alone.sh [ROUNDS_B] [ROUNDS_A]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 out="$here"
-OTHERS=${OTHERS:-'taml_runs/venv/|evaluate_one|/work/ci_check|pytest|bazel'}
 source "$repo/docs/benchmarks/quiet_sitting.sh"
 : "${BEFORE:?set BEFORE to a worktree of the code without the lever}"
 after="${AFTER:-$repo}"

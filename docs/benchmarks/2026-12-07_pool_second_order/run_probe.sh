@@ -5,7 +5,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 out="$here"
-OTHERS=${OTHERS:-'taml_runs/venv/|evaluate_one|/work/ci_check|pytest|bazel'}
 source "$repo/docs/benchmarks/quiet_sitting.sh"
 { date -Is; TF_NUM_INTEROP_THREADS=2 TF_NUM_INTRAOP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2 \
   "$repo/.venv/bin/python" "$here/pool_second_order.py" 2> >(filter >&2); date -Is; } |

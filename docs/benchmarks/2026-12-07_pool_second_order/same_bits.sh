@@ -16,7 +16,6 @@ out=$repo/docs/benchmarks/2026-12-07_pool_second_order/same_bits
 mkdir -p "$out"
 root="${ROOT:-$HOME/taml_runs/pool_second_order_same_bits}"
 before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
-OTHERS=${OTHERS:-'taml_runs/venv/|evaluate_one|/work/ci_check|pytest|bazel'}
 source "$repo/docs/benchmarks/quiet_sitting.sh"
 bin=$repo/.venv/bin
 source "$repo/docs/benchmarks/before_after_training.sh"

@@ -4,8 +4,7 @@
 # code without it ("before", a worktree of BEFORE: c5911bb, with the gradient kernel and pooling
 # before the ReLU), then this checkout ("after"; the order of the two codes flips in even
 # rounds), every plan (training and meta-test, A and B), every other process of ours stopped
-# (quiet_sitting.sh; OTHERS widened to the seed study's meta-tests), peer episodes, medians of
-# 10, default thread pools (2, 1).
+# (quiet_sitting.sh), peer episodes, medians of 10, default thread pools (2, 1).
 # Usage: BEFORE=<worktree> PEER_WORK=/tmp/peer_work bash sitting.sh [ROUNDS]   (from the repo
 #   root; ROUNDS default 2)
 set -uo pipefail
@@ -14,6 +13,5 @@ out=$root/docs/benchmarks/2026-12-07_pool_second_order
 rounds=${1:-2}
 export PEER_WORK=${PEER_WORK:-/tmp/peer_work} TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
-OTHERS=${OTHERS:-'taml_runs/venv/|evaluate_one|/work/ci_check|pytest|bazel'}
 source "$root/docs/benchmarks/quiet_sitting.sh"
 sitting "$rounds" "$before" "$root"
