@@ -112,7 +112,9 @@ class Conv4(keras.Model):
     bn_second_order: False makes each batch norm's backward pass a constant for enclosing
       tapes (MaskedBatchNorm's `second_order`): the meta-gradient the authors' code trains with.
     precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
-      batch norm and features).
+      batch norm and features; under `fused_norm`, the blocks that feed another convolution
+      keep their batch norm, pooling and ReLU in bfloat16 too, which rounds nothing the next
+      convolution would not: MaskedBatchNorm.fused_low_precision).
     pooling: 'kernel' (TensorFlow's MaxPool kernels, :func:`kernel_max_pool_2x2`: fastest
       without XLA) or 'elementwise'
       (:func:`max_pool_2x2`: the exact second-order gradient under XLA and on TPUs;
@@ -163,8 +165,14 @@ class Conv4(keras.Model):
     """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm;
     `fused_norm`: batch norm as TensorFlow's fused kernel (MaskedBatchNorm's `fused`)."""
     x = images
-    for conv, norm in zip(self.convs, self.norms):
-      x = norm(conv(x), row_mask=row_mask, fused=fused_norm)
+    # mixed_bfloat16 under `fused_norm` keeps the blocks that feed another convolution in
+    # bfloat16 (MaskedBatchNorm.fused_low_precision); the last stays float32, as the features.
+    low_precision = fused_norm and row_mask is None and self.precision == 'mixed_bfloat16'
+    for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+      if low_precision and i + 1 < self.num_blocks:
+        x = norm.fused_low_precision(conv(x))
+      else:
+        x = norm(conv(x), row_mask=row_mask, fused=fused_norm)
       # Pooling before the ReLU: relu(max(a, b)) = max(relu(a), relu(b)), and the gradients of
       # both orders route each window's cotangent to the same position (a window whose maximum
       # is <= 0 passes none either way), so every value and derivative is the same, while the

@@ -1,5 +1,7 @@
 """Tests of the conv4 backbone, its pooling and its masked batch norm."""
 
+from unittest import mock
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -290,6 +292,56 @@ class Conv4PrecisionTest(tf.test.TestCase):
     # bfloat16) by a few parts in a thousand of their scale, not more.
     self.assertGreater(error, 1e-5 * scale)
     self.assertLess(error, 0.05 * scale)
+
+
+  def test_fused_bfloat16_blocks_stay_bfloat16(self):
+    # With fused_norm (meta-test's first-order inner loop) the blocks feeding another
+    # convolution run batch norm, pooling and ReLU in bfloat16 (fused_low_precision): no
+    # Casts between them, and the numbers of the float32 kernel between casts (the path
+    # before) to within bfloat16's rounding, which is far below bfloat16's distance from float32.
+    keras.utils.set_random_seed(0)
+    full = Conv4(channels=8).build_for((28, 28, 1))
+    half = Conv4(channels=8, precision='mixed_bfloat16').build_for((28, 28, 1))
+    for norm in full.norms:  # nonzero offsets, so that one left out would show
+      norm.offset.assign(tf.random.stateless_normal(norm.offset.shape, seed=[0, 1]))
+    for a, b in zip(full.weights, half.weights):
+      b.assign(a)
+    images = tf.constant(real_data.omniglot_characters()[:2, :5].reshape(10, 28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, half.adaptable_params())
+
+    def features_and_gradients(model, params):
+      with tf.GradientTape() as tape:
+        tape.watch(tf.nest.flatten(params))
+        features = model.apply(params, images, fused_norm=True)
+        loss = tf.reduce_sum(tf.square(features))
+      return [features] + tf.nest.flatten(tape.gradient(loss, params))
+
+    def between_casts(norm, x):
+      return tf.cast(norm(tf.cast(x, tf.float32), fused=True), tf.bfloat16)
+
+    ours = features_and_gradients(half, params)
+    with mock.patch.object(MaskedBatchNorm, 'fused_low_precision', between_casts):
+      casts = features_and_gradients(half, params)
+    float32 = features_and_gradients(full, params)
+    # Features, then each conv's kernel and bias gradients; a bias's gradient is rounding
+    # noise (batch norm follows it), so only the kernels' are compared.
+    for i in [0, 1, 3, 5, 7]:
+      with self.subTest(part=i):
+        self.assertEqual(ours[i].dtype, tf.float32)
+        scale = float(tf.reduce_max(tf.abs(float32[i])))
+        from_casts = float(tf.reduce_max(tf.abs(ours[i] - casts[i]))) / scale
+        bfloat16 = float(tf.reduce_max(tf.abs(casts[i] - float32[i]))) / scale
+        self.assertGreater(bfloat16, 1e-4)  # the convolutions did run in bfloat16
+        self.assertLess(from_casts, 0.3 * bfloat16)
+
+    graph = tf.function(features_and_gradients).get_concrete_function(half, params).graph
+    ops = [op.type for op in graph.get_operations()]
+    self.assertEqual(ops.count('FusedBatchNormV3'), 4)
+    # Outside the convolutions' casts of their float32 variables: the images into conv1,
+    # conv4's output into its float32 batch norm and conv4's cotangent back to bfloat16.
+    between_blocks = [op.name for op in graph.get_operations() if op.type == 'Cast'
+                      and 'convolution' not in op.name and 'Reshape' not in op.name]
+    self.assertLessEqual(len(between_blocks), 3, between_blocks)
 
 
 class Conv4ConfigTest(tf.test.TestCase):

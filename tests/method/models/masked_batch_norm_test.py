@@ -162,6 +162,57 @@ class FusedBatchNormTest(tf.test.TestCase):
       bn(tf.constant(self.x, tf.float32), row_mask=tf.ones([self.x.shape[0]]), fused=True)
 
 
+class FusedLowPrecisionTest(tf.test.TestCase):
+  """`fused_low_precision` (mixed_bfloat16 blocks that feed another convolution): bfloat16 in
+  and out, what casting to float32, the fused kernel and casting back compute, to bfloat16's
+  rounding."""
+
+  def setUp(self):
+    super().setUp()
+    rng = np.random.default_rng(4)
+    shape = (16, 8, 8, 6)
+    # A bfloat16 convolution's output: its values already rounded to 8 bits of mantissa.
+    self.x = tf.cast(tf.constant(3 + 0.5 * rng.normal(size=shape), tf.float32), tf.bfloat16)
+    self.upstream = tf.cast(tf.constant(rng.normal(size=shape), tf.float32), tf.bfloat16)
+    self.bn = MaskedBatchNorm(EPSILON)
+    self.bn.build(shape)
+    self.bn.offset.assign(rng.normal(size=shape[-1:]))
+
+  def output_and_gradient(self, low_precision):
+    with tf.GradientTape() as tape:
+      tape.watch(self.x)
+      if low_precision:
+        y = self.bn.fused_low_precision(self.x)
+      else:  # the float32 kernel between casts: the path before
+        y = tf.cast(self.bn(tf.cast(self.x, tf.float32), fused=True), tf.bfloat16)
+    return y, tape.gradient(y, self.x, output_gradients=self.upstream)
+
+  def test_bfloat16_in_and_out_equal_to_the_float32_kernel_between_casts(self):
+    ours, cast = self.output_and_gradient(True), self.output_and_gradient(False)
+    for name, a, b in zip(('output', 'd/dx'), ours, cast):
+      with self.subTest(part=name):
+        self.assertEqual(a.dtype, tf.bfloat16)
+        a, b = a.numpy().astype(np.float32), b.numpy().astype(np.float32)
+        # The same values but where the two float32 results round to neighbouring bfloat16
+        # numbers: one unit in the last place (2^-8 relative) at most.
+        self.assertLessEqual(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-3)), 2.0 ** -7)
+        self.assertGreater(np.mean(a == b), 0.9)
+
+  def test_one_kernel_each_way_and_no_cast(self):
+    @tf.function
+    def gradient(x):
+      with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = self.bn.fused_low_precision(x)
+      return tape.gradient(y, x, output_gradients=self.upstream)
+
+    graph = gradient.get_concrete_function(self.x).graph
+    ops = [op.type for op in graph.get_operations()]
+    self.assertEqual(ops.count('FusedBatchNormV3'), 1)
+    self.assertEqual(ops.count('FusedBatchNormGradV3'), 1)
+    self.assertNotIn('Cast', ops)
+
+
 class GradientKernelTest(tf.test.TestCase):
   """float32 on all-real rows, where the backward is TensorFlow's fused gradient kernel
   (``FusedBatchNormGradV2``) with its derivatives in closed form: the same first- and
