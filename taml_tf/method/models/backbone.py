@@ -102,6 +102,30 @@ def kernel_max_pool_2x2(x):
   return pool(x)
 
 
+def conv_without_bias(conv: keras.layers.Conv2D, x):
+  """`conv`'s convolution of `x` without its bias, in the layer's compute dtype: for a block
+  whose batch norm uses batch statistics, which subtract each channel's mean, so that the bias
+  changes no value after them and its gradient is zero (Lee et al.'s conv4 block is conv +
+  bias, then batch norm).
+
+  Left out, the bias costs neither its add nor its gradient's reduction over every output
+  position (the larger part of conv1's filter gradient), and batch norm needs no shift against
+  a channel mean far above its spread (MaskedBatchNorm.fused_kernel). The inner loop's
+  gradient of the bias is then exactly zero (the tape's unconnected gradient), where the form
+  with the bias gives zero plus rounding.
+
+  Args:
+    conv: a built Conv2D; its kernel is read as the variable's current value (under
+      ``stateless_call``, the adapted tensor).
+    x: [B, H, W, C_in] inputs.
+
+  Returns:
+    [B, H, W, C_out] in ``conv.compute_dtype``.
+  """
+  dtype = conv.compute_dtype
+  return conv.convolution_op(tf.cast(x, dtype), tf.cast(conv.kernel, dtype))
+
+
 class Conv4(keras.Model):
   """conv4 feature extractor whose conv weights can be swapped for adapted tensors.
 
@@ -114,7 +138,7 @@ class Conv4(keras.Model):
     precision: 'float32', or 'mixed_bfloat16' for bfloat16 convolutions (float32 variables,
       batch norm and features; under `fused_norm`, the blocks that feed another convolution
       keep their batch norm, pooling and ReLU in bfloat16 too, which rounds nothing the next
-      convolution would not: MaskedBatchNorm.fused_low_precision).
+      convolution would not: MaskedBatchNorm.fused_kernel).
     pooling: 'kernel' (TensorFlow's MaxPool kernels, :func:`kernel_max_pool_2x2`: fastest
       without XLA) or 'elementwise'
       (:func:`max_pool_2x2`: the exact second-order gradient under XLA and on TPUs;
@@ -163,14 +187,18 @@ class Conv4(keras.Model):
 
   def call(self, images, row_mask=None, training=True, fused_norm=False):
     """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm;
-    `fused_norm`: batch norm as TensorFlow's fused kernel (MaskedBatchNorm's `fused`)."""
+    `fused_norm`: every row real, batch norm as TensorFlow's fused kernel after convolutions
+    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel)."""
     x = images
-    # mixed_bfloat16 under `fused_norm` keeps the blocks that feed another convolution in
-    # bfloat16 (MaskedBatchNorm.fused_low_precision); the last stays float32, as the features.
-    low_precision = fused_norm and row_mask is None and self.precision == 'mixed_bfloat16'
+    # Under `fused_norm` (every row real; a row mask with it is the batch norm's ValueError)
+    # each convolution leaves its bias out (conv_without_bias) and batch norm is the fused
+    # kernel without the shift; mixed_bfloat16 keeps the blocks that feed another convolution
+    # in bfloat16 (MaskedBatchNorm.fused_kernel), the last in float32, as the features.
+    fused = fused_norm and row_mask is None
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-      if low_precision and i + 1 < self.num_blocks:
-        x = norm.fused_low_precision(conv(x))
+      if fused:
+        y = conv_without_bias(conv, x)
+        x = norm.fused_kernel(y if i + 1 < self.num_blocks else tf.cast(y, tf.float32))
       else:
         x = norm(conv(x), row_mask=row_mask, fused=fused_norm)
       # Pooling before the ReLU: relu(max(a, b)) = max(relu(a), relu(b)), and the gradients of
@@ -213,8 +241,9 @@ class Conv4(keras.Model):
         :meth:`adaptable_params` (the batch-norm offsets always come from the model).
       images: [B, H, W, C] float images.
       row_mask: optional [B] mask of real rows for the batch-norm statistics.
-      fused_norm: batch norm as TensorFlow's fused kernel, for a pass whose backward no tape
-        differentiates and whose rows are all real (MaskedBatchNorm's `fused`).
+      fused_norm: batch norm as TensorFlow's fused kernel after convolutions without their
+        biases (:meth:`call`), for a pass whose backward no tape differentiates and whose rows
+        are all real.
 
     Returns:
       [B, F] features; gradients flow to `convs` (and to the batch-norm offsets).

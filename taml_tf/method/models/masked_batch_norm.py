@@ -242,24 +242,32 @@ class MaskedBatchNorm(keras.layers.Layer):
 
     return normalise(inputs, tf.convert_to_tensor(self.offset))
 
-  def fused_low_precision(self, inputs):
-    """The fused kernel (`call`'s `fused=True`) on bfloat16 `inputs` [B, H, W, C], returning
-    bfloat16: for a mixed_bfloat16 block whose output only feeds a bfloat16 convolution.
+  def fused_kernel(self, inputs):
+    """The fused kernel (`call`'s `fused=True`) without the first row's shift, in the dtype of
+    `inputs`: for a block whose convolution left its bias out (Conv4 under `fused_norm`).
 
-    The kernel reads bfloat16 and sums in float32, so this computes what casting to float32,
-    normalising and casting back would, without the two Casts (and their gradients' two): the
-    next convolution rounds its input to bfloat16 anyway, and max pooling and ReLU commute with
-    rounding, so its input changes only by the kernel's float32 rounding. The first row's
-    shift (`call`) is left out: it keeps float32 sums of values with a large mean accurate to
-    about 1e-5 of their spread, far below the 2^-9 of the mean to which the bfloat16
-    convolution has already rounded these values. Called directly, not through ``__call__``,
-    whose autocasting would cast the inputs to float32.
+    Batch statistics subtract each channel's mean, so a convolution's bias changes nothing
+    after them, and without it the shift has nothing to correct: the shift exists because the
+    bias dominates the convolution's output on images with a constant background (a channel's
+    mean 3.4 of its spread on the published Bayesian TAML's conv1, 0.64 without the bias). On
+    that model's trained weights and a 75-row Omniglot support set, the kernel on the unbiased
+    output is as close to float64 as the shifted kernel on the biased one at every layer
+    (largest errors 1.8e-4, 1.5e-5, 3.3e-6, 1.2e-6 against 1.8e-4, 1.4e-5, 2.8e-6, 1.0e-6;
+    docs/performance.md, the levers of 2026-12-07 afternoon).
+
+    bfloat16 `inputs` (a mixed_bfloat16 block whose output feeds another bfloat16 convolution)
+    stay bfloat16: the kernel reads bfloat16 and sums in float32, so this computes what
+    casting to float32, normalising and casting back would, without the two Casts (and their
+    gradients' two): the next convolution rounds its input to bfloat16 anyway, and max pooling
+    and ReLU commute with rounding. Called directly, not through ``__call__``, whose
+    autocasting would cast bfloat16 inputs to float32.
 
     Args:
-      inputs: [B, H, W, C] bfloat16, every row real.
+      inputs: [B, H, W, C] float32 or bfloat16 with every row real, each channel's mean not
+        far above its spread (no constant added, such as a convolution's bias).
 
     Returns:
-      [B, H, W, C] bfloat16, normalised with batch statistics, plus the offset.
+      [B, H, W, C] in the dtype of `inputs`, normalised with batch statistics, plus the offset.
     """
     outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
         inputs, scale=tf.ones([inputs.shape[-1]], tf.float32),

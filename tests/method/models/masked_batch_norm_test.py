@@ -162,9 +162,10 @@ class FusedBatchNormTest(tf.test.TestCase):
       bn(tf.constant(self.x, tf.float32), row_mask=tf.ones([self.x.shape[0]]), fused=True)
 
 
-class FusedLowPrecisionTest(tf.test.TestCase):
-  """`fused_low_precision` (mixed_bfloat16 blocks that feed another convolution): bfloat16 in
-  and out, what casting to float32, the fused kernel and casting back compute, to bfloat16's
+class FusedKernelTest(tf.test.TestCase):
+  """`fused_kernel` (the fused kernel without the shift, after a convolution without its
+  bias) on bfloat16 (mixed_bfloat16 blocks that feed another convolution): bfloat16 in and
+  out, what casting to float32, the fused kernel and casting back compute, to bfloat16's
   rounding."""
 
   def setUp(self):
@@ -182,7 +183,7 @@ class FusedLowPrecisionTest(tf.test.TestCase):
     with tf.GradientTape() as tape:
       tape.watch(self.x)
       if low_precision:
-        y = self.bn.fused_low_precision(self.x)
+        y = self.bn.fused_kernel(self.x)
       else:  # the float32 kernel between casts: the path before
         y = tf.cast(self.bn(tf.cast(self.x, tf.float32), fused=True), tf.bfloat16)
     return y, tape.gradient(y, self.x, output_gradients=self.upstream)
@@ -203,7 +204,7 @@ class FusedLowPrecisionTest(tf.test.TestCase):
     def gradient(x):
       with tf.GradientTape() as tape:
         tape.watch(x)
-        y = self.bn.fused_low_precision(x)
+        y = self.bn.fused_kernel(x)
       return tape.gradient(y, x, output_gradients=self.upstream)
 
     graph = gradient.get_concrete_function(self.x).graph
