@@ -155,10 +155,10 @@ class MultiWorkerTest(unittest.TestCase):
     for s in got:  # the same tasks and samples at every step (the log prints 4 decimals)
       self.assertAlmostEqual(got[s], self.expected_losses[s], places=3, msg=f'step {s}')
 
-    # Parameters: Adam divides by sqrt(v), so on entries whose gradients are ~0 (conv biases
-    # under batch norm) float noise of the two reduction orders moves them by up to a few
-    # Adam steps (meta_lr 1e-3); a missing all-reduce, another episode stream or a resume from
-    # the wrong step moves nearly every variable.
+    # Parameters: Adam divides by sqrt(v), so on entries whose gradients are ~0 float noise of
+    # the two reduction orders moves them by up to a few Adam steps (meta_lr 1e-3); a missing
+    # all-reduce, another episode stream or a resume from the wrong step moves nearly every
+    # variable.
     a = self.expected
     b = helpers.variables(os.path.join(savedir, 'checkpoints', f'ckpt-{self.TARGET}'))
     self.assertEqual(sorted(a), sorted(b))

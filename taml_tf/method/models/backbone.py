@@ -2,7 +2,8 @@
 
 Four blocks of [conv 3x3 (stride 1, SAME, bias) -> batch norm (batch statistics, learnable
 offset, no scale) -> ReLU -> max-pool 2x2 (VALID)], then flatten (computed as pooling, then
-ReLU: the same values and derivatives, see Conv4.call). The dense classifier head is
+ReLU: the same values and derivatives, see Conv4.call; and the convolutions without their
+biases, which the batch statistics cancel: :func:`conv_without_bias`). The dense classifier head is
 not part of this model: in Bayesian TAML it is a fixed zero matrix that only the inner loop
 changes (Lee et al., ICLR 2020, section 3; authors' code), so it is created by the inner loop.
 
@@ -103,16 +104,18 @@ def kernel_max_pool_2x2(x):
 
 
 def conv_without_bias(conv: keras.layers.Conv2D, x):
-  """`conv`'s convolution of `x` without its bias, in the layer's compute dtype: for a block
-  whose batch norm uses batch statistics, which subtract each channel's mean, so that the bias
-  changes no value after them and its gradient is zero (Lee et al.'s conv4 block is conv +
-  bias, then batch norm).
+  """`conv`'s convolution of `x` without its bias, in the layer's compute dtype: every block's
+  batch norm uses batch statistics, which subtract each channel's mean, so the bias changes no
+  value after them and its gradient is zero (Lee et al.'s conv4 block is conv + bias, then batch
+  norm; the bias variables stay, as in their checkpoints, and keep their initial values).
 
   Left out, the bias costs neither its add nor its gradient's reduction over every output
-  position (the larger part of conv1's filter gradient), and batch norm needs no shift against
-  a channel mean far above its spread (MaskedBatchNorm.fused_kernel). The inner loop's
-  gradient of the bias is then exactly zero (the tape's unconnected gradient), where the form
-  with the bias gives zero plus rounding.
+  position (the larger part of conv1's filter gradient), nor their derivatives in the
+  meta-gradient, and the fused batch norm needs no shift against a channel mean far above its
+  spread (MaskedBatchNorm.fused_kernel). The bias's gradient, in the inner loop and in the
+  meta-gradient, is then exactly zero (the tapes' unconnected gradient), where the form with
+  the bias gives zero plus rounding, which Adam's normalised steps turn into a random walk of
+  the bias that no output can see.
 
   Args:
     conv: a built Conv2D; its kernel is read as the variable's current value (under
@@ -123,6 +126,8 @@ def conv_without_bias(conv: keras.layers.Conv2D, x):
     [B, H, W, C_out] in ``conv.compute_dtype``.
   """
   dtype = conv.compute_dtype
+  if not conv.built:  # the first call (build_for) creates the variables
+    conv.build(x.shape)
   return conv.convolution_op(tf.cast(x, dtype), tf.cast(conv.kernel, dtype))
 
 
@@ -190,17 +195,18 @@ class Conv4(keras.Model):
     `fused_norm`: every row real, batch norm as TensorFlow's fused kernel after convolutions
     without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel)."""
     x = images
+    # Every convolution leaves its bias out (conv_without_bias: batch statistics cancel it).
     # Under `fused_norm` (every row real; a row mask with it is the batch norm's ValueError)
-    # each convolution leaves its bias out (conv_without_bias) and batch norm is the fused
-    # kernel without the shift; mixed_bfloat16 keeps the blocks that feed another convolution
-    # in bfloat16 (MaskedBatchNorm.fused_kernel), the last in float32, as the features.
+    # batch norm is the fused kernel without the shift; mixed_bfloat16 keeps the blocks that
+    # feed another convolution in bfloat16 (MaskedBatchNorm.fused_kernel), the last in
+    # float32, as the features.
     fused = fused_norm and row_mask is None
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+      y = conv_without_bias(conv, x)
       if fused:
-        y = conv_without_bias(conv, x)
         x = norm.fused_kernel(y if i + 1 < self.num_blocks else tf.cast(y, tf.float32))
       else:
-        x = norm(conv(x), row_mask=row_mask, fused=fused_norm)
+        x = norm(y, row_mask=row_mask, fused=fused_norm)
       # Pooling before the ReLU: relu(max(a, b)) = max(relu(a), relu(b)), and the gradients of
       # both orders route each window's cotangent to the same position (a window whose maximum
       # is <= 0 passes none either way), so every value and derivative is the same, while the
@@ -246,7 +252,8 @@ class Conv4(keras.Model):
         are all real.
 
     Returns:
-      [B, F] features; gradients flow to `convs` (and to the batch-norm offsets).
+      [B, F] features; gradients flow to the kernels of `convs` (and to the batch-norm
+      offsets), none to their biases (:func:`conv_without_bias`).
 
     Raises:
       ValueError: if `convs` does not have one Layer per conv layer.
