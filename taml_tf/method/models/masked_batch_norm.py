@@ -253,7 +253,7 @@ class MaskedBatchNorm(keras.layers.Layer):
     that model's trained weights and a 75-row Omniglot support set, the kernel on the unbiased
     output is as close to float64 as the shifted kernel on the biased one at every layer
     (largest errors 1.8e-4, 1.5e-5, 3.3e-6, 1.2e-6 against 1.8e-4, 1.4e-5, 2.8e-6, 1.0e-6;
-    docs/performance.md, the levers of 2026-12-07 afternoon).
+    docs/performance.md, the levers of 2026-12-07 late morning and afternoon).
 
     bfloat16 `inputs` (a mixed_bfloat16 block whose output feeds another bfloat16 convolution)
     stay bfloat16: the kernel reads bfloat16 and sums in float32, so this computes what

@@ -14,6 +14,9 @@ from taml_tf.method.models.masked_batch_norm import MaskedBatchNorm
 from tests import real_data
 from tests import tasks
 
+# The unread conv biases' gradients (Conv4's conv_without_bias) as zeros, not None.
+ZERO = tf.UnconnectedGradients.ZERO
+
 
 class MaskedBatchNormTest(tf.test.TestCase):
 
@@ -78,7 +81,7 @@ class MaxPoolTest(tf.test.TestCase):
       tape.watch(tf.nest.flatten(params))
       outs = [tf.reduce_sum(tf.square(net.apply(params, images))) for net in (kernel, elementwise)]
     self.assertAllEqual(outs[0], outs[1])
-    for g, h in zip(*[tf.nest.flatten(tape.gradient(o, params, unconnected_gradients=tf.UnconnectedGradients.ZERO))
+    for g, h in zip(*[tf.nest.flatten(tape.gradient(o, params, unconnected_gradients=ZERO))
                       for o in outs]):
       self.assertAllClose(g, h, rtol=1e-6, atol=1e-9)
     with self.assertRaisesRegex(ValueError, "pooling must be one of.*'average'"):
@@ -106,9 +109,9 @@ class MaxPoolTest(tf.test.TestCase):
           inner.watch(params)
           layers = tf.nest.pack_sequence_as(net.adaptable_params(), params)
           loss = tf.reduce_sum(weights * tf.tanh(net.apply(layers, images)))
-        grads = inner.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = inner.gradient(loss, params, unconnected_gradients=ZERO)
         projected = tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, directions)])
-      return outer.gradient(projected, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      return outer.gradient(projected, params, unconnected_gradients=ZERO)
 
     plain = hessian_vector_product(params)
     compiled = tf.function(hessian_vector_product, jit_compile=True)(params)
@@ -134,7 +137,7 @@ class KernelMaxPoolTest(tf.test.TestCase):
       grad = inner.gradient(pooled, x, upstream)
       projected = tf.reduce_sum(grad * cotangent)
     d_upstream, d_x = outer.gradient(projected, [upstream, x],
-                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                                     unconnected_gradients=ZERO)
     return pooled, grad, d_upstream, d_x
 
   def test_same_values_and_derivatives_as_tensorflows_max_pool(self):
@@ -198,9 +201,10 @@ class PoolBeforeReluTest(tf.test.TestCase):
           with tf.GradientTape() as inner:
             features = forward(images)
             loss = tf.reduce_sum(weights * tf.tanh(features))
-          grads = inner.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+          grads = inner.gradient(loss, variables, unconnected_gradients=ZERO)
           projected = tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, directions)])
-        results.append([features] + grads + outer.gradient(projected, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))
+        results.append([features] + grads
+                       + outer.gradient(projected, variables, unconnected_gradients=ZERO))
       for i, (a, b) in enumerate(zip(*results)):
         with self.subTest(pooling=pooling, part=i):
           self.assertAllEqual(a, b)
@@ -250,14 +254,13 @@ class Conv4Test(tf.test.TestCase):
     net = Conv4(channels=8).build_for((28, 28, 1))
     params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
     offsets = [norm.offset.value for norm in net.norms]
-    zero = tf.UnconnectedGradients.ZERO
     with tf.GradientTape(persistent=True) as tape:
       tape.watch(tf.nest.flatten(params))
       loss = tf.reduce_sum(tf.square(net.apply(params, self.images)))
       own_loss = tf.reduce_sum(tf.square(net(self.images)))
-    grads, offset_grads = tape.gradient(loss, (params, offsets), unconnected_gradients=zero)
+    grads, offset_grads = tape.gradient(loss, (params, offsets), unconnected_gradients=ZERO)
     own = tape.gradient(own_loss, [v.value for v in tf.nest.flatten(net.adaptable_params())],
-                        unconnected_gradients=zero)
+                        unconnected_gradients=ZERO)
     for i, (g, g_own) in enumerate(zip(tf.nest.flatten(grads), own)):
       self.assertAllClose(g, g_own, atol=1e-3, rtol=1e-4, msg=f'parameter {i}')
     for l in range(1, 5):
@@ -287,7 +290,7 @@ class Conv4Test(tf.test.TestCase):
         features = net.apply(params, self.images, fused_norm=fused_norm)
         loss = tf.reduce_sum(tf.square(features))
       return features, tape.gradient(loss, params,
-                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                                     unconnected_gradients=ZERO)
 
     fused, closed = features_and_gradients(True, 30.0), features_and_gradients(False, 0.0)
     self.assertAllClose(fused[0], closed[0], atol=1e-4, rtol=1e-4)
@@ -316,7 +319,7 @@ class Conv4PrecisionTest(tf.test.TestCase):
       tape.watch(tf.nest.flatten(params))
       features = half.apply(params, images)
       loss = tf.reduce_sum(tf.square(features))
-    grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = tape.gradient(loss, params, unconnected_gradients=ZERO)
     expected = full.apply(params, images)
     self.assertEqual(features.dtype, tf.float32)
     for i, g in enumerate(tf.nest.flatten(grads)):
@@ -349,7 +352,8 @@ class Conv4PrecisionTest(tf.test.TestCase):
         tape.watch(tf.nest.flatten(params))
         features = model.apply(params, images, fused_norm=True)
         loss = tf.reduce_sum(tf.square(features))
-      return [features] + tf.nest.flatten(tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO))
+      return [features] + tf.nest.flatten(
+          tape.gradient(loss, params, unconnected_gradients=ZERO))
 
     def between_casts(norm, x):
       return tf.cast(norm(tf.cast(x, tf.float32), fused=True), x.dtype)
@@ -358,8 +362,8 @@ class Conv4PrecisionTest(tf.test.TestCase):
     with mock.patch.object(MaskedBatchNorm, 'fused_kernel', between_casts):
       casts = features_and_gradients(half, params)
     float32 = features_and_gradients(full, params)
-    # Features, then each conv's kernel and bias gradients; a bias's gradient is rounding
-    # noise (batch norm follows it), so only the kernels' are compared.
+    # Features, then each conv's kernel and bias gradients; a bias is not read, its gradient
+    # is zero on every path, so only the kernels' are compared.
     for i in [0, 1, 3, 5, 7]:
       with self.subTest(part=i):
         self.assertEqual(ours[i].dtype, tf.float32)
