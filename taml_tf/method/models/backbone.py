@@ -193,20 +193,25 @@ class Conv4(keras.Model):
   def call(self, images, row_mask=None, training=True, fused_norm=False):
     """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm;
     `fused_norm`: every row real, batch norm as TensorFlow's fused kernel after convolutions
-    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel)."""
+    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel).
+
+    Raises:
+      ValueError: `fused_norm` with a `row_mask` (the fused kernel has no row mask).
+    """
+    if fused_norm and row_mask is not None:
+      raise ValueError('Conv4: fused_norm needs every row real (row_mask=None); the fused '
+                       'batch-norm kernel cannot leave padding rows out of the statistics')
     x = images
     # Every convolution leaves its bias out (conv_without_bias: batch statistics cancel it).
-    # Under `fused_norm` (every row real; a row mask with it is the batch norm's ValueError)
-    # batch norm is the fused kernel without the shift; mixed_bfloat16 keeps the blocks that
-    # feed another convolution in bfloat16 (MaskedBatchNorm.fused_kernel), the last in
-    # float32, as the features.
-    fused = fused_norm and row_mask is None
+    # Under `fused_norm` batch norm is the fused kernel without the shift; mixed_bfloat16 keeps
+    # the blocks that feed another convolution in bfloat16 (MaskedBatchNorm.fused_kernel), the
+    # last in float32, as the features.
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
       y = conv_without_bias(conv, x)
-      if fused:
+      if fused_norm:
         x = norm.fused_kernel(y if i + 1 < self.num_blocks else tf.cast(y, tf.float32))
       else:
-        x = norm(y, row_mask=row_mask, fused=fused_norm)
+        x = norm(y, row_mask=row_mask)
       # Pooling before the ReLU: relu(max(a, b)) = max(relu(a), relu(b)), and the gradients of
       # both orders route each window's cotangent to the same position (a window whose maximum
       # is <= 0 passes none either way), so every value and derivative is the same, while the

@@ -204,7 +204,8 @@ class MaskedBatchNorm(keras.layers.Layer):
     all real; a `row_mask` with it is a ValueError. The inputs are shifted by the first row's
     mean first, as :meth:`_statistics` does and for the same reason: without it the kernel's
     outputs were 2.5e-4 (relative) from float64 on Omniglot-like activations, with it 1e-5, as
-    the closed form.
+    the closed form. That is for inputs that may carry a constant (a convolution with its
+    bias); Conv4 leaves its biases out and calls :meth:`fused_kernel`, without the shift.
     """
     if fused:
       if row_mask is not None:

@@ -231,6 +231,13 @@ class Conv4Test(tf.test.TestCase):
     with self.assertRaisesRegex(ValueError, 'needs 4 conv layers, got 3'):
       net.apply(params[:3], self.images)
 
+  def test_fused_norm_refuses_a_row_mask(self):
+    # The fused kernel has no row mask: a padded batch would normalise with its padding rows.
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
+    with self.assertRaisesRegex(ValueError, 'fused_norm needs every row real'):
+      net.apply(params, self.images, row_mask=tf.ones([12]), fused_norm=True)
+
   def test_apply_uses_given_tensors_and_leaves_variables_alone(self):
     net = Conv4(channels=8).build_for((28, 28, 1))
     before = [v.numpy().copy() for v in net.variables]
