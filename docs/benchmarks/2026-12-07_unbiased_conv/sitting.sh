@@ -5,10 +5,14 @@
 # (every plan) and in mixed_bfloat16 (Bayesian TAML train and meta-test, A and B); every other
 # process of ours stopped (quiet_sitting.sh), peer episodes, medians of 10, default thread
 # pools (2, 1).
-# Usage: PEER_WORK=/tmp/peer_work bash sitting.sh [ROUNDS]   (from the repo root; default 2)
+# OUT (default this folder) takes a repeat sitting of the same code elsewhere (the evening's:
+# OUT=docs/benchmarks/2026-12-07_evening_sitting).
+# Usage: PEER_WORK=/tmp/peer_work [OUT=<folder>] bash sitting.sh [ROUNDS]   (from the repo root;
+#   default 2)
 set -uo pipefail
 root=$PWD
-out=$root/docs/benchmarks/2026-12-07_unbiased_conv
+out=${OUT:-$root/docs/benchmarks/2026-12-07_unbiased_conv}
+mkdir -p "$out"
 rounds=${1:-2}
 export PEER_WORK=${PEER_WORK:-/tmp/peer_work} TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 source "$root/docs/benchmarks/quiet_sitting.sh"
