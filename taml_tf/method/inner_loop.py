@@ -27,16 +27,17 @@ def head_logits(features, head: parameters.Layer):
 
 
 def forward(backbone, params: Sequence[parameters.Layer], images, row_mask, class_mask,
-            fused_norm: bool = False):
+            fused_norm: bool = False, input_moments=None):
   """Masked logits [B, max_way] of `images` under adapted `params` (conv layers, head);
-  `fused_norm` as in the backbone's ``apply``."""
+  `fused_norm` and `input_moments` as in the backbone's ``apply``."""
   features = backbone.apply(parameters.conv_layers(params), images, row_mask,
-                            fused_norm=fused_norm)
+                            fused_norm=fused_norm, input_moments=input_moments)
   return balancing.mask_logits(head_logits(features, parameters.head(params)), class_mask)
 
 
 def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, omega=None,
-               count_mask=None, first_order: bool = False, rows_all_real: bool = False):
+               count_mask=None, first_order: bool = False, rows_all_real: bool = False,
+               input_moments=None):
   """One balanced inner gradient step ([step], taml_tf.method.learner): Meta-SGD, weighted loss.
 
   theta' = theta - step * grad_theta L(theta; support), where L is the omega-weighted support
@@ -48,6 +49,8 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
     images, labels, row_mask, class_mask, omega, count_mask: as in :func:`adapt`.
     first_order: if True, the inner gradient is a constant for enclosing tapes.
     rows_all_real: see :func:`adapt`.
+    input_moments: the backbone's ``input_moments`` of `images` for the first-order pass on
+      real rows (computed once by :func:`adapt`), or None.
 
   Returns:
     The updated parameters, structured as `params`.
@@ -59,7 +62,7 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
     # A first-order step's batch-norm backward is never differentiated, so with every row
     # real it may be TensorFlow's fused kernel (meta-test: a fifth fewer ops).
     logits = forward(backbone, params, images, None if rows_all_real else counted, class_mask,
-                     fused_norm=first_order and rows_all_real)
+                     fused_norm=first_order and rows_all_real, input_moments=input_moments)
     loss = balancing.weighted_inner_loss(logits, labels, row_mask, class_mask, omega,
                                          count_mask)
   grads = tape.gradient(loss, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
@@ -118,7 +121,7 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
           images, labels, row_mask, class_mask, bal: posteriors.Balancing | None = None,
           num_steps: int = 5,
           first_order: bool = False, recompute: bool = False,
-          rows_all_real: bool = False, count_mask=None) -> tuple:
+          rows_all_real: bool = False, count_mask=None, input_moments=None) -> tuple:
   """Runs `num_steps` balanced inner steps from `params` (K times [step], taml_tf.method.learner).
 
   Each step is :func:`inner_step`.
@@ -146,6 +149,8 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
     count_mask: [S] the rows that batch norm and the inner-loss normaliser N count, where
       they are not the real rows: the authors' padding counts zero rows
       (``ModelConfig.authors_padding``). None: `row_mask`.
+    input_moments: the backbone's ``input_moments`` of `images` for the first-order pass on
+      real rows (Conv4.first_block); None: computed here, once for every step.
 
   Returns:
     The adapted parameters theta_K, structured as `params` (`params` when num_steps is 0).
@@ -164,13 +169,19 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
   data = [images, labels, row_mask, class_mask] + [optional[k] for k in given]
   data = [tf.convert_to_tensor(x) for x in data]
   pack = lambda flat: tf.nest.pack_sequence_as(params, list(flat))
+  # The support images are the same in every step: the first block's patch moments (the fused
+  # path's batch statistics of conv1, Conv4.first_block) are computed once, not per step.
+  moments = None
+  if first_order and rows_all_real:
+    moments = backbone.input_moments(data[0]) if input_moments is None else input_moments
 
   # One flat list of tensors in and out, as tf.custom_gradient (in `recomputed`) needs.
   def step(*args):
     support = args[2 * n:]
     return tf.nest.flatten(inner_step(backbone, pack(args[:n]), pack(args[n:2 * n]),
                                       *support[:4], **dict(zip(given, support[4:])),
-                                      first_order=first_order, rows_all_real=rows_all_real))
+                                      first_order=first_order, rows_all_real=rows_all_real,
+                                      input_moments=moments))
 
   if recompute:
     step = recomputed(step)

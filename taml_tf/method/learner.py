@@ -256,21 +256,24 @@ class MetaLearner(tf.Module):
 
   def adapt(self, task: Episode, bal: posteriors.Balancing, num_steps: int,
             rows_all_real: bool = False, count_mask=None,
-            first_order: typing.Optional[bool] = None) -> tuple:
+            first_order: typing.Optional[bool] = None, input_moments=None) -> tuple:
     """theta_K for one task given its balancing variables: [init], then K times [step].
 
     `rows_all_real`: every support row is counted (:meth:`support_to_compute` dropped the
     padding), so batch norm may skip the row mask; `count_mask`: the rows batch norm and the
     inner-loss normaliser count under the authors' padding (inner_loop.adapt);
     `first_order`: the inner gradients are constants for enclosing tapes (default
-    ``config.first_order``; meta-test passes True: nothing differentiates a prediction)."""
+    ``config.first_order``; meta-test passes True: nothing differentiates a prediction);
+    `input_moments`: the backbone's ``input_moments`` of the support images, for the
+    first-order pass on real rows (inner_loop.adapt computes them where None)."""
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(bal), task.support_images,
         task.support_labels, task.support_mask, task.class_mask, bal=bal,
         num_steps=num_steps,
         first_order=self.config.first_order if first_order is None else first_order,
-        recompute=self.recompute, rows_all_real=rows_all_real, count_mask=count_mask)
+        recompute=self.recompute, rows_all_real=rows_all_real, count_mask=count_mask,
+        input_moments=input_moments)
 
   def query_logits(self, params, task: Episode):
     """Masked query logits [Q, max_way] under adapted `params`."""
@@ -442,11 +445,14 @@ class MetaLearner(tf.Module):
     if mode != 'mc':
       raise ValueError(f"predict mode must be 'mean' or 'mc', got {mode!r}")
     samples = c.n_mc_samples if num_samples is None else num_samples
+    # Every sample adapts on the same support images: the first block's patch moments
+    # (Conv4.first_block) are computed once, outside the samples' loop.
+    moments = None if static_shapes else self.backbone.input_moments(task.support_images)
 
     def one_sample(index):
       bal = self.monte_carlo_draw(dists, task.class_mask, seed, index)
       params = self.adapt(task, bal, steps, rows_all_real=not static_shapes,
-                          count_mask=count_mask, first_order=True)
+                          count_mask=count_mask, first_order=True, input_moments=moments)
       return tf.nn.softmax(self.query_logits(params, task))
 
     # Samples are independent: map_fn lets the runtime run them side by side.

@@ -131,11 +131,17 @@ class InnerLoopTest(tf.test.TestCase):
     outputs, fused_ops = {}, {}
     for first_order, rows_all_real in ((False, True), (True, False), (True, True)):
       fn = adapt_fn(first_order, rows_all_real)
-      ops = [op.type for op in fn.get_concrete_function().graph.get_operations()]
-      fused_ops[first_order, rows_all_real] = ops.count('FusedBatchNormV3')
+      ops = fn.get_concrete_function().graph.get_operations()
+      # The fused kernel in training mode (its own statistics), and the patch moments' padding
+      # of the support images (backbone.patch_moments).
+      fused_ops[first_order, rows_all_real] = (
+          sum(op.type == 'FusedBatchNormV3' and op.get_attr('is_training') for op in ops),
+          sum(op.type == 'Pad' for op in ops))
       outputs[first_order, rows_all_real] = parameters.to_dict(fn())
-    # 3 steps x 4 blocks, only where both hold.
-    self.assertEqual(fused_ops, {(False, True): 0, (True, False): 0, (True, True): 12})
+    # Only where both hold: 3 steps x blocks 2-4 as the fused kernel, the first block from its
+    # images' patch moments (Conv4.first_block), computed once for the 3 steps.
+    self.assertEqual(fused_ops, {(False, True): (0, 0), (True, False): (0, 0),
+                                 (True, True): (9, 1)})
     exact = outputs[False, True]
     for k in exact:
       if k.startswith('conv') and k.endswith('bias'):

@@ -131,6 +131,52 @@ def conv_without_bias(conv: keras.layers.Conv2D, x):
   return conv.convolution_op(tf.cast(x, dtype), tf.cast(conv.kernel, dtype))
 
 
+def patch_moments(images, kernel_size):
+  """Sums over every output position of a 'same'-padded, stride-1 convolution's input patches:
+  what the first block's batch statistics are computed from (:func:`first_block_statistics`).
+
+  The support images are the same in every inner step (and Monte-Carlo sample), so their
+  patches' sum s and Gram matrix G = sum p p^T hold everything batch norm needs of conv1's
+  output y = P W: per channel c, sum(y_c) = s . W_c and sum(y_c^2) = W_c^T G W_c. In float64,
+  so that E[y^2] - E[y]^2 keeps float32's accuracy of the variance.
+
+  Args:
+    images: [B, H, W, C] float images.
+    kernel_size: (kh, kw) of the convolution.
+
+  Returns:
+    (s [kh kw C], G [kh kw C, kh kw C], n): float64, n = B H W the positions summed.
+  """
+  kh, kw = kernel_size
+  # 'same' padding at stride 1, then the kh * kw shifted views side by side: the patches in
+  # the kernel's (row, column, channel) order. Slices, not ExtractImagePatches, whose CPU
+  # kernel took 33 ms on a B support set (~124 x 32 x 32 x 3) against a few for these.
+  height, width = tf.shape(images)[1], tf.shape(images)[2]
+  padded = tf.pad(images, [[0, 0], [(kh - 1) // 2, kh // 2], [(kw - 1) // 2, kw // 2], [0, 0]])
+  patches = tf.concat([padded[:, r:r + height, c:c + width] for r in range(kh)
+                       for c in range(kw)], axis=-1)
+  patches = tf.cast(tf.reshape(patches, [-1, kh * kw * images.shape[-1]]), tf.float64)
+  return (tf.reduce_sum(patches, 0), tf.matmul(patches, patches, transpose_a=True),
+          tf.cast(tf.shape(patches)[0], tf.float64))
+
+
+def first_block_statistics(kernel, moments):
+  """Batch mean and (biased) variance per channel of conv1's output, from :func:`patch_moments`.
+
+  Args:
+    kernel: [kh, kw, C_in, C_out] conv1 kernel (float32).
+    moments: :func:`patch_moments` of the images it convolves.
+
+  Returns:
+    (mean [C_out], variance [C_out]) float32, differentiable in `kernel`.
+  """
+  patch_sum, gram, n = moments
+  w = tf.cast(tf.reshape(kernel, [-1, kernel.shape[-1]]), tf.float64)
+  mean = tf.linalg.matvec(w, patch_sum, transpose_a=True) / n
+  variance = tf.maximum(tf.reduce_sum(w * tf.matmul(gram, w), 0) / n - tf.square(mean), 0.0)
+  return tf.cast(mean, tf.float32), tf.cast(variance, tf.float32)
+
+
 class Conv4(keras.Model):
   """conv4 feature extractor whose conv weights can be swapped for adapted tensors.
 
@@ -190,10 +236,11 @@ class Conv4(keras.Model):
     self(tf.zeros((1,) + tuple(image_shape)), training=True)
     return self
 
-  def call(self, images, row_mask=None, training=True, fused_norm=False):
+  def call(self, images, row_mask=None, training=True, fused_norm=False, input_moments=None):
     """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm;
     `fused_norm`: every row real, batch norm as TensorFlow's fused kernel after convolutions
-    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel).
+    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel), the first
+    block's from `input_moments` (:meth:`input_moments` of `images`; computed here if None).
 
     Raises:
       ValueError: `fused_norm` with a `row_mask` (the fused kernel has no row mask).
@@ -205,9 +252,14 @@ class Conv4(keras.Model):
     # Every convolution leaves its bias out (conv_without_bias: batch statistics cancel it).
     # Under `fused_norm` batch norm is the fused kernel without the shift; mixed_bfloat16 keeps
     # the blocks that feed another convolution in bfloat16 (MaskedBatchNorm.fused_kernel), the
-    # last in float32, as the features.
+    # last in float32, as the features. In float32 the first block takes its statistics from
+    # the images' patch moments instead and pools before normalising (first_block).
+    first_block = fused_norm and self.convs[0].compute_dtype == 'float32'
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
       y = conv_without_bias(conv, x)
+      if first_block and i == 0:
+        x = tf.nn.relu(self.first_block(y, images, input_moments))
+        continue
       if fused_norm:
         x = norm.fused_kernel(y if i + 1 < self.num_blocks else tf.cast(y, tf.float32))
       else:
@@ -218,6 +270,43 @@ class Conv4(keras.Model):
       # ReLU, its gradient and their second-order terms run on a quarter of the values.
       x = tf.nn.relu(self.pool(x, second_order=not fused_norm))
     return self.flatten(x)
+
+  def input_moments(self, images):
+    """:func:`patch_moments` of `images` for conv1 where `fused_norm` uses them (float32), else
+    None: computed once per support set, they serve every inner step (inner_loop.adapt)."""
+    if self.convs[0].compute_dtype != 'float32':
+      return None
+    if not self.convs[0].built:
+      self.convs[0].build(images.shape)
+    return patch_moments(images, self.convs[0].kernel_size)
+
+  def first_block(self, y, images, moments=None):
+    """Batch norm and pooling of conv1's output `y` for a pass whose backward no tape
+    differentiates (`fused_norm`, float32): pooled first, then normalised with statistics
+    from the images' patch moments (:func:`patch_moments`, :func:`first_block_statistics`).
+
+    Batch norm here has no scale, so per channel it is increasing and max pooling commutes with
+    it: the same values (to rounding) as normalising and then pooling, but the normalisation
+    runs on a quarter of the values, and its gradient's statistics terms reach conv1's kernel
+    through the [kh kw C, C_out] moments, not through a pass over the activation: the largest
+    activation of the network needs no batch-norm kernel either way, only the pooling's
+    gradient. The statistics are more accurate than the fused kernel's (float64 moments; the
+    kernel sums in one float32 pass).
+
+    Args:
+      y: [B, H, W, C] conv1's output (float32, without its bias).
+      images: conv1's input [B, H, W, C_in].
+      moments: :meth:`input_moments` of `images` (None: computed here).
+
+    Returns:
+      [B, H // 2, W // 2, C]: batch-normalised, then max-pooled (the ReLU is the caller's).
+    """
+    kernel = self.convs[0].kernel
+    if moments is None:
+      moments = patch_moments(images, kernel.shape[:2])
+    mean, variance = first_block_statistics(tf.convert_to_tensor(kernel), moments)
+    pooled = tf.nn.max_pool2d(y, 2, 2, 'VALID')
+    return self.norms[0].normalise_with(pooled, mean, variance)
 
   def pool(self, x, second_order: bool = True):
     """The blocks' 2x2 max pooling of `x` [B, H, W, C], as `pooling` chooses.
@@ -244,7 +333,7 @@ class Conv4(keras.Model):
     return tuple(parameters.Layer(conv.kernel, conv.bias) for conv in self.convs)
 
   def apply(self, convs: Sequence[parameters.Layer], images, row_mask=None,
-            fused_norm: bool = False):
+            fused_norm: bool = False, input_moments=None):
     """Features of `images` with the conv weights replaced by the tensors in `convs`.
 
     Args:
@@ -255,6 +344,8 @@ class Conv4(keras.Model):
       fused_norm: batch norm as TensorFlow's fused kernel after convolutions without their
         biases (:meth:`call`), for a pass whose backward no tape differentiates and whose rows
         are all real.
+      input_moments: :meth:`input_moments` of `images`, for `fused_norm` (None: computed in
+        the call; pass them where the same images go through several calls).
 
     Returns:
       [B, F] features; gradients flow to the kernels of `convs` (and to the batch-norm
@@ -272,5 +363,6 @@ class Conv4(keras.Model):
     trainable = [by_variable.get(id(v), v.value) for v in self.trainable_variables]
     non_trainable = [v.value for v in self.non_trainable_variables]
     features, _ = self.stateless_call(trainable, non_trainable, images, row_mask=row_mask,
-                                      training=True, fused_norm=fused_norm)
+                                      training=True, fused_norm=fused_norm,
+                                      input_moments=input_moments)
     return features

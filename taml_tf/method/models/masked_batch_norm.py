@@ -276,6 +276,45 @@ class MaskedBatchNorm(keras.layers.Layer):
         is_training=True)
     return outputs
 
+  def normalise_with(self, inputs, mean, variance):
+    """(inputs - mean) / sqrt(variance + epsilon) + offset with statistics given, not taken
+    from `inputs`: for a block whose statistics come from elsewhere (Conv4.first_block, which
+    normalises after pooling).
+
+    TensorFlow's fused kernel in inference mode, one op each way: its gradient kernel also
+    returns sum(g x_hat) and sum(g), from which the statistics' own gradients follow
+    (d mean = -sum(g) / sigma, d variance = -sum(g x_hat) / (2 sigma^2)), where TensorFlow's
+    gradient of the inference kernel gives them none. First order only: for passes whose
+    backward no tape differentiates (`fused_norm`).
+
+    Args:
+      inputs: [B, H, W, C] float32.
+      mean, variance: [C] batch statistics.
+
+    Returns:
+      [B, H, W, C].
+    """
+    epsilon = self.epsilon
+    ones = tf.ones([inputs.shape[-1]], inputs.dtype)
+
+    @tf.custom_gradient
+    def normalise(x, mean, variance, offset):
+      y, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+          x=x, scale=ones, offset=offset, mean=mean, variance=variance, epsilon=epsilon,
+          exponential_avg_factor=1.0, data_format='NHWC', is_training=False)
+
+      def grad(g):
+        dx, d_scale, d_offset, _, _ = tf.raw_ops.FusedBatchNormGradV3(
+            y_backprop=g, x=x, scale=ones, reserve_space_1=mean, reserve_space_2=variance,
+            reserve_space_3=tf.zeros([0], x.dtype), epsilon=epsilon, data_format='NHWC',
+            is_training=False)
+        inverse = tf.math.rsqrt(variance + epsilon)
+        return dx, -inverse * d_offset, -0.5 * tf.square(inverse) * d_scale, d_offset
+
+      return y, grad
+
+    return normalise(inputs, mean, variance, tf.convert_to_tensor(self.offset))
+
   def _statistics(self, weights, count):
     """A function x -> (x_hat, 1 / sigma) whose gradient is in closed form.
 

@@ -8,8 +8,10 @@ import tensorflow as tf
 
 from taml_tf.method.models.backbone import Conv4
 from taml_tf.method.models.backbone import conv_without_bias
+from taml_tf.method.models.backbone import first_block_statistics
 from taml_tf.method.models.backbone import kernel_max_pool_2x2
 from taml_tf.method.models.backbone import max_pool_2x2
+from taml_tf.method.models.backbone import patch_moments
 from taml_tf.method.models.masked_batch_norm import MaskedBatchNorm
 from tests import real_data
 from tests import tasks
@@ -307,6 +309,87 @@ class Conv4Test(tf.test.TestCase):
       self.assertAllClose(g.kernel / scale, g_closed.kernel / scale, atol=1e-4,
                           msg=f'conv{l}/kernel')
       self.assertAllEqual(g.bias, tf.zeros_like(g.bias), msg=f'conv{l}/bias')
+
+
+class FirstBlockTest(tf.test.TestCase):
+  """Meta-test's first block (Conv4.first_block): conv1's batch statistics from its images'
+  patch moments, pooling before the normalisation."""
+
+  def setUp(self):
+    super().setUp()
+    self.omniglot = tf.constant(real_data.omniglot_characters()[:3, :4].reshape(12, 28, 28, 1))
+    rng = np.random.default_rng(3)
+    self.colour = tf.constant(rng.random((7, 32, 32, 3)), tf.float32)  # the peers' B pixels
+
+  def test_patch_moments_give_conv1s_batch_statistics(self):
+    for images in (self.omniglot, self.colour):
+      kernel = tf.random.stateless_normal([3, 3, images.shape[-1], 8], [0, 2], stddev=0.3)
+      mean, variance = first_block_statistics(kernel, patch_moments(images, (3, 3)))
+      # float64 moments of the convolution itself ('same' padding: the border's patches
+      # hold zeros, as the convolution's).
+      y = tf.nn.conv2d(tf.cast(images, tf.float64), tf.cast(kernel, tf.float64), 1, 'SAME')
+      want_mean, want_variance = tf.nn.moments(y, [0, 1, 2])
+      self.assertAllClose(mean, want_mean, atol=1e-7, rtol=1e-6)
+      self.assertAllClose(variance, want_variance, atol=1e-7, rtol=1e-6)
+      self.assertGreater(float(tf.reduce_min(want_variance)), 1e-3)
+
+  def test_same_values_and_kernel_gradient_as_normalising_then_pooling(self):
+    # Pooled, then normalised with the moments' statistics, against the closed-form batch norm
+    # (what training differentiates) followed by pooling, in float64: the same block output and
+    # the same gradient in conv1's kernel, whose statistics terms now come through the moments.
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    net.norms[0].offset.assign(tf.random.stateless_normal([8], seed=[0, 4]))
+    reference = MaskedBatchNorm(net.bn_epsilon, dtype='float64')
+    reference.build((None, 28, 28, 8))
+    reference.offset.assign(tf.cast(net.norms[0].offset, tf.float64))
+    upstream = tf.random.stateless_normal([12, 14, 14, 8], [0, 5], dtype=tf.float64)
+
+    def output_and_gradient(dtype):
+      kernel = tf.cast(net.convs[0].kernel, dtype)
+      images = tf.cast(self.omniglot, dtype)
+      with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        y = tf.nn.conv2d(images, kernel, 1, 'SAME')
+        if dtype == tf.float32:
+          # As under Conv4.apply's stateless call: the layer's kernel reads the adapted tensor.
+          with keras.StatelessScope(state_mapping=[(net.convs[0].kernel, kernel)]):
+            out = net.first_block(y, images)
+        else:
+          out = tf.nn.max_pool2d(reference(y), 2, 2, 'VALID')
+        loss = tf.reduce_sum(tf.cast(out, tf.float64) * upstream)
+      return out, tape.gradient(loss, kernel)
+
+    ours, want = output_and_gradient(tf.float32), output_and_gradient(tf.float64)
+    for got, exact in zip(ours, want):
+      scale = float(tf.reduce_max(tf.abs(exact)))
+      self.assertGreater(scale, 1.0)
+      self.assertLess(float(tf.reduce_max(tf.abs(tf.cast(got, tf.float64) - exact))),
+                      2e-5 * scale)
+
+  def test_fused_norm_runs_no_batch_norm_kernel_on_the_first_block(self):
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
+    graph = tf.function(lambda: net.apply(params, self.omniglot, fused_norm=True)
+                        ).get_concrete_function().graph
+    self.assertEqual(_fused_norms(graph), {True: 3, False: 1})  # blocks 2-4; block 1's
+    # mixed_bfloat16 keeps its bfloat16 blocks (conv1's output is bfloat16): no moments.
+    half = Conv4(channels=8, precision='mixed_bfloat16').build_for((28, 28, 1))
+    graph = tf.function(lambda: half.apply(params, self.omniglot, fused_norm=True)
+                        ).get_concrete_function().graph
+    self.assertEqual(_fused_norms(graph), {True: 4, False: 0})
+
+
+def _fused_norms(graph):
+  """FusedBatchNormV3 ops of `graph` (and the functions it calls: a custom gradient's body) by
+  their is_training: their own statistics (True) or given ones (False)."""
+  counts = {True: 0, False: 0}
+  graphs = [graph] + [f.graph for f in getattr(graph, '_functions', {}).values()
+                      if hasattr(f, 'graph')]
+  for g in graphs:
+    for op in g.get_operations():
+      if op.type == 'FusedBatchNormV3':
+        counts[op.get_attr('is_training')] += 1
+  return counts
 
 
 class Conv4PrecisionTest(tf.test.TestCase):
