@@ -254,10 +254,10 @@ class Conv4(keras.Model):
     # the blocks that feed another convolution in bfloat16 (MaskedBatchNorm.fused_kernel), the
     # last in float32, as the features. In float32 the first block takes its statistics from
     # the images' patch moments instead and pools before normalising (first_block).
-    first_block = fused_norm and self.convs[0].compute_dtype == 'float32'
+    from_moments = fused_norm and self.convs[0].compute_dtype == 'float32'
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
       y = conv_without_bias(conv, x)
-      if first_block and i == 0:
+      if from_moments and i == 0:
         x = tf.nn.relu(self.first_block(y, images, input_moments))
         continue
       if fused_norm:
@@ -289,8 +289,8 @@ class Conv4(keras.Model):
     it: the same values (to rounding) as normalising and then pooling, but the normalisation
     runs on a quarter of the values, and its gradient's statistics terms reach conv1's kernel
     through the [kh kw C, C_out] moments, not through a pass over the activation: the largest
-    activation of the network needs no batch-norm kernel either way, only the pooling's
-    gradient. The statistics are more accurate than the fused kernel's (float64 moments; the
+    activation of the network needs no batch-norm kernel, forward or backward, only the
+    pooling and its gradient. The statistics are more accurate than the fused kernel's (float64 moments; the
     kernel sums in one float32 pass).
 
     Args:
