@@ -2,8 +2,9 @@
 # Stops (SIGSTOP) every other process of ours for as long as the sourcing script runs, and
 # resumes them when it exits, sparing the script's own processes; records `lscpu` in "$out";
 # defines `filter` (drops TensorFlow's start-up chatter), the plan names A, B, M, N, `peers_round`,
-# `bench_from` (one taml-benchmark run of a given code folder), `plan_for`, `alternate` (codes
-# taking turns, for one lever measured alone) and `sitting` (a lever's sitting with the peers).
+# `bench_from` (one taml-benchmark run of a given code folder), `plan_for`, `alternate` and
+# `turns` (codes taking turns, for one lever measured alone) and `sitting` (a lever's sitting
+# with the peers).
 # The caller sets `out`; OTHERS (an extended regex for pgrep -f) may widen what is stopped. The
 # default covers the seed study's lanes (the frozen venv), its one-data-set meta-tests
 # (evaluate_one.py, run by that venv's `python` from the checkout), CI runs, tests and Bazel.
@@ -64,6 +65,22 @@ alternate() {
     for item in "$@"; do
       date -Is
       bench_from "${item#*=}" "$prefix${item%%=*}_r$r" "$plan"
+    done
+  done
+  date -Is
+}
+# turns ROUNDS PLAN BEFORE AFTER: one lever measured alone, the code in folder BEFORE and the
+# one in AFTER taking turns (AFTER first in even rounds), each running PLAN once per round into
+# "$out/before_r<round>" and "$out/after_r<round>" (.md/.json), a timestamp before each run and
+# after the last.
+turns() {
+  local rounds=$1 plan=$2 before=$3 after=$4 r item codes
+  for r in $(seq 1 "$rounds"); do
+    codes=("before=$before" "after=$after")
+    if [ $((r % 2)) = 0 ]; then codes=("after=$after" "before=$before"); fi
+    for item in "${codes[@]}"; do
+      date -Is
+      bench_from "${item#*=}" "$out/${item%%=*}_r$r" "$plan"
     done
   done
   date -Is

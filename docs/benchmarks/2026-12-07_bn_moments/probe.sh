@@ -13,12 +13,4 @@ after=${AFTER:?set AFTER to a copy of the code with moments.patch applied}
 export TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 source "$root/docs/benchmarks/quiet_sitting.sh"
 plan="$A:train,$B:train,$B:train:mixed_bfloat16,$M:train"
-for r in 1 2; do
-  codes=("before=$root" "after=$after")
-  if [ "$r" = 2 ]; then codes=("after=$after" "before=$root"); fi
-  for item in "${codes[@]}"; do
-    date -Is
-    bench_from "${item#*=}" "$out/${item%%=*}_r$r" "$plan"
-  done
-done
-date -Is
+turns 2 "$plan" "$root" "$after"

@@ -13,12 +13,4 @@ export TAML_DATA_DIR=${TAML_DATA_DIR:-/work/shared/data}
 before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
 source "$root/docs/benchmarks/quiet_sitting.sh"
 plan="$A:test,$B:test"
-for r in $(seq 1 "$rounds"); do
-  codes=("before=$before" "after=$root")
-  if [ $((r % 2)) = 0 ]; then codes=("after=$root" "before=$before"); fi
-  for item in "${codes[@]}"; do
-    date -Is
-    bench_from "${item#*=}" "$out/${item%%=*}_r$r" "$plan"
-  done
-done
-date -Is
+turns "$rounds" "$plan" "$before" "$root"
