@@ -42,7 +42,7 @@ CATEGORIES = (
 _ELEMENTWISE = 'element-wise'
 # An op's event: '<op name>:<op type>' ('model/conv1/Conv2D:_MklNativeConv2D'); the Python
 # thread's 'EagerLocalExecute: __inference_step' and 'ThreadpoolListener::Record' are not ops.
-_OP_EVENT = re.compile(r'^[^\s:]+:([A-Za-z_][A-Za-z0-9_]*)$')
+_OP_EVENT = re.compile(r'^([^\s:]+):([A-Za-z_][A-Za-z0-9_]*)$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +50,9 @@ class OpTimes:
   """Op-type self times summed over a trace.
 
   Attributes:
-    seconds: op type -> self seconds, over every op of the trace.
-    counts: op type -> number of ops run.
+    seconds: op type (or the key :func:`op_times` was given) -> self seconds, over every op
+      of the trace.
+    counts: op type (or key) -> number of ops run.
     calls: the step calls traced (divide by it for per-step figures).
     wall_seconds: wall time of the traced calls.
   """
@@ -123,8 +124,10 @@ def latest_xspace(logdir: str) -> str:
   return max(paths, key=os.path.getmtime)
 
 
-def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> OpTimes:
-  """Sums the self time of every TensorFlow op of a trace, per op type.
+def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan'),
+             key: typing.Optional[typing.Callable[[str, str], typing.Hashable]] = None
+             ) -> OpTimes:
+  """Sums the self time of every TensorFlow op of a trace, per op type (or per `key`).
 
   The host plane's executor threads record one event per op, named '<op name>:<op type>';
   an op that calls a function (a tf.function, a while loop's body) holds its ops' events
@@ -134,9 +137,12 @@ def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> O
     path: an ``.xplane.pb`` file, or a folder holding one (the newest is read).
     calls: the step calls the trace holds (recorded in the result).
     wall_seconds: their wall time (recorded in the result).
+    key: `key(op_name, op_type)` -> the group an op's time is summed under; default the op
+      type. A finer split (by layer, by inner step) reads the op's name, e.g.
+      ``lambda name, op_type: (op_type, 'grad' in name)``.
 
   Returns:
-    An :class:`OpTimes`.
+    An :class:`OpTimes` keyed by op type, or by `key`'s values.
 
   Raises:
     FileNotFoundError: no trace at `path`.
@@ -156,9 +162,11 @@ def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> O
     raise ValueError(f'{path}: not a profiler trace ({e})') from e
   seconds, counts = collections.defaultdict(float), collections.Counter()
 
+  group = key or (lambda op_name, op_type: op_type)
+
   def close(item):
-    end_ps, op_type, nested_ps, start_ps = item
-    seconds[op_type] += max(0, end_ps - start_ps - nested_ps) * 1e-12
+    end_ps, group_key, nested_ps, start_ps = item
+    seconds[group_key] += max(0, end_ps - start_ps - nested_ps) * 1e-12
 
   for plane in space.planes:
     if not plane.name.startswith('/host:'):
@@ -169,18 +177,18 @@ def op_times(path: str, calls: int = 1, wall_seconds: float = float('nan')) -> O
         match = _OP_EVENT.match(plane.event_metadata[event.metadata_id].name)
         if not match:
           continue  # threadpool, executor and Python-side bookkeeping, not an op
-        op_type = match.group(1)
-        ops.append((event.offset_ps, event.offset_ps + event.duration_ps, op_type))
+        ops.append((event.offset_ps, event.offset_ps + event.duration_ps,
+                    group(match.group(1), match.group(2))))
       ops.sort(key=lambda o: (o[0], -o[1]))
       # Self time: each op's duration minus that of the ops directly nested in it.
-      stack = []  # open ops: [end_ps, op_type, nested_ps, start_ps]
-      for start_ps, end_ps, op_type in ops:
+      stack = []  # open ops: [end_ps, group key, nested_ps, start_ps]
+      for start_ps, end_ps, group_key in ops:
         while stack and stack[-1][0] <= start_ps:
           close(stack.pop())
         if stack:
           stack[-1][2] += end_ps - start_ps
-        stack.append([end_ps, op_type, 0, start_ps])
-        counts[op_type] += 1
+        stack.append([end_ps, group_key, 0, start_ps])
+        counts[group_key] += 1
       while stack:
         close(stack.pop())
   if not counts:

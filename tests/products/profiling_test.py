@@ -59,6 +59,25 @@ class OpTimesTest(tf.test.TestCase):
     self.assertIn('| convolution | 0.000 | 48.3% |', table)
     self.assertIn('(2 ops per call)', table)
 
+  def test_a_key_function_splits_an_op_type_by_the_ops_names(self):
+    path = os.path.join(self.get_temp_dir(), 'host.xplane.pb')
+    us = 10**6
+    write_xspace(path, {
+        'tf_Compute/1': [
+            ('step/call:StatefulPartitionedCall', 0, 100 * us),
+            ('step/block0/conv:_MklNativeConv2D', 10 * us, 30 * us),
+            ('step/block1/conv:_MklNativeConv2D', 50 * us, 20 * us),
+        ],
+        'tf_Compute/2': [('step/block1/conv_1:_MklNativeConv2D', 20 * us, 5 * us)],
+    })
+    times = profiling.op_times(
+        path, key=lambda name, op_type: (op_type, name.split('/')[1]))
+    # The name is the op's, not its event's: the ':<op type>' suffix is not part of it.
+    self.assertAllClose(times.seconds, {('StatefulPartitionedCall', 'call'): 50e-6,
+                                        ('_MklNativeConv2D', 'block0'): 30e-6,
+                                        ('_MklNativeConv2D', 'block1'): 25e-6})
+    self.assertEqual(times.counts[('_MklNativeConv2D', 'block1')], 2)
+
   def test_categories_fold_onednn_names(self):
     for op_type, expected in (('_MklNativeConv2DBackpropFilterWithBias', 'convolution'),
                               ('_MklNativeFusedConv2D', 'convolution'),
