@@ -15,6 +15,7 @@ import sys
 from absl import app
 from absl import flags
 
+from taml_tf.execution import onednn
 from taml_tf.execution import threads
 from taml_tf.flags import definitions
 from taml_tf.flags import resolve
@@ -157,6 +158,7 @@ def main(argv):
     result['threads'] = {'inter_op': pools.inter_op, 'intra_op': pools.intra_op,
                          'env': {k: os.environ.get(k) for k in (threads.ENV_INTER_OP,
                                                                 threads.ENV_INTRA_OP)}}
+    result['onednn'] = onednn.enabled()
     print('RESULT ' + json.dumps(result), flush=True)
     return
   cpu = benchmarking.cpu_info()
@@ -189,6 +191,9 @@ def main(argv):
   header += (f'Thread pools of the measurements (inter-op, intra-op; 0: TensorFlow\'s default '
              f'or $TF_NUM_*_THREADS): {", ".join(map(str, pools))}; the matrix-multiply rate '
              f'uses TensorFlow\'s default pools.\n\n')
+  kernels = {'oneDNN' if r['onednn'] else 'Eigen' for r in results if 'onednn' in r}
+  # Eigen's kernels took 2.1x as long on an AVX2 CPU (taml_tf.execution.onednn).
+  header += f'CPU kernels of the measurements: {", ".join(sorted(kernels)) or "-"}.\n\n'
   os.makedirs(os.path.dirname(FLAGS.out) or '.', exist_ok=True)
   with open(FLAGS.out + '.tmp', 'w') as f:
     f.write(header + body + '\n')

@@ -24,7 +24,13 @@ Names are imported on first use, so ``import taml_tf`` stays cheap (no TensorFlo
 
 import importlib
 
+from taml_tf.execution import onednn as _onednn
+
 __version__ = '0.1.0'
+
+# Before any TensorFlow import of the package: TensorFlow reads it once, when imported
+# (taml_tf.execution.onednn says why and what it measured).
+_onednn.default_on()
 
 # Public name -> the module that defines it.
 _EXPORTS = {
