@@ -19,8 +19,11 @@ filter() { grep -v -E "cuda|cuInit|absl::InitializeLog|rebuild TensorFlow|oneDNN
 A=A:bayesian_taml:second:function; B=B:bayesian_taml:second:function
 M=A:maml:second:function; N=B:maml:second:function
 # bench_from DIR OUT PLAN [FLAG...]: `taml-benchmark` on the peers' episodes, 10 iterations, of
-# the code in DIR (run from DIR with PYTHONPATH=DIR, so a worktree of another commit is what
-# gets imported although the venv's editable install points at this checkout), tables written
+# the code in DIR (run from DIR with PYTHONPATH=DIR, so a worktree's taml_tf/ is what gets
+# imported although the venv's editable install points at this checkout; taml_tf.flags and
+# taml_tf.launch, mapped by setup.py's package_dir, still come from the venv's checkout: a
+# worktree whose library lacks what this checkout's launch/benchmark.py imports fails at
+# start-up, as on 2026-12-07 at 18:06 UTC), tables written
 # to OUT.md and OUT.json; FLAGs are added last (absl takes a repeated flag's last value); prints
 # the run's last line. The venv is $TAML_BIN, or .venv/bin of the folder the caller sourced from.
 bench_bin=${TAML_BIN:-$PWD/.venv/bin}
