@@ -1,4 +1,4 @@
-"""The sitting's table (docs/performance.md, "oneDNN's kernels on an AVX2 CPU"): per line, the
+"""The sitting's table (docs/performance.md, "Current result on an AVX2-only CPU"): per line, the
 peers' and both kernel sets' medians per round, the ratios, ops per iteration, and memory:
 whole-process peak and peak above the process's floor (the peers' floor: their RSS after
 import).
