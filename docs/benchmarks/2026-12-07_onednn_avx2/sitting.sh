@@ -10,8 +10,11 @@
 # that have them). eigen_sitting/ holds the first, interrupted sitting of the code before
 # (2d6bcaf: one round, float32; its mixed_bfloat16 part stopped when the profile showed
 # Eigen's op names).
-# Usage: CODE=<worktree> PEER_WORK=/tmp/peer_work bash sitting.sh [ROUNDS]   (from the repo
-#   root; default 2)
+# FIRST=<n> starts at round n (the rounds' labels and order follow), KERNELS picks the kernel
+# sets (default "eigen onednn"), and the peers' rows of those rounds are added to peers.jsonl
+# (round 3, 19:47 UTC: FIRST=3 KERNELS=onednn ... sitting.sh 3).
+# Usage: CODE=<worktree> PEER_WORK=/tmp/peer_work [FIRST=<n>] [KERNELS=<sets>] bash sitting.sh
+#   [ROUNDS]   (from the repo root; default 2)
 set -uo pipefail
 root=$PWD
 out=$root/docs/benchmarks/2026-12-07_onednn_avx2
@@ -26,15 +29,21 @@ plan="$A:train,$B:train,$M:train,$N:train,$A:test,$B:test"
 eigen() { TF_ENABLE_ONEDNN_OPTS=0 bench_from "$code" "$out/sitting_eigen_r$1" "$plan"; }
 onednn() { bench_from "$code" "$out/sitting_onednn_r$1" "$plan"; }
 rounds=${1:-2}
-for r in $(seq 1 "$rounds"); do
+first=${FIRST:-1}
+read -r -a sets <<< "${KERNELS:-eigen onednn}"
+for r in $(seq "$first" "$rounds"); do
   date -Is
   peers_round "$out" "$r"
-  order=(eigen onednn)
-  if [ $((r % 2)) = 0 ]; then order=(onednn eigen); fi
+  order=("${sets[@]}")
+  if [ $((r % 2)) = 0 ]; then order=($(printf '%s\n' "${sets[@]}" | tac)); fi
   for kernels in "${order[@]}"; do
     date -Is
     "$kernels" "$r"
   done
 done
-tail -n "$((6 * rounds))" "$PEER_WORK/results.jsonl" > "$out/peers.jsonl"
+if [ "$first" = 1 ]; then
+  tail -n "$((6 * rounds))" "$PEER_WORK/results.jsonl" > "$out/peers.jsonl"
+else
+  tail -n "$((6 * (rounds - first + 1)))" "$PEER_WORK/results.jsonl" >> "$out/peers.jsonl"
+fi
 date -Is

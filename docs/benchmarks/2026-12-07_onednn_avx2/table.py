@@ -4,6 +4,7 @@ whole-process peak and peak above the process's floor (the peers' floor: their R
 import).
 
 Usage: python table.py [FOLDER] [ROUNDS]   (default this script's folder, 2)
+       python table.py FOLDER r<N>        (round N, oneDNN only: the peers against oneDNN)
 """
 import json
 import os
@@ -19,13 +20,35 @@ LINES = (  # (label, peer algo, shape, phase, our variant)
 )
 
 
-def main(folder, rounds):
-  rs = range(1, rounds + 1)
+def read_peers(folder):
+  """(label, algo, shape, phase) -> the peers' row, from peers.jsonl."""
   peers = {}
   with open(os.path.join(folder, 'peers.jsonl')) as f:
     for line in f:
       p = json.loads(line)
       peers[p['label'], p['algo'], p['shape'], p['phase']] = p
+  return peers
+
+
+def one_round(folder, r):
+  """The peers against oneDNN in round `r` (a round run with KERNELS=onednn)."""
+  peers = read_peers(folder)
+  with open(os.path.join(folder, f'sitting_onednn_r{r}.json')) as f:
+    ours = {(m['variant'], m['shape'], m['phase']): m for m in json.load(f)['results']}
+  print(f'| what (peer episodes) | peers r{r} (s) | oneDNN r{r} (s) | ratio | peers peak, above '
+        'floor (MB) | oneDNN peak, above floor (MB) |')
+  print('|---' * 6 + '|')
+  for label, algo, shape, phase, variant in LINES:
+    p, o = peers[f'r{r}', algo, shape, phase], ours[variant, shape, phase]
+    print(f"| {label} | {p['median_s']:.3f} | {o['seconds']:.3f} | "
+          f"**{p['median_s'] / o['seconds']:.2f}x** | {p['peak_rss_mib']:.0f}, "
+          f"{p['peak_rss_mib'] - p['rss_after_import_mib']:.0f} | {o['peak_rss_mb']:.0f}, "
+          f"{o['above_floor_mb']:.0f} |")
+
+
+def main(folder, rounds):
+  rs = range(1, rounds + 1)
+  peers = read_peers(folder)
   ours = {}
   for kernels in ('eigen', 'onednn'):
     for r in rs:
@@ -55,5 +78,9 @@ def main(folder, rounds):
 
 
 if __name__ == '__main__':
-  main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)),
-       int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+  where = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+  which = sys.argv[2] if len(sys.argv) > 2 else '2'
+  if which.startswith('r'):
+    one_round(where, int(which[1:]))
+  else:
+    main(where, int(which))
