@@ -6,7 +6,7 @@ AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX, and reads ``TF_ENABLE_ONEDNN_OPTS`` (
 off) once, when TensorFlow is imported. On an AVX2-only CPU (an AMD EPYC Zen 3, 2026-12-07) a
 meta-update on Eigen's kernels took 2.1x as long as on oneDNN's (Bayesian TAML train A, the
 peers' tasks: 1.084 s against 0.515 s; Eigen's MaxPoolGrad alone was a quarter of the step),
-which put taml-tf at 0.8-1.1x the PyTorch port there against 2-3x on an AVX-512 CPU
+which put taml-tf at 0.7-1.4x the PyTorch ports there against 2-3x on an AVX-512 CPU
 (docs/performance.md, "oneDNN's kernels on an AVX2 CPU").
 
 So ``import taml_tf`` asks for oneDNN (:func:`default_on`) unless the environment already says
