@@ -72,6 +72,17 @@ alternate() {
   done
   date -Is
 }
+# flip ROUND ITEM...: the items one per line, in the order given in odd rounds and reversed in
+# even ones (the turn-taking of every before/after measurement: neither code always runs first).
+flip() {
+  local r=$1 i
+  shift
+  if [ $((r % 2)) = 0 ]; then
+    for ((i = $#; i >= 1; i--)); do printf '%s\n' "${!i}"; done
+  else
+    printf '%s\n' "$@"
+  fi
+}
 # turns ROUNDS PLAN BEFORE AFTER: one lever measured alone, the code in folder BEFORE and the
 # one in AFTER taking turns (AFTER first in even rounds), each running PLAN once per round into
 # "$out/before_r<round>" and "$out/after_r<round>" (.md/.json), a timestamp before each run and
@@ -79,8 +90,7 @@ alternate() {
 turns() {
   local rounds=$1 plan=$2 before=$3 after=$4 r item codes
   for r in $(seq 1 "$rounds"); do
-    codes=("before=$before" "after=$after")
-    if [ $((r % 2)) = 0 ]; then codes=("after=$after" "before=$before"); fi
+    mapfile -t codes < <(flip "$r" "before=$before" "after=$after")
     for item in "${codes[@]}"; do
       date -Is
       bench_from "${item#*=}" "$out/${item%%=*}_r$r" "$plan"
@@ -98,8 +108,7 @@ sitting() {
   for r in $(seq 1 "$rounds"); do
     date -Is
     peers_round "$out" "$r"
-    codes=("before=$before" "after=$after")
-    if [ $((r % 2)) = 0 ]; then codes=("after=$after" "before=$before"); fi
+    mapfile -t codes < <(flip "$r" "before=$before" "after=$after")
     for item in "${codes[@]}"; do
       date -Is
       bench_from "${item#*=}" "$out/sitting_${item%%=*}_r$r" "$plan"

@@ -34,8 +34,7 @@ read -r -a sets <<< "${KERNELS:-eigen onednn}"
 for r in $(seq "$first" "$rounds"); do
   date -Is
   peers_round "$out" "$r"
-  order=("${sets[@]}")
-  if [ $((r % 2)) = 0 ]; then order=($(printf '%s\n' "${sets[@]}" | tac)); fi
+  mapfile -t order < <(flip "$r" "${sets[@]}")
   for kernels in "${order[@]}"; do
     date -Is
     "$kernels" "$r"
