@@ -4,6 +4,7 @@ Tiny models, data and trainers for 2 shared CPU cores, the one MirroredStrategy 
 a hand-made evaluation result and the tiny flags of the binaries' tests.
 """
 
+import json
 import math
 import os
 import shutil
@@ -174,6 +175,24 @@ def binary(name, *args, check=True, timeout=300):
   if check and proc.returncode:
     raise AssertionError(f'taml-{name} {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
   return proc
+
+
+def fresh_python(code: str, drop=(), timeout=120, **env):
+  """Runs `code` in a new Python process (ENV less the variables in `drop`, plus `env`), for
+  what a process fixes once (thread pools, TensorFlow's kernels); returns the JSON value of
+  the last stdout line starting 'RESULT '.
+
+  Raises:
+    AssertionError: the process failed or printed no such line (its stderr's tail attached).
+  """
+  environment = {k: v for k, v in ENV.items() if k not in drop}
+  environment.update(env)
+  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                        env=environment, cwd=REPO, timeout=timeout, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
+  if proc.returncode or not lines:
+    raise AssertionError(f'the fresh process failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
+  return json.loads(lines[-1][len('RESULT '):])
 
 
 def side_by_side(commands, timeout=300):

@@ -9,13 +9,10 @@ CPU it fails without it (TensorFlow's default there is Eigen's kernels).
 
 import os
 import platform
-import subprocess
-import sys
 import unittest
 
 from taml_tf.execution import onednn
-from tests.helpers import ENV
-from tests.helpers import REPO
+from tests.helpers import fresh_python
 
 _X86_64 = platform.machine().lower() in ('x86_64', 'amd64')
 
@@ -23,16 +20,9 @@ _X86_64 = platform.machine().lower() in ('x86_64', 'amd64')
 def kernels_after(code: str, **env) -> bool:
   """Runs `code` in a new Python process without TF_ENABLE_ONEDNN_OPTS in its environment
   (unless given in `env`); returns onednn.enabled() there."""
-  environment = {k: v for k, v in ENV.items() if k != onednn.ENV}
-  environment.update(env)
-  proc = subprocess.run(
-      [sys.executable, '-c', code + '\nfrom taml_tf.execution import onednn\n'
-       'print("RESULT", onednn.enabled())'], capture_output=True, text=True,
-      env=environment, cwd=REPO, timeout=120, check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
-  if proc.returncode or not lines:
-    raise AssertionError(f'the fresh process failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
-  return lines[-1] == 'RESULT True'
+  return fresh_python(code + '\nimport json\nfrom taml_tf.execution import onednn\n'
+                      'print("RESULT", json.dumps(onednn.enabled()))',
+                      drop=(onednn.ENV,), **env)
 
 
 class DefaultOnTest(unittest.TestCase):

@@ -4,10 +4,6 @@ The pools belong to the process and are fixed by its first TensorFlow op (this t
 long run ops), so every case of `configure` runs in a fresh Python process.
 """
 
-import json
-import os
-import subprocess
-import sys
 import unittest
 
 import numpy as np
@@ -15,8 +11,7 @@ import numpy as np
 from taml_tf.execution import threads
 from tests import real_data
 from tests.helpers import DATA_FILES
-from tests.helpers import ENV
-from tests.helpers import REPO
+from tests.helpers import fresh_python
 
 PRELUDE = ('import json, os\n'
            'import tensorflow as tf\n'
@@ -26,16 +21,9 @@ PRELUDE = ('import json, os\n'
 
 
 def run_fresh(code: str, **env) -> dict:
-  """Runs `code` (after PRELUDE) in a new Python process; returns what it passed to show()."""
-  environment = {k: v for k, v in ENV.items()
-                 if k not in (threads.ENV_INTER_OP, threads.ENV_INTRA_OP)}
-  environment.update(env)
-  proc = subprocess.run([sys.executable, '-c', PRELUDE + code], capture_output=True, text=True,
-                        env=environment, cwd=REPO, timeout=120, check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
-  if proc.returncode or not lines:
-    raise AssertionError(f'the fresh process failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
-  return json.loads(lines[-1][len('RESULT '):])
+  """Runs `code` (after PRELUDE) in a new Python process without the pools' environment
+  variables (unless given in `env`); returns what it passed to show()."""
+  return fresh_python(PRELUDE + code, drop=(threads.ENV_INTER_OP, threads.ENV_INTRA_OP), **env)
 
 
 class DefaultPoolsTest(unittest.TestCase):
