@@ -37,3 +37,31 @@ train_side_by_side() {
   wait "$first" "$second"
   date -Is | tee "$6/finished.txt"
 }
+# before_after_check FOLDER RUNS BEFORE_NAME AFTER_NAME BEFORE_LABEL AFTER_LABEL: a lever's
+# 500-update check (issue 39 item 3), run from the repository root of the code after the lever:
+# the code in $BEFORE (a worktree of the commit before) and this checkout trained side by side
+# (`train_side_by_side`, named BEFORE_NAME and AFTER_NAME) with seed $SEED (default 0) into
+# $ROOT (default ~/taml_runs/RUNS_before_after[_seed<SEED>]), then paired
+# (before_after_table.py, the columns headed BEFORE_LABEL and AFTER_LABEL) into
+# docs/benchmarks/FOLDER/before_after[_seed<SEED>]/paired.md. QUIET=1 (the default) stops every
+# other process of ours for the run (quiet_sitting.sh); QUIET=0 runs beside other work (its
+# steps/s are then not read). The venv is $TAML_BIN, or this checkout's .venv/bin.
+before_after_check() {
+  local repo=$PWD seed=${SEED:-0} suffix before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
+  suffix=$([ "$seed" = 0 ] && echo "" || echo "_seed$seed")
+  local out=$repo/docs/benchmarks/$1/before_after$suffix
+  mkdir -p "$out"
+  local root="${ROOT:-$HOME/taml_runs/$2_before_after$suffix}"
+  if [ "${QUIET:-1}" = 1 ]; then
+    source "$repo/docs/benchmarks/quiet_sitting.sh"
+  else
+    filter() { cat > /dev/null; }
+    lscpu > "$out/lscpu.txt"
+  fi
+  bin=${TAML_BIN:-$repo/.venv/bin}
+  before_after_flags+=(--seed="$seed")
+  train_side_by_side "$before" "$repo" "$root" "$3" "$4" "$out"
+  "$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" "$3" "$4" "$5" "$6" \
+    2> >(filter >&2) > "$out/paired.md"
+  cat "$out/paired.md"
+}

@@ -10,18 +10,9 @@
 # Usage: BEFORE=<worktree> bash docs/benchmarks/2026-12-06_task_function/before_after.sh
 #   (repository root; env: ROOT, default ~/taml_runs/task_function_before_after)
 set -euo pipefail
-repo=$PWD
-out=$repo/docs/benchmarks/2026-12-06_task_function/before_after
-mkdir -p "$out"
-root="${ROOT:-$HOME/taml_runs/task_function_before_after}"
-before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
-source "$repo/docs/benchmarks/quiet_sitting.sh"
-bin=$repo/.venv/bin
-source "$repo/docs/benchmarks/before_after_training.sh"
+source "$PWD/docs/benchmarks/before_after_training.sh"
 # The first run (2026-12-06 06:24) hung after both trainings had finished: it ended in a bare
 # `wait`, which waited for quiet_sitting.sh's freezer too; its table was made by the last
 # command below, by hand. train_side_by_side waits for the two trainings only.
-train_side_by_side "$before" "$repo" "$root" unrolled task_function "$out"
-"$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" unrolled task_function \
-  "unrolled tasks, 17c0373" "per-task function, 66f3d5b" 2> >(filter >&2) > "$out/paired.md"
-cat "$out/paired.md"
+before_after_check 2026-12-06_task_function task_function unrolled task_function \
+  "unrolled tasks, 17c0373" "per-task function, 66f3d5b"

@@ -9,16 +9,6 @@
 # Usage: BEFORE=<worktree> bash docs/benchmarks/2026-12-07_bn_gradient_kernel/before_after.sh
 #   (repository root; env: ROOT, default ~/taml_runs/bn_gradient_kernel_before_after)
 set -euo pipefail
-repo=$PWD
-out=$repo/docs/benchmarks/2026-12-07_bn_gradient_kernel/before_after
-mkdir -p "$out"
-root="${ROOT:-$HOME/taml_runs/bn_gradient_kernel_before_after}"
-before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
-source "$repo/docs/benchmarks/quiet_sitting.sh"
-bin=$repo/.venv/bin
-source "$repo/docs/benchmarks/before_after_training.sh"
-train_side_by_side "$before" "$repo" "$root" closed_form gradient_kernel "$out"
-"$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" closed_form \
-  gradient_kernel "closed-form backward, 6132c0d" "gradient kernel, a89fd7b" \
-  2> >(filter >&2) > "$out/paired.md"
-cat "$out/paired.md"
+source "$PWD/docs/benchmarks/before_after_training.sh"
+before_after_check 2026-12-07_bn_gradient_kernel bn_gradient_kernel closed_form gradient_kernel \
+  "closed-form backward, 6132c0d" "gradient kernel, a89fd7b"

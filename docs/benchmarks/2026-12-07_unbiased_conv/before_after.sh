@@ -14,23 +14,6 @@
 #   bash docs/benchmarks/2026-12-07_unbiased_conv/before_after.sh
 #   (repository root; env: ROOT, default ~/taml_runs/unbiased_conv_before_after[_seed<SEED>])
 set -euo pipefail
-repo=$PWD
-seed=${SEED:-0}
-suffix=$([ "$seed" = 0 ] && echo "" || echo "_seed$seed")
-out=$repo/docs/benchmarks/2026-12-07_unbiased_conv/before_after$suffix
-mkdir -p "$out"
-root="${ROOT:-$HOME/taml_runs/unbiased_conv_before_after$suffix}"
-before=${BEFORE:?set BEFORE to a worktree of the commit before the lever}
-if [ "${QUIET:-1}" = 1 ]; then
-  source "$repo/docs/benchmarks/quiet_sitting.sh"
-else
-  filter() { cat > /dev/null; }
-fi
-bin=$repo/.venv/bin
-source "$repo/docs/benchmarks/before_after_training.sh"
-before_after_flags+=(--seed="$seed")
-train_side_by_side "$before" "$repo" "$root" with_biases without_biases "$out"
-"$bin/python" "$repo/docs/benchmarks/before_after_table.py" "$root" with_biases \
-  without_biases "biases in training, 1cfc5f2" "no biases read" \
-  2> >(filter >&2) > "$out/paired.md"
-cat "$out/paired.md"
+source "$PWD/docs/benchmarks/before_after_training.sh"
+before_after_check 2026-12-07_unbiased_conv unbiased_conv with_biases without_biases \
+  "biases in training, 1cfc5f2" "no biases read"
