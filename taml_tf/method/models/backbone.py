@@ -293,8 +293,6 @@ class Conv4(keras.Model):
     return self._patch_moments(images)
 
   def _patch_moments(self, images):
-    """:func:`patch_moments` of `images` rounded to conv1's compute dtype (what conv1 reads),
-    building conv1 on its first call."""
     conv = self.convs[0]
     if not conv.built:
       conv.build(images.shape)
