@@ -49,8 +49,8 @@ def inner_step(backbone, params, steps, images, labels, row_mask, class_mask, om
     images, labels, row_mask, class_mask, omega, count_mask: as in :func:`adapt`.
     first_order: if True, the inner gradient is a constant for enclosing tapes.
     rows_all_real: see :func:`adapt`.
-    input_moments: the backbone's ``input_moments`` of `images` for the first-order pass on
-      real rows (computed once by :func:`adapt`), or None.
+    input_moments: the backbone's ``input_moments`` of `images` for a pass on real rows
+      (computed once by :func:`adapt`), or None.
 
   Returns:
     The updated parameters, structured as `params`.
@@ -149,8 +149,8 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
     count_mask: [S] the rows that batch norm and the inner-loss normaliser N count, where
       they are not the real rows: the authors' padding counts zero rows
       (``ModelConfig.authors_padding``). None: `row_mask`.
-    input_moments: the backbone's ``input_moments`` of `images` for the first-order pass on
-      real rows (Conv4.first_block); None: computed here, once for every step.
+    input_moments: the backbone's ``input_moments`` of `images` for a pass on real rows
+      (Conv4.first_block; first- or second-order); None: computed here, once for every step.
 
   Returns:
     The adapted parameters theta_K, structured as `params` (`params` when num_steps is 0).
@@ -169,11 +169,12 @@ def adapt(backbone, params: Sequence[parameters.Layer], steps: Sequence[paramete
   data = [images, labels, row_mask, class_mask] + [optional[k] for k in given]
   data = [tf.convert_to_tensor(x) for x in data]
   pack = lambda flat: tf.nest.pack_sequence_as(params, list(flat))
-  # The support images are the same in every step: the first block's patch moments (the fused
-  # path's batch statistics of conv1, Conv4.first_block) are computed once, not per step.
+  # The support images are the same in every step: the first block's patch moments (conv1's
+  # batch statistics on all-real rows, Conv4.first_block) are computed once, not per step.
   moments = None
-  if first_order and rows_all_real:
-    moments = backbone.input_moments(data[0]) if input_moments is None else input_moments
+  if rows_all_real:
+    moments = (backbone.input_moments(data[0], fused_norm=first_order)
+               if input_moments is None else input_moments)
 
   # One flat list of tensors in and out, as tf.custom_gradient (in `recomputed`) needs.
   def step(*args):

@@ -264,8 +264,8 @@ class MetaLearner(tf.Module):
     inner-loss normaliser count under the authors' padding (inner_loop.adapt);
     `first_order`: the inner gradients are constants for enclosing tapes (default
     ``config.first_order``; meta-test passes True: nothing differentiates a prediction);
-    `input_moments`: the backbone's ``input_moments`` of the support images, for the
-    first-order pass on real rows (inner_loop.adapt computes them where None)."""
+    `input_moments`: the backbone's ``input_moments`` of the support images, for a pass on
+    real rows (inner_loop.adapt computes them where None)."""
     params = self.initial_params(bal, task.max_way)
     return inner_loop.adapt(
         self.backbone, params, self.step_sizes(bal), task.support_images,

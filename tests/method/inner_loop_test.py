@@ -118,7 +118,8 @@ class InnerLoopTest(tf.test.TestCase):
   def test_first_order_on_real_rows_fuses_batch_norm_and_keeps_the_values(self):
     # Meta-test's inner loop (first order, padding dropped) runs batch norm as TensorFlow's
     # fused kernel, after convolutions without their biases; the exact path (what training
-    # differentiates twice) keeps the closed form. Either way the adapted weights are the same
+    # differentiates twice) keeps the closed form in blocks 2-4. On real rows both take the
+    # first block from its images' patch moments. Either way the adapted weights are the same
     # up to float rounding.
     steps = balancing.fixed_step_sizes(0.5, 5)
 
@@ -138,9 +139,10 @@ class InnerLoopTest(tf.test.TestCase):
           sum(op.type == 'FusedBatchNormV3' and op.get_attr('is_training') for op in ops),
           sum(op.type == 'Pad' for op in ops))
       outputs[first_order, rows_all_real] = parameters.to_dict(fn())
-    # Only where both hold: 3 steps x blocks 2-4 as the fused kernel, the first block from its
-    # images' patch moments (Conv4.first_block), computed once for the 3 steps.
-    self.assertEqual(fused_ops, {(False, True): (0, 0), (True, False): (0, 0),
+    # The fused kernel only where both hold: 3 steps x blocks 2-4; on real rows, first or
+    # second order, the first block from its images' patch moments (Conv4.first_block),
+    # computed once for the 3 steps.
+    self.assertEqual(fused_ops, {(False, True): (0, 1), (True, False): (0, 0),
                                  (True, True): (9, 1)})
     exact = outputs[False, True]
     for k in exact:

@@ -239,8 +239,10 @@ class Conv4(keras.Model):
   def call(self, images, row_mask=None, training=True, fused_norm=False, input_moments=None):
     """Features [B, F] of `images` [B, H, W, C]; `row_mask` [B] marks real rows for batch norm;
     `fused_norm`: every row real, batch norm as TensorFlow's fused kernel after convolutions
-    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel), the first
-    block's from `input_moments` (:meth:`input_moments` of `images`; computed here if None).
+    without their biases (:func:`conv_without_bias`, MaskedBatchNorm.fused_kernel). Without a
+    `row_mask`, the first block's statistics come from `input_moments` where
+    :meth:`uses_moments` says so (:meth:`input_moments` of `images`; computed here if None;
+    :meth:`first_block`), in training too.
 
     Raises:
       ValueError: `fused_norm` with a `row_mask` (the fused kernel has no row mask).
@@ -252,13 +254,14 @@ class Conv4(keras.Model):
     # Every convolution leaves its bias out (conv_without_bias: batch statistics cancel it).
     # Under `fused_norm` batch norm is the fused kernel without the shift; mixed_bfloat16 keeps
     # the blocks that feed another convolution in bfloat16 (MaskedBatchNorm.fused_kernel), the
-    # last in float32, as the features. In float32 the first block takes its statistics from
-    # the images' patch moments instead and pools before normalising (first_block).
-    from_moments = fused_norm and self.convs[0].compute_dtype == 'float32'
+    # last in float32, as the features. Where every row is real the first block takes its
+    # statistics from the images' patch moments instead and pools before normalising
+    # (first_block; uses_moments says where).
+    from_moments = row_mask is None and self.uses_moments(fused_norm)
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
       y = conv_without_bias(conv, x)
       if from_moments and i == 0:
-        x = tf.nn.relu(self.first_block(y, images, input_moments))
+        x = tf.nn.relu(self.first_block(y, images, input_moments, second_order=not fused_norm))
         continue
       if fused_norm:
         x = norm.fused_kernel(y if i + 1 < self.num_blocks else tf.cast(y, tf.float32))
@@ -271,42 +274,75 @@ class Conv4(keras.Model):
       x = tf.nn.relu(self.pool(x, second_order=not fused_norm))
     return self.flatten(x)
 
-  def input_moments(self, images):
-    """:func:`patch_moments` of `images` for conv1 where `fused_norm` uses them (float32), else
-    None: computed once per support set, they serve every inner step (inner_loop.adapt)."""
-    if self.convs[0].compute_dtype != 'float32':
-      return None
-    if not self.convs[0].built:
-      self.convs[0].build(images.shape)
-    return patch_moments(images, self.convs[0].kernel_size)
+  def uses_moments(self, fused_norm: bool) -> bool:
+    """Whether a pass on all-real rows takes the first block from the images' patch moments
+    (:meth:`first_block`): under `fused_norm` in float32 (mixed_bfloat16 keeps its bfloat16
+    blocks there), and in a differentiated pass (training) unless ``bn_second_order`` is
+    False, whose batch-norm backward must stay a constant for enclosing tapes."""
+    if fused_norm:
+      return self.convs[0].compute_dtype == 'float32'
+    return self.bn_second_order
 
-  def first_block(self, y, images, moments=None):
-    """Batch norm and pooling of conv1's output `y` for a pass whose backward no tape
-    differentiates (`fused_norm`, float32): pooled first, then normalised with statistics
-    from the images' patch moments (:func:`patch_moments`, :func:`first_block_statistics`).
+  def input_moments(self, images, fused_norm: bool = True):
+    """:func:`patch_moments` of `images` for conv1 where a pass with `fused_norm` uses them
+    (:meth:`uses_moments`), else None: computed once per support set, they serve every inner
+    step (inner_loop.adapt). The images are rounded to conv1's compute dtype first, as the
+    convolution rounds them."""
+    if not self.uses_moments(fused_norm):
+      return None
+    return self._patch_moments(images)
+
+  def _patch_moments(self, images):
+    """:func:`patch_moments` of `images` rounded to conv1's compute dtype (what conv1 reads),
+    building conv1 on its first call."""
+    conv = self.convs[0]
+    if not conv.built:
+      conv.build(images.shape)
+    rounded = tf.cast(tf.cast(images, conv.compute_dtype), images.dtype)
+    return patch_moments(rounded, conv.kernel_size)
+
+  def first_block(self, y, images, moments=None, second_order: bool = False):
+    """Batch norm and pooling of conv1's output `y` on all-real rows: pooled first, then
+    normalised with statistics from the images' patch moments (:func:`patch_moments`,
+    :func:`first_block_statistics`).
 
     Batch norm here has no scale, so per channel it is increasing and max pooling commutes with
     it: the same values (to rounding) as normalising and then pooling, but the normalisation
     runs on a quarter of the values, and its gradient's statistics terms reach conv1's kernel
     through the [kh kw C, C_out] moments, not through a pass over the activation: the largest
-    activation of the network needs no batch-norm kernel, forward or backward, only the
-    pooling and its gradient. The statistics are more accurate than the fused kernel's (float64 moments; the
-    kernel sums in one float32 pass).
+    activation of the network needs no batch-norm op, forward or backward, only the pooling
+    and its gradient. The statistics are more accurate than a float32 pass over the activation
+    (float64 moments).
+
+    With `second_order` (a pass an enclosing tape differentiates: training's inner loop) the
+    pooling is :meth:`pool`'s second-order form and the normalisation plain ops on the pooled
+    quarter (MaskedBatchNorm.normalise_with), so every derivative of every order is
+    TensorFlow's own through them and through the statistics' [kh kw C, C_out] products: the
+    exact meta-gradient, as the closed-form batch norm's. Without it (`fused_norm`: meta-test,
+    first-order inner loops) TensorFlow's pooling and fused inference kernels, first order.
+    A bfloat16 `y` (mixed_bfloat16) is pooled in bfloat16 (pooling commutes with rounding) and
+    normalised in float32, with the statistics of the rounded kernel and images the
+    convolution used.
 
     Args:
-      y: [B, H, W, C] conv1's output (float32, without its bias).
+      y: [B, H, W, C] conv1's output (without its bias), in conv1's compute dtype.
       images: conv1's input [B, H, W, C_in].
       moments: :meth:`input_moments` of `images` (None: computed here).
+      second_order: whether an enclosing tape differentiates the block's backward pass.
 
     Returns:
-      [B, H // 2, W // 2, C]: batch-normalised, then max-pooled (the ReLU is the caller's).
+      [B, H // 2, W // 2, C] float32: batch-normalised and max-pooled (the ReLU is the
+      caller's).
     """
-    kernel = self.convs[0].kernel
+    conv = self.convs[0]
     if moments is None:
-      moments = patch_moments(images, kernel.shape[:2])
-    mean, variance = first_block_statistics(tf.convert_to_tensor(kernel), moments)
-    pooled = tf.nn.max_pool2d(y, 2, 2, 'VALID')
-    return self.norms[0].normalise_with(pooled, mean, variance)
+      moments = self._patch_moments(images)
+    kernel = tf.cast(tf.cast(conv.kernel, conv.compute_dtype), tf.float32)
+    mean, variance = first_block_statistics(kernel, moments)
+    pooled = tf.cast(self.pool(y, second_order=second_order), tf.float32)
+    if not self.norms[0].built:  # the first call (build_for) creates the offset
+      self.norms[0].build(pooled.shape)
+    return self.norms[0].normalise_with(pooled, mean, variance, second_order=second_order)
 
   def pool(self, x, second_order: bool = True):
     """The blocks' 2x2 max pooling of `x` [B, H, W, C], as `pooling` chooses.
@@ -344,8 +380,9 @@ class Conv4(keras.Model):
       fused_norm: batch norm as TensorFlow's fused kernel after convolutions without their
         biases (:meth:`call`), for a pass whose backward no tape differentiates and whose rows
         are all real.
-      input_moments: :meth:`input_moments` of `images`, for `fused_norm` (None: computed in
-        the call; pass them where the same images go through several calls).
+      input_moments: :meth:`input_moments` of `images`, for a call without `row_mask` (None:
+        computed in the call where used; pass them where the same images go through several
+        calls).
 
     Returns:
       [B, F] features; gradients flow to the kernels of `convs` (and to the batch-norm

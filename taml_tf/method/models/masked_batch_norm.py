@@ -276,25 +276,30 @@ class MaskedBatchNorm(keras.layers.Layer):
         is_training=True)
     return outputs
 
-  def normalise_with(self, inputs, mean, variance):
+  def normalise_with(self, inputs, mean, variance, second_order: bool = False):
     """(inputs - mean) / sqrt(variance + epsilon) + offset with statistics given, not taken
     from `inputs`: for a block whose statistics come from elsewhere (Conv4.first_block, which
     normalises after pooling).
 
-    TensorFlow's fused kernel in inference mode, one op each way: its gradient kernel also
-    returns sum(g x_hat) and sum(g), from which the statistics' own gradients follow
-    (d mean = -sum(g) / sigma, d variance = -sum(g x_hat) / (2 sigma^2)), where TensorFlow's
-    gradient of the inference kernel gives them none. First order only: for passes whose
-    backward no tape differentiates (`fused_norm`).
+    By default TensorFlow's fused kernel in inference mode, one op each way: its gradient
+    kernel also returns sum(g x_hat) and sum(g), from which the statistics' own gradients
+    follow (d mean = -sum(g) / sigma, d variance = -sum(g x_hat) / (2 sigma^2)), where
+    TensorFlow's gradient of the inference kernel gives them none. First order only: for
+    passes whose backward no tape differentiates (`fused_norm`). `second_order=True` computes
+    the same with plain ops, whose derivatives of every order are TensorFlow's own (training).
 
     Args:
       inputs: [B, H, W, C] float32.
       mean, variance: [C] batch statistics.
+      second_order: whether an enclosing tape differentiates the backward pass.
 
     Returns:
       [B, H, W, C].
     """
     epsilon = self.epsilon
+    if second_order:
+      return ((inputs - mean) * tf.math.rsqrt(variance + epsilon)
+              + tf.convert_to_tensor(self.offset))
     ones = tf.ones([inputs.shape[-1]], inputs.dtype)
 
     @tf.custom_gradient

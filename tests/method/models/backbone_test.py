@@ -176,12 +176,14 @@ class KernelMaxPoolTest(tf.test.TestCase):
 
 class PoolBeforeReluTest(tf.test.TestCase):
   """Conv4 pools before its ReLU (a quarter of the values for the ReLU and its gradients):
-  the same features, gradients and second-order terms, to the bit, as the ReLU first."""
+  the same features, gradients and second-order terms, to the bit, as the ReLU first. With a
+  row mask, so that every block normalises the activation (without one the first block pools
+  before normalising: FirstBlockTest)."""
 
-  def relu_then_pool(self, net, images):
+  def relu_then_pool(self, net, images, row_mask):
     x = images
     for conv, norm in zip(net.convs, net.norms):
-      x = net.pool(tf.nn.relu(norm(conv_without_bias(conv, x))))
+      x = net.pool(tf.nn.relu(norm(conv_without_bias(conv, x), row_mask=row_mask)))
     return net.flatten(x)
 
   def test_same_values_and_derivatives_as_relu_first(self):
@@ -198,7 +200,9 @@ class PoolBeforeReluTest(tf.test.TestCase):
       variables = [v.value for v in net.trainable_variables]
       directions = [tf.constant(rng.normal(size=v.shape), tf.float32) for v in variables]
       results = []
-      for forward in (net, lambda x, net=net: self.relu_then_pool(net, x)):
+      mask = tf.ones([12])
+      for forward in (lambda x, net=net: net(x, row_mask=mask),
+                      lambda x, net=net: self.relu_then_pool(net, x, mask)):
         with tf.GradientTape() as outer:
           with tf.GradientTape() as inner:
             features = forward(images)
@@ -366,6 +370,45 @@ class FirstBlockTest(tf.test.TestCase):
       self.assertLess(float(tf.reduce_max(tf.abs(tf.cast(got, tf.float64) - exact))),
                       2e-5 * scale)
 
+  def test_training_first_block_has_the_closed_forms_derivatives_of_every_order(self):
+    # A differentiated pass on all-real rows (training's inner loop) takes the first block from
+    # the moments too, with plain ops: the features, the inner gradient and its derivative (a
+    # Hessian-vector product, what the meta-gradient takes through every inner step) equal
+    # those of the closed-form batch norm over the activation (row_mask of ones: the masked
+    # statistics, the same numbers, without the moments), to float32 rounding.
+    net = Conv4(channels=8).build_for((28, 28, 1))
+    for norm in net.norms:
+      norm.offset.assign(tf.random.stateless_normal(norm.offset.shape, seed=[0, 6]))
+    params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
+    kernels = [p.kernel for p in params]
+    directions = [tf.random.stateless_normal(k.shape, [1, i]) for i, k in enumerate(kernels)]
+    targets = tf.random.stateless_normal([12, net.feature_size((28, 28, 1))], [0, 7])
+
+    @tf.function
+    def derivatives(row_mask):
+      with tf.GradientTape() as outer:
+        outer.watch(kernels)
+        with tf.GradientTape() as inner:
+          inner.watch(kernels)
+          features = net.apply(params, self.omniglot, row_mask=row_mask)
+          loss = tf.reduce_sum(tf.square(features - targets))
+        grads = inner.gradient(loss, kernels)
+        along = tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, directions)])
+      return [features] + grads + outer.gradient(along, kernels)
+
+    ours, closed = derivatives(None), derivatives(tf.ones([12]))
+    for i, (got, want) in enumerate(zip(ours, closed)):
+      scale = float(tf.reduce_max(tf.abs(want)))
+      self.assertGreater(scale, 1e-2, f'part {i}')
+      self.assertAllClose(got / scale, want / scale, atol=2e-5, msg=f'part {i}')
+    # On conv1's [12, 28, 28, 8] output only the pooling's second order (kernel_max_pool_2x2:
+    # the routing of ones, Fill, times the cotangent) besides the convolution and pooling
+    # kernels; the closed form adds its normalisation and backward there (Sub, Square, ...).
+    shape = [12, 28, 28, 8]
+    self.assertLessEqual(_ops_on(derivatives.get_concrete_function(None).graph, shape),
+                         {'Fill', 'Mul'})
+    self.assertIn('Sub', _ops_on(derivatives.get_concrete_function(tf.ones([12])).graph, shape))
+
   def test_fused_norm_runs_no_batch_norm_kernel_on_the_first_block(self):
     net = Conv4(channels=8).build_for((28, 28, 1))
     params = tf.nest.map_structure(tf.convert_to_tensor, net.adaptable_params())
@@ -377,6 +420,18 @@ class FirstBlockTest(tf.test.TestCase):
     graph = tf.function(lambda: half.apply(params, self.omniglot, fused_norm=True)
                         ).get_concrete_function().graph
     self.assertEqual(_fused_norms(graph), {True: 4, False: 0})
+
+
+def _ops_on(graph, shape):
+  """Types of the ops of `graph` (and of the functions it calls) other than convolutions,
+  pooling and their gradients, that output a tensor of `shape`: what runs on an activation of
+  that shape besides them."""
+  allowed = ('Conv2D', 'MaxPool', 'Identity', 'Cast', 'Shape', 'ZerosLike', 'OnesLike')
+  graphs = [graph] + [f.graph for f in getattr(graph, '_functions', {}).values()
+                      if hasattr(f, 'graph')]
+  return {op.type for g in graphs for op in g.get_operations()
+          if any(out.shape.as_list() == list(shape) for out in op.outputs)
+          and not op.type.startswith(allowed)}
 
 
 def _fused_norms(graph):
