@@ -12,7 +12,6 @@ Usage (repository root):
   python gradients_at_checkpoint.py compare NAME=A.npz NAME=B.npz [NAME=C.npz]
 """
 import itertools
-import os
 import sys
 
 import numpy as np
@@ -20,17 +19,9 @@ import numpy as np
 
 def measure(savedir, step, first, num, out):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from taml_tf.data import experiment  # pylint: disable=g-import-not-at-top
-  from taml_tf.execution import run_dir  # pylint: disable=g-import-not-at-top
   from taml_tf.method import balancing, inner_loop, learner as learner_lib, parameters  # pylint: disable=g-import-not-at-top
-  run = run_dir.load_run_config(savedir)
-  data = experiment.DataConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in run['data'].items()})
-  learner = run_dir.restore_learner(run_dir.load_model_config(savedir),
-                                    os.path.join(savedir, 'checkpoints', f'ckpt-{step}'))
-  meta_batch, seed = run['train']['meta_batch'], run['train']['seed']
-  stream = iter(experiment.train_dataset_fn(data, seed, meta_batch,
-                                            run['execution']['pad_to'])(first * meta_batch))
+  import trained_state  # pylint: disable=g-import-not-at-top
+  learner, stream, _, seed = trained_state.restore(savedir, step, first)
   saved = {}
   for b in range(num):
     batch = next(stream)

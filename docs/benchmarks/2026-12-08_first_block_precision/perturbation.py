@@ -7,7 +7,8 @@ each with conv layer PCONV's kernel as saved and multiplied by (1 + 3e-7); print
 codes' distance, and each code's distance from its perturbed self (relative to the largest
 entry), and the four losses.
 
-Usage (PYTHONPATH: a worktree of eb1d922 or later, which has Conv4.uses_moments):
+Usage (PYTHONPATH: a worktree of eb1d922 or later, which has Conv4.uses_moments; trained_state.py
+beside this script):
   PCONV=0 PYTHONPATH=<code> python perturbation.py SAVEDIR STEP BATCH
 """
 import os
@@ -16,21 +17,14 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from taml_tf.data import experiment
-from taml_tf.execution import run_dir
 from taml_tf.method import learner as learner_lib
 from taml_tf.method.models import backbone as backbone_lib
+import trained_state
 
 
 def main(savedir, step, batch_index, conv_index):
-  run = run_dir.load_run_config(savedir)
-  data = experiment.DataConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in run['data'].items()})
-  learner = run_dir.restore_learner(run_dir.load_model_config(savedir),
-                                    os.path.join(savedir, 'checkpoints', f'ckpt-{step}'))
-  meta_batch, seed = run['train']['meta_batch'], run['train']['seed']
-  batch = next(iter(experiment.train_dataset_fn(data, seed, meta_batch,
-                                                run['execution']['pad_to'])(batch_index * meta_batch)))
+  learner, stream, meta_batch, seed = trained_state.restore(savedir, step, batch_index)
+  batch = next(stream)
   moments = backbone_lib.Conv4.uses_moments
   statistics = lambda self, fused_norm: fused_norm and moments(self, fused_norm)
   kernel = learner.backbone.convs[conv_index].kernel
