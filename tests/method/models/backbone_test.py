@@ -343,9 +343,6 @@ class FirstBlockTest(tf.test.TestCase):
     # the same gradient in conv1's kernel, whose statistics terms now come through the moments.
     net = Conv4(channels=8).build_for((28, 28, 1))
     net.norms[0].offset.assign(tf.random.stateless_normal([8], seed=[0, 4]))
-    reference = MaskedBatchNorm(net.bn_epsilon, dtype='float64')
-    reference.build((None, 28, 28, 8))
-    reference.offset.assign(tf.cast(net.norms[0].offset, tf.float64))
     upstream = tf.random.stateless_normal([12, 14, 14, 8], [0, 5], dtype=tf.float64)
 
     def output_and_gradient(dtype):
@@ -353,13 +350,13 @@ class FirstBlockTest(tf.test.TestCase):
       images = tf.cast(self.omniglot, dtype)
       with tf.GradientTape() as tape:
         tape.watch(kernel)
-        y = tf.nn.conv2d(images, kernel, 1, 'SAME')
         if dtype == tf.float32:
+          y = tf.nn.conv2d(images, kernel, 1, 'SAME')
           # As under Conv4.apply's stateless call: the layer's kernel reads the adapted tensor.
           with keras.StatelessScope(state_mapping=[(net.convs[0].kernel, kernel)]):
             out = net.first_block(y, images)
         else:
-          out = tf.nn.max_pool2d(reference(y), 2, 2, 'VALID')
+          out = _float64_first_block(net, images, kernel)
         loss = tf.reduce_sum(tf.cast(out, tf.float64) * upstream)
       return out, tape.gradient(loss, kernel)
 
@@ -436,22 +433,15 @@ class FirstBlockTest(tf.test.TestCase):
       loss = loss_of(net.apply(params, images))  # all rows real, a differentiated pass
     ours = tape.gradient(loss, kernel)
 
-    offset = tf.cast(tf.convert_to_tensor(net.norms[0].offset), tf.float64)
     kernel64 = tf.cast(kernel, tf.float64)
+    _, variance = tf.nn.moments(tf.nn.conv2d(tf.cast(images, tf.float64), kernel64, 1, 'SAME'),
+                                [0, 1, 2])
+    self.assertLess(float(tf.reduce_max(variance)), 10 * net.bn_epsilon)
     with tf.GradientTape() as tape:
       tape.watch(kernel64)
-      y = tf.nn.conv2d(tf.cast(images, tf.float64), kernel64, 1, 'SAME')
-      mean = tf.reduce_mean(y, [0, 1, 2])
-      variance = tf.reduce_mean(tf.square(y - mean), [0, 1, 2])
-      self.assertLess(float(tf.reduce_max(variance)), 10 * net.bn_epsilon)
-      block = tf.nn.max_pool2d((y - mean) * tf.math.rsqrt(variance + net.bn_epsilon) + offset,
-                               2, 2, 'VALID')
-      x = tf.nn.relu(tf.cast(block, tf.float32))
-      with keras.StatelessScope(state_mapping=[
-          (v, t) for own, adapted in zip(net.adaptable_params(), params)
-          for v, t in zip(own, adapted)]):
-        for conv, norm in zip(net.convs[1:], net.norms[1:]):
-          x = tf.nn.relu(net.pool(norm(conv_without_bias(conv, x))))
+      x = tf.nn.relu(tf.cast(_float64_first_block(net, images, kernel64), tf.float32))
+      for conv, norm in zip(net.convs[1:], net.norms[1:]):  # blocks 2-4 as the model's
+        x = tf.nn.relu(net.pool(norm(conv_without_bias(conv, x))))
       loss = loss_of(net.flatten(x))
     want = tape.gradient(loss, kernel64)
     scale = float(tf.reduce_max(tf.abs(want)))
@@ -470,6 +460,17 @@ class FirstBlockTest(tf.test.TestCase):
     graph = tf.function(lambda: half.apply(params, self.omniglot, fused_norm=True)
                         ).get_concrete_function().graph
     self.assertEqual(_fused_norms(graph), {True: 4, False: 0})
+
+
+def _float64_first_block(net, images, kernel):
+  """`net`'s first block computed in float64 from `images` and conv1 `kernel`: convolution,
+  batch norm with the batch's statistics and the first norm's offset (the closed form), 2x2 max
+  pooling; the reference Conv4.first_block is held to. Differentiable in `kernel`."""
+  reference = MaskedBatchNorm(net.bn_epsilon, dtype='float64')
+  reference.build((None, images.shape[1], images.shape[2], kernel.shape[-1]))
+  reference.offset.assign(tf.cast(net.norms[0].offset, tf.float64))
+  y = tf.nn.conv2d(tf.cast(images, tf.float64), tf.cast(kernel, tf.float64), 1, 'SAME')
+  return tf.nn.max_pool2d(reference(y), 2, 2, 'VALID')
 
 
 def _ops_on(graph, shape):
